@@ -1,0 +1,178 @@
+"""The layer graph: what a spec expands to, made of a few primitive ops (no torch).
+
+build.py maps each primitive to one torch module and cost.py maps it to one counting
+function per convention, so the model and the cost model walk the very same graph and can
+only disagree where a counting function is wrong, which the fvcore test catches per layer.
+Composite nodes name their children; those names become the torch module paths.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+from se_design.spec import SpecError
+
+Shape = tuple[int, int, int]  # (channels, height, width) of one sample
+
+
+@dataclass(frozen=True, slots=True)
+class Conv:
+    cin: int
+    cout: int
+    k: int = 1
+    stride: int = 1
+    groups: int = 1
+    bias: bool = False  # padding is always k // 2
+
+
+@dataclass(frozen=True, slots=True)
+class BN:
+    c: int
+
+
+@dataclass(frozen=True, slots=True)
+class Act:
+    fn: str  # relu | sigmoid | tanh
+
+
+@dataclass(frozen=True, slots=True)
+class Pool:
+    op: str  # max | avg
+    k: int
+    stride: int
+    padding: int
+
+
+@dataclass(frozen=True, slots=True)
+class GlobalPool:
+    """Classifier pooling to 1x1 (nn.AdaptiveAvgPool2d(1))."""
+
+
+@dataclass(frozen=True, slots=True)
+class Squeeze:
+    """SE squeeze to 1x1: adaptive avg or max pooling."""
+
+    op: str
+
+
+@dataclass(frozen=True, slots=True)
+class Flatten:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Linear:
+    cin: int
+    cout: int
+
+
+@dataclass(frozen=True, slots=True)
+class Dropout:
+    p: float
+
+
+@dataclass(frozen=True, slots=True)
+class Shuffle:
+    groups: int
+
+
+@dataclass(frozen=True, slots=True)
+class PadShortcut:
+    """CIFAR ResNet option A: x[:, :, ::s, ::s] zero-padded to cout channels."""
+
+    cin: int
+    cout: int
+    stride: int
+
+
+@dataclass(frozen=True, slots=True)
+class Seq:
+    items: tuple[tuple[str, "Node"], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Parallel:
+    """Branches on the same input, merged, then `post` (e.g. ReLU, SE after the add)."""
+
+    branches: tuple[tuple[str, "Node"], ...]
+    merge: str  # add | concat
+    post: "Seq"
+
+
+@dataclass(frozen=True, slots=True)
+class Scale:
+    """x * gate(x): the excitation's rescaling, gate broadcast over H and W."""
+
+    gate: "Node"
+
+
+Leaf = Union[Conv, BN, Act, Pool, GlobalPool, Squeeze, Flatten, Linear, Dropout, Shuffle,
+             PadShortcut]
+Node = Union[Leaf, Seq, Parallel, Scale]
+
+
+def seq(*items: tuple[str, Node | None]) -> Seq:
+    """Seq of the named items that are not None (optional SE slots)."""
+    return Seq(tuple((n, x) for n, x in items if x is not None))
+
+
+def _conv_out(size: int, k: int, stride: int, padding: int) -> int:
+    return (size + 2 * padding - k) // stride + 1
+
+
+def leaf_out(node: Leaf, shape: Shape) -> Shape:
+    c, h, w = shape
+    if isinstance(node, Conv):
+        p = node.k // 2
+        return node.cout, _conv_out(h, node.k, node.stride, p), _conv_out(w, node.k, node.stride, p)
+    if isinstance(node, Pool):
+        return c, *(_conv_out(s, node.k, node.stride, node.padding) for s in (h, w))
+    if isinstance(node, (GlobalPool, Squeeze)):
+        return c, 1, 1
+    if isinstance(node, Flatten):
+        return c * h * w, 1, 1
+    if isinstance(node, Linear):
+        return node.cout, 1, 1
+    if isinstance(node, PadShortcut):
+        return node.cout, -(-h // node.stride), -(-w // node.stride)
+    return shape
+
+
+Row = tuple[str, Leaf, Shape, Shape]  # module path, leaf, input shape, output shape
+
+
+def walk(node: Node, shape: Shape, path: str = "", rows: list[Row] | None = None) -> Shape:
+    """Append a Row per leaf to `rows` in execution order; return the node's output shape.
+
+    Raises SpecError when a feature map vanishes or parallel branches disagree."""
+    if isinstance(node, Seq):
+        for name, child in node.items:
+            shape = walk(child, shape, _join(path, name), rows)
+        return shape
+    if isinstance(node, Parallel):
+        outs = [walk(child, shape, _join(path, name), rows) for name, child in node.branches]
+        return walk(node.post, _merge(outs, node.merge, path), path, rows)
+    if isinstance(node, Scale):
+        walk(node.gate, shape, path, rows)
+        return shape
+    out = leaf_out(node, shape)
+    if out[1] < 1 or out[2] < 1:
+        raise SpecError(f"the feature map vanishes at {path} (input {shape[1]}x{shape[2]}).")
+    if rows is not None:
+        rows.append((path, node, shape, out))
+    return out
+
+
+def _merge(outs: list[Shape], merge: str, path: str) -> Shape:
+    if merge == "add":
+        if len(set(outs)) > 1:
+            raise SpecError(f"the branches added at {path} have different shapes {outs}.")
+        return outs[0]
+    if len({o[1:] for o in outs}) > 1:
+        raise SpecError(f"the branches concatenated at {path} differ in size {outs}.")
+    return sum(o[0] for o in outs), outs[0][1], outs[0][2]
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
