@@ -6,15 +6,11 @@ named slots according to `se.variant`, so every variant of every family is the s
 
 from __future__ import annotations
 
-from functools import lru_cache
 from math import prod
 
 from se_design import graph as g
 from se_design import spec as s
 from se_design.spec import SpecError
-
-
-ANY_SIZE = (1 << 20, 1 << 20)  # spatial size for walks that only want channel counts
 
 
 def se_node(se: s.SE, c: int, where: str) -> g.Scale:
@@ -108,10 +104,9 @@ def _shuffle(b: s.Shuffle, cin: int, where: str) -> g.Node:
 
 
 def _branches(b: s.Branches, cin: int, where: str) -> g.Node:
-    branches = tuple((f"b{i}", sequence(blocks, cin, f"{where}.b{i}")[0])
+    branches = tuple((f"b{i}", sequence(blocks, cin, f"{where}.b{i}"))
                      for i, blocks in enumerate(b.branches))
-    par = g.Parallel(branches, b.merge, ())
-    cout = g.walk(par, (cin, *ANY_SIZE))[0]
+    cout = out_channels(b, cin)
     post = g.seq(("relu", g.Act("relu") if b.act == "relu" else None),
                  ("se", _se_at(b, "standard", cout, where)))
     par = g.Parallel(branches, b.merge, post)
@@ -123,42 +118,51 @@ EXPANDERS = {"conv": _conv, "pool": _pool, "basic": _basic, "bottleneck": _bottl
              "dwsep": _dwsep, "shuffle": _shuffle, "branches": _branches}
 
 
-@lru_cache(maxsize=65536)
 def block(b, cin: int, where: str) -> tuple[g.Node, int]:
-    """(graph of one spec block, its output channels); cached: the search re-expands the
-    same blocks thousands of times."""
-    node = EXPANDERS[b.kind](b, cin, where)
-    return node, g.walk(node, (cin, *ANY_SIZE))[0]
+    """(graph of one spec block, its output channels)."""
+    return EXPANDERS[b.kind](b, cin, where), out_channels(b, cin)
 
 
-def sequence(blocks, cin: int, where: str) -> tuple[g.Seq, int]:
+def out_channels(b, cin: int) -> int:
+    if b.kind == "branches":
+        outs = [sequence_channels(br, cin) for br in b.branches]
+        return sum(outs) if b.merge == "concat" else outs[0]
+    return getattr(b, "out", cin)
+
+
+def sequence_channels(blocks, cin: int) -> int:
+    for b in blocks:
+        cin = out_channels(b, cin)
+    return cin
+
+
+def sequence(blocks, cin: int, where: str) -> g.Seq:
     items = []
     for i, b in enumerate(blocks):
         node, cin = block(b, cin, f"{where}.{i}")
         items.append((str(i), node))
-    return g.Seq(tuple(items)), cin
+    return g.Seq(tuple(items))
 
 
-def downsampling(node: g.Node) -> int:
-    """Total stride of a graph: the smallest input size that keeps every map >= 1 pixel."""
-    if isinstance(node, g.Seq):
-        return prod(downsampling(n) for _, n in node.items)
-    if isinstance(node, g.Parallel):
-        return max(downsampling(n) for _, n in node.branches) * downsampling(node.post)
-    return getattr(node, "stride", 1)
+def stride(b) -> int:
+    if b.kind == "branches":
+        return max(prod(map(stride, br)) for br in b.branches)
+    return getattr(b, "stride", 1)
 
 
-def body(arch: s.Arch) -> tuple[g.Seq, int]:
-    """Stem and stages as one graph, with the feature channels it ends with."""
-    stem, c = sequence(arch.stem, arch.in_chans, "stem")
-    items = [("stem", stem)] if arch.stem else []
-    for st in arch.stages:
-        node, c = sequence(st.blocks, c, st.name)
-        items.append((st.name, node))
-    return g.Seq(tuple(items)), c
+def parts(arch: s.Arch) -> list[tuple[str, tuple]]:
+    """(name, blocks) of the stem (if any) and each stage, after checking the resolution
+    against the network's total stride."""
+    out = ([("stem", arch.stem)] if arch.stem else []) + [(st.name, st.blocks) for st in arch.stages]
+    total = prod(stride(b) for _, blocks in out for b in blocks)
+    if arch.resolution < total:
+        raise SpecError(f"resolution {arch.resolution} is too small for {arch.name}, which "
+                        f"downsamples by {total}: use at least {total}.")
+    return out
 
 
 def head(arch: s.Arch, shape: g.Shape) -> g.Seq:
+    """Classifier on a (C, H, W) feature map."""
     items: list[tuple[str, g.Node]] = []
     if arch.head.pool == "avg":
         items.append(("pool", g.GlobalPool()))
@@ -176,10 +180,11 @@ def head(arch: s.Arch, shape: g.Shape) -> g.Seq:
 
 def expand(arch: s.Arch) -> g.Seq:
     """The whole network: stem, one node per stage (named as the stage), head."""
-    net, _ = body(arch)
-    stride = downsampling(net)
-    if arch.resolution < stride:
-        raise SpecError(f"resolution {arch.resolution} is too small for {arch.name}, which "
-                        f"downsamples by {stride}: use at least {stride}.")
+    c = arch.in_chans
+    items = []
+    for name, blocks in parts(arch):
+        items.append((name, sequence(blocks, c, name)))
+        c = sequence_channels(blocks, c)
+    net = g.Seq(tuple(items))
     shape = g.walk(net, (arch.in_chans, arch.resolution, arch.resolution))
     return g.Seq(net.items + (("head", head(arch, shape)),))

@@ -15,8 +15,8 @@ A convention is a table from graph primitive to counting function, as fvcore's h
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from functools import lru_cache
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from se_design import blocks
 from se_design import graph as g
@@ -50,19 +50,20 @@ CONVENTIONS = {
 }
 
 
-def params(n: g.Leaf) -> int:
-    """Trainable parameters (BN running statistics are buffers, not parameters)."""
-    if isinstance(n, g.Conv):
-        return n.cout * (n.cin // n.groups) * n.k * n.k + (n.cout if n.bias else 0)
-    if isinstance(n, g.BN):
-        return 2 * n.c
-    if isinstance(n, g.Linear):
-        return n.cin * n.cout + n.cout
+# Trainable parameters per leaf kind (BN running statistics are buffers, not parameters);
+# kinds not listed have none.
+PARAMS = {
+    g.Conv: lambda n: n.cout * (n.cin // n.groups) * n.k * n.k + (n.cout if n.bias else 0),
+    g.BN: lambda n: 2 * n.c,
+    g.Linear: lambda n: n.cin * n.cout + n.cout,
+}
+
+
+def _zero(*_) -> int:
     return 0
 
 
-@dataclass(frozen=True, slots=True)
-class Layer:
+class Layer(NamedTuple):  # a tuple: built hundreds of times per cost() call
     path: str
     op: str
     out_shape: g.Shape
@@ -71,19 +72,35 @@ class Layer:
     se: bool  # part of an SE module
 
 
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """The cost of one block (or of the head): layers with block-relative paths, totals."""
+
+    layers: tuple[Layer, ...]
+    out: g.Shape
+    params: int
+    flops: int
+    se_params: int
+    se_closed_form: float  # the paper's 2/r * C^2 (no biases)
+
+
 @dataclass
 class Group:
     """One row of the per-stage table: the stem, a stage, or the head."""
 
     name: str
-    blocks: int = 0
-    channels: int = 0
-    r: str = "-"
-    se_closed_form: float = 0.0  # the paper's 2/r * C^2 per SE block (no biases)
-    se_params: int = 0  # exact, with biases
-    params: int = 0
-    flops: int = 0
-    layers: list[Layer] = field(default_factory=list)
+    blocks: int
+    channels: int
+    r: str  # the stage's reduction ratios, "-" without SE
+    units: list[tuple[str, Unit]]  # (module path, unit)
+
+    def total(self, attr: str):
+        return sum(getattr(u, attr) for _, u in self.units)
+
+    params = property(lambda self: self.total("params"))
+    flops = property(lambda self: self.total("flops"))
+    se_params = property(lambda self: self.total("se_params"))
+    se_closed_form = property(lambda self: self.total("se_closed_form"))
 
 
 @dataclass
@@ -93,70 +110,64 @@ class Cost:
     resolution: int
     groups: list[Group]
 
-    @property
-    def params(self) -> int:
-        return sum(gr.params for gr in self.groups)
+    def total(self, attr: str):
+        return sum(gr.total(attr) for gr in self.groups)
 
-    @property
-    def flops(self) -> int:
-        return sum(gr.flops for gr in self.groups)
-
-    @property
-    def se_params(self) -> int:
-        return sum(gr.se_params for gr in self.groups)
-
-    @property
-    def se_closed_form(self) -> float:
-        return sum(gr.se_closed_form for gr in self.groups)
+    params = property(lambda self: self.total("params"))
+    flops = property(lambda self: self.total("flops"))
+    se_params = property(lambda self: self.total("se_params"))
+    se_closed_form = property(lambda self: self.total("se_closed_form"))
 
     def layers(self) -> list[Layer]:
-        return [la for gr in self.groups for la in gr.layers]
+        """Every layer with its full module path (as in the built torch model)."""
+        return [la._replace(path=f"{path}.{la.path}")
+                for gr in self.groups for path, u in gr.units for la in u.layers]
 
 
-@lru_cache(maxsize=65536)
-def _layers(node: g.Node, shape: g.Shape, path: str, convention: str) -> tuple[tuple[Layer, ...], g.Shape]:
-    """Costed layers of one block; cached per (block graph, input shape)."""
+def _unit(node: g.Node, shape: g.Shape, convention: str, se=None) -> Unit:
     table = CONVENTIONS[convention]
     rows: list[g.Row] = []
-    out = g.walk(node, shape, path, rows)
-    layers = tuple(
-        Layer(p, type(n).__name__, o, params(n), table[type(n)](n, i, o) if type(n) in table else 0,
-              ".se." in f".{p}.")
-        for p, n, i, o in rows)
-    return layers, out
+    out = g.walk(node, shape, "", rows)
+    layers = tuple(Layer(p, type(n).__name__, o, PARAMS.get(type(n), _zero)(n),
+                         table.get(type(n), _zero)(n, i, o), ".se." in f".{p}.")
+                   for p, n, i, o in rows)
+    closed = 0.0
+    if se is not None:
+        c = next(la.out_shape[0] for la in layers if la.path.endswith("se.fc2"))
+        closed = 2 * c * c / se.r
+    return Unit(layers, out, sum(la.params for la in layers), sum(la.flops for la in layers),
+                sum(la.params for la in layers if la.se), closed)
 
 
-def _group(name: str, items, shape: g.Shape, convention: str, arch_blocks=()) -> tuple[Group, g.Shape]:
-    gr = Group(name)
-    rs = set()
-    for (bname, node), b in zip(items, arch_blocks or [None] * len(items)):
-        layers, shape = _layers(node, shape, f"{name}.{bname}", convention)
-        gr.layers.extend(layers)
-        se = getattr(b, "se", None)
-        if se is not None:
-            rs.add(se.r)
-            c = next(la.out_shape[0] for la in layers if la.path.endswith("se.fc2"))
-            gr.se_closed_form += 2 * c * c / se.r
-    gr.blocks = len(arch_blocks)
-    gr.channels = shape[0]
-    gr.r = "/".join(map(str, sorted(rs))) or "-"
-    gr.params = sum(la.params for la in gr.layers)
-    gr.flops = sum(la.flops for la in gr.layers)
-    gr.se_params = sum(la.params for la in gr.layers if la.se)
-    return gr, shape
+_UNITS: dict = {}
+
+
+def block_unit(b, shape: g.Shape, convention: str, where: str) -> Unit:
+    """Cost of one spec block on an input shape. Memoised without the position, so the
+    repeated blocks of a stage, and the thousands of specs a search costs, share work."""
+    key = (b, shape, convention)
+    unit = _UNITS.get(key)
+    if unit is None:
+        if len(_UNITS) > 100_000:
+            _UNITS.clear()
+        unit = _UNITS[key] = _unit(blocks.block(b, shape[0], where)[0], shape, convention,
+                                   getattr(b, "se", None))
+    return unit
 
 
 def cost(arch: Arch, convention: str = "fvcore") -> Cost:
     """Per-layer, per-stage and total cost of `arch` under `convention` (see module doc)."""
     if convention not in CONVENTIONS:
         raise SpecError(f"unknown convention {convention!r}; use one of {', '.join(CONVENTIONS)}.")
-    net = blocks.expand(arch)
-    parts = dict(net.items)
     shape: g.Shape = (arch.in_chans, arch.resolution, arch.resolution)
     groups = []
-    for name, specs in [("stem", arch.stem)] + [(s.name, s.blocks) for s in arch.stages]:
-        if name in parts:
-            gr, shape = _group(name, parts[name].items, shape, convention, specs)
-            groups.append(gr)
-    head, _ = _group("head", parts["head"].items, shape, convention)
-    return Cost(arch.name, convention, arch.resolution, groups + [head])
+    for name, specs in blocks.parts(arch):
+        units = []
+        for i, b in enumerate(specs):
+            units.append((f"{name}.{i}", block_unit(b, shape, convention, f"{name}.{i}")))
+            shape = units[-1][1].out
+        rs = sorted({b.se.r for b in specs if getattr(b, "se", None)})
+        groups.append(Group(name, len(specs), shape[0], "/".join(map(str, rs)) or "-", units))
+    head = _unit(blocks.head(arch, shape), shape, convention)
+    groups.append(Group("head", 0, head.out[0], "-", [("head", head)]))
+    return Cost(arch.name, convention, arch.resolution, groups)

@@ -121,22 +121,24 @@ def _conv_out(size: int, k: int, stride: int, padding: int) -> int:
     return (size + 2 * padding - k) // stride + 1
 
 
-def leaf_out(node: Leaf, shape: Shape) -> Shape:
-    c, h, w = shape
-    if isinstance(node, Conv):
-        p = node.k // 2
-        return node.cout, _conv_out(h, node.k, node.stride, p), _conv_out(w, node.k, node.stride, p)
-    if isinstance(node, Pool):
-        return c, *(_conv_out(s, node.k, node.stride, node.padding) for s in (h, w))
-    if isinstance(node, (GlobalPool, Squeeze)):
-        return c, 1, 1
-    if isinstance(node, Flatten):
-        return c * h * w, 1, 1
-    if isinstance(node, Linear):
-        return node.cout, 1, 1
-    if isinstance(node, PadShortcut):
-        return node.cout, -(-h // node.stride), -(-w // node.stride)
-    return shape
+def _conv_shape(n: Conv, s: Shape) -> Shape:
+    p = n.k // 2
+    return n.cout, _conv_out(s[1], n.k, n.stride, p), _conv_out(s[2], n.k, n.stride, p)
+
+
+def _pool_shape(n: Pool, s: Shape) -> Shape:
+    return s[0], _conv_out(s[1], n.k, n.stride, n.padding), _conv_out(s[2], n.k, n.stride, n.padding)
+
+
+OUT_SHAPE = {  # leaves not listed keep their input's shape
+    Conv: _conv_shape,
+    Pool: _pool_shape,
+    GlobalPool: lambda n, s: (s[0], 1, 1),
+    Squeeze: lambda n, s: (s[0], 1, 1),
+    Flatten: lambda n, s: (s[0] * s[1] * s[2], 1, 1),
+    Linear: lambda n, s: (n.cout, 1, 1),
+    PadShortcut: lambda n, s: (n.cout, -(-s[1] // n.stride), -(-s[2] // n.stride)),
+}
 
 
 Row = tuple[str, Leaf, Shape, Shape]  # module path, leaf, input shape, output shape
@@ -146,17 +148,20 @@ def walk(node: Node, shape: Shape, path: str = "", rows: list[Row] | None = None
     """Append a Row per leaf to `rows` in execution order; return the node's output shape.
 
     Raises SpecError when a feature map vanishes or parallel branches disagree."""
-    if isinstance(node, Seq):
+    kind = type(node)
+    if kind is Seq:
         for name, child in node.items:
-            shape = walk(child, shape, _join(path, name), rows)
+            shape = walk(child, shape, f"{path}.{name}" if path else name, rows)
         return shape
-    if isinstance(node, Parallel):
-        outs = [walk(child, shape, _join(path, name), rows) for name, child in node.branches]
+    if kind is Parallel:
+        outs = [walk(child, shape, f"{path}.{name}" if path else name, rows)
+                for name, child in node.branches]
         return walk(node.post, _merge(outs, node.merge, path), path, rows)
-    if isinstance(node, Scale):
+    if kind is Scale:
         walk(node.gate, shape, path, rows)
         return shape
-    out = leaf_out(node, shape)
+    f = OUT_SHAPE.get(type(node))
+    out = f(node, shape) if f else shape
     if out[1] < 1 or out[2] < 1:
         raise SpecError(f"the feature map vanishes at {path} (input {shape[1]}x{shape[2]}).")
     if rows is not None:
@@ -172,7 +177,3 @@ def _merge(outs: list[Shape], merge: str, path: str) -> Shape:
     if len({o[1:] for o in outs}) > 1:
         raise SpecError(f"the branches concatenated at {path} differ in size {outs}.")
     return sum(o[0] for o in outs), outs[0][1], outs[0][2]
-
-
-def _join(path: str, name: str) -> str:
-    return f"{path}.{name}" if path else name

@@ -15,10 +15,12 @@ from typing import Annotated, Literal, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_serializer, model_validator
 
+from se_design.errors import UserError
+
 PosInt = Annotated[int, Field(strict=True, ge=1)]
 
 
-class SpecError(ValueError):
+class SpecError(UserError):
     """A spec or config that cannot describe a network; the message is one sentence."""
 
 
@@ -213,7 +215,7 @@ def _where(loc: tuple) -> str:
     return out or "the top level"
 
 
-def _one_sentence(err: ValidationError) -> str:
+def explain(err: ValidationError) -> str:
     e = err.errors()[0]
     where = _where(e["loc"])
     if e["type"] == "extra_forbidden":
@@ -231,7 +233,7 @@ def validate(data: object) -> Arch:
     try:
         arch = Arch.model_validate(data)
     except ValidationError as err:
-        raise SpecError(_one_sentence(err)) from None
+        raise SpecError(explain(err)) from None
     names = arch.stage_names()
     dup = {n for n in names if names.count(n) > 1 or n in RESERVED_NAMES}
     if dup:

@@ -10,7 +10,10 @@ import difflib
 from functools import partial
 from typing import Callable
 
-from se_design.spec import SE, Arch, Basic, Bottleneck, Conv, DWSep, Head, Pool, SpecError, Stage
+from pydantic import ValidationError
+
+from se_design.spec import (SE, Arch, Basic, Bottleneck, Conv, DWSep, Head, Pool, SpecError,
+                            Stage, explain)
 
 
 def _ch(c: int, width: float) -> int:
@@ -83,10 +86,12 @@ ZOO: dict[str, Callable[..., Arch]] = {
     "resnet50": partial(resnet, depths=(3, 4, 6, 3), bottleneck=True),
     "resnet101": partial(resnet, depths=(3, 4, 23, 3), bottleneck=True),
     "resnet152": partial(resnet, depths=(3, 8, 36, 3), bottleneck=True),
+    # ResNeXt's own models (fb.resnet.torch) stride in the 3x3; the SE paper's 4.24 GFLOPs
+    # for ResNeXt-50 is that layout (stride in the 1x1 would give 3.77).
     "resnext50_32x4d": partial(resnet, depths=(3, 4, 6, 3), bottleneck=True, groups=32,
-                               base_width=4),
+                               base_width=4, stride_at="3x3"),
     "resnext101_32x4d": partial(resnet, depths=(3, 4, 23, 3), bottleneck=True, groups=32,
-                                base_width=4),
+                                base_width=4, stride_at="3x3"),
     "vgg16": vgg16,
     "mobilenet_v1": mobilenet_v1,
     **{f"cifar_resnet{d}": partial(cifar_resnet, depth=d) for d in (20, 32, 44, 56, 110)},
@@ -112,8 +117,10 @@ def get_arch(name: str, r: int | None = None, **kwargs) -> Arch:
         raise SpecError(f"width multiplier must be positive, not {kwargs['width']}.")
     if "stride_at" in kwargs and not base.startswith("res"):
         raise SpecError(f"stride_at applies to ResNet/ResNeXt bottlenecks, not {base}.")
+    if r is not None and (not isinstance(r, int) or r < 1):
+        raise SpecError(f"the reduction ratio r must be an integer >= 1, not {r!r}.")
     se = SE(r=16 if r is None else r) if base != name else None
     try:
         return ZOO[base](name=name, se=se, **kwargs)
-    except (ValueError, TypeError) as err:
-        raise SpecError(f"cannot build {name}: {str(err).splitlines()[0]}") from None
+    except ValidationError as err:
+        raise SpecError(explain(err)) from None

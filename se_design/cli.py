@@ -1,0 +1,126 @@
+"""`se-design`: thin typer commands that call the library and render with rich."""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from se_design import render
+from se_design.cost import cost as compute_cost
+from se_design.errors import UserError
+from se_design.spec import Arch, load_config, validate
+from se_design.zoo import get_arch, names
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="Design CNNs with Squeeze-and-Excitation blocks: cost, search, export.")
+out = Console()
+if not out.is_terminal:  # piped or captured: don't squeeze tables into 80 columns
+    out.width = 160
+err = Console(stderr=True)
+
+
+def user_errors(fn):
+    """Bad input -> one sentence on stderr and exit code 2, never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except UserError as e:
+            err.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def resolve_arch(arch: str | None, config: Path | None, r: int | None, resolution: int | None,
+                 num_classes: int | None, width: float | None, stride_at: str | None) -> Arch:
+    if (arch is None) == (config is None):
+        raise UserError("give either --arch NAME or --config FILE.")
+    if arch is not None:
+        return get_arch(arch, r=r, resolution=resolution, num_classes=num_classes, width=width,
+                        stride_at=stride_at)
+    if (r, width, stride_at) != (None, None, None):
+        raise UserError("--r, --width and --stride-at apply to --arch; edit the config instead.")
+    spec = load_config(config)
+    changes = {k: v for k, v in (("resolution", resolution), ("num_classes", num_classes))
+               if v is not None}
+    return validate(spec.model_dump() | changes)
+
+
+ARCH = typer.Option(None, "--arch", "-a", help="Zoo name (see `se-design archs`).")
+CONFIG = typer.Option(None, "--config", "-c", help="Spec file (.yaml/.yml/.json).")
+R = typer.Option(None, "--r", help="SE reduction ratio for se_* archs (default 16).")
+RES = typer.Option(None, "--resolution", help="Input size (default: the arch's).")
+CLASSES = typer.Option(None, "--num-classes", help="Classifier outputs.")
+WIDTH = typer.Option(None, "--width", help="Channel width multiplier.")
+STRIDE = typer.Option(None, "--stride-at", help="ResNet bottleneck stride: 1x1 (paper) | 3x3 (v1.5).")
+
+
+@app.command()
+@user_errors
+def cost(arch: Optional[str] = ARCH, config: Optional[Path] = CONFIG, r: Optional[int] = R,
+         resolution: Optional[int] = RES, num_classes: Optional[int] = CLASSES,
+         width: Optional[float] = WIDTH, stride_at: Optional[str] = STRIDE,
+         convention: str = typer.Option("fvcore", help="fvcore | paper (see docs)."),
+         verify: bool = typer.Option(False, "--verify", help="Count with fvcore too; must agree."),
+         layers: bool = typer.Option(False, "--layers", help="Also print every layer."),
+         as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")):
+    """Params and FLOPs per stage and in total, from the spec alone (no tracing)."""
+    spec = resolve_arch(arch, config, r, resolution, num_classes, width, stride_at)
+    c = compute_cost(spec, convention)
+    check = None
+    if verify:
+        from se_design.verify import verify as run_verify  # imports torch: only when asked
+
+        check = run_verify(spec)
+    if as_json:
+        data = render.cost_dict(c)
+        if check:
+            data["verify"] = render.check_dict(check)
+        print(json.dumps(data, indent=2))
+    else:
+        out.print(render.cost_table(c, check.fvcore_flops if check and convention == "fvcore" else None))
+        if layers:
+            out.print(render.layer_table(c))
+        if check:
+            out.print(render.check_text(check))
+    if check and not check.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+@user_errors
+def archs(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")):
+    """List the model zoo with params and GFLOPs at each arch's default resolution."""
+    rows = []
+    for name in names():
+        spec = get_arch(name)
+        fv, paper = compute_cost(spec, "fvcore"), compute_cost(spec, "paper")
+        rows.append({"name": name, "resolution": spec.resolution, "num_classes": spec.num_classes,
+                     "params": fv.params, "gflops_paper": paper.flops / 1e9,
+                     "gflops_fvcore": fv.flops / 1e9})
+    if as_json:
+        print(json.dumps(rows, indent=2))
+    else:
+        out.print(render.archs_table(rows))
+
+
+@app.command("paper-table")
+@user_errors
+def paper_table(out_file: Optional[Path] = typer.Option(None, "--out", help="Write markdown here.")):
+    """The SE paper's params/GFLOPs next to ours; exit 1 if a row misses the tolerance."""
+    from se_design import paper
+
+    comparisons = paper.compare()
+    text = paper.markdown(comparisons)
+    if out_file:
+        out_file.write_text(paper.PREAMBLE + text)
+    out.print(render.paper_table(comparisons))
+    if not all(c.ok for c in comparisons):
+        raise typer.Exit(1)

@@ -1,0 +1,5 @@
+"""Errors a user can fix: the CLI prints their message as one sentence and exits with 2."""
+
+
+class UserError(ValueError):
+    """Bad input (spec, config, option, file); the message is one sentence."""

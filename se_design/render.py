@@ -1,0 +1,108 @@
+"""Rich tables and JSON-ready dicts for the CLI: rendering only, no computing."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from rich.table import Table
+
+from se_design.cost import Cost
+
+
+def n(x: float) -> str:
+    return f"{x:,.0f}"
+
+
+def si(x: float) -> str:
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(x) >= scale:
+            return f"{x / scale:.3f}{unit}"
+    return f"{x:.0f}"
+
+
+def cost_table(c: Cost, fvcore: dict[str, int] | None = None) -> Table:
+    t = Table(title=f"{c.arch} at {c.resolution}x{c.resolution}, convention '{c.convention}' "
+                    "(1 multiply-add = 1 FLOP)", title_justify="left")
+    cols = ["stage", "blocks N_s", "C_s", "r", "SE params 2/r·N·C²", "SE params exact",
+            "params", "FLOPs", "share"] + (["fvcore FLOPs"] if fvcore else [])
+    for i, col in enumerate(cols):
+        t.add_column(col, justify="left" if i == 0 else "right")
+    for gr in c.groups:
+        extra = [n(fvcore[gr.name])] if fvcore else []
+        t.add_row(gr.name, str(gr.blocks or ""), str(gr.channels), gr.r, n(gr.se_closed_form),
+                  n(gr.se_params), n(gr.params), n(gr.flops), f"{gr.flops / c.flops:.1%}", *extra)
+    extra = [n(fvcore[""])] if fvcore else []
+    t.add_row("total", str(sum(gr.blocks for gr in c.groups[1:-1])), "", "",
+              n(c.se_closed_form), n(c.se_params), n(c.params), n(c.flops), "100%", *extra,
+              style="bold", end_section=True)
+    t.caption = f"{si(c.params)} params, {si(c.flops)}FLOPs"
+    return t
+
+
+def layer_table(c: Cost) -> Table:
+    t = Table(title="per layer", title_justify="left")
+    for col in ("layer", "op", "output", "params", "FLOPs"):
+        t.add_column(col, justify="left" if col in ("layer", "op") else "right")
+    for la in c.layers():
+        t.add_row(la.path, la.op, "x".join(map(str, la.out_shape)), n(la.params), n(la.flops))
+    return t
+
+
+def cost_dict(c: Cost, with_layers: bool = True) -> dict:
+    out = {"arch": c.arch, "convention": c.convention, "resolution": c.resolution,
+           "unit": "1 multiply-add = 1 FLOP",
+           "total": {"params": c.params, "flops": c.flops, "se_params": c.se_params,
+                     "se_params_closed_form": c.se_closed_form},
+           "stages": [{k: v for k, v in asdict(gr).items() if k != "layers"} for gr in c.groups]}
+    if with_layers:
+        out["layers"] = [asdict(la) for la in c.layers()]
+    return out
+
+
+def check_dict(check) -> dict:
+    return {"ok": check.ok,
+            "analytic": {"params": check.analytic.params, "flops": check.analytic.flops},
+            "fvcore": {"params": check.fvcore_params[""], "flops": check.fvcore_flops[""]},
+            "difference": {"params": check.params_diff, "flops": check.flops_diff},
+            "per_stage_fvcore_flops": {k: v for k, v in check.fvcore_flops.items() if k},
+            "layer_mismatches": [{"layer": p, "analytic": a, "fvcore": f}
+                                 for p, a, f in check.layer_mismatches]}
+
+
+def check_text(check) -> str:
+    a = check.analytic
+    style = "green" if check.ok else "red"
+    lines = [f"[bold]verify[/bold] (analytic 'fvcore' convention vs fvcore.nn on the built model)",
+             f"  params: analytic {n(a.params)}  fvcore {n(check.fvcore_params[''])}  "
+             f"difference [{style}]{check.params_diff:+,}[/{style}]",
+             f"  FLOPs:  analytic {n(a.flops)}  fvcore {n(check.fvcore_flops[''])}  "
+             f"difference [{style}]{check.flops_diff:+,}[/{style}]"]
+    lines += [f"  [red]layer {p}: analytic {n(x)} fvcore {n(y)}[/red]"
+              for p, x, y in check.layer_mismatches]
+    return "\n".join(lines)
+
+
+def archs_table(rows: list[dict]) -> Table:
+    t = Table(title="model zoo (se_* = SE in every block, r=16)", title_justify="left")
+    for col in ("name", "input", "classes", "params", "GFLOPs (paper)", "GFLOPs (fvcore)"):
+        t.add_column(col, justify="left" if col == "name" else "right")
+    for r in rows:
+        t.add_row(r["name"], str(r["resolution"]), str(r["num_classes"]), n(r["params"]),
+                  f"{r['gflops_paper']:.3f}", f"{r['gflops_fvcore']:.3f}")
+    return t
+
+
+def paper_table(comparisons) -> Table:
+    t = Table(title="SE paper vs se-design (params exact; GFLOPs 'paper' convention)",
+              title_justify="left")
+    for col in ("experiment", "model", "params paper", "ours", "Δ", "GFLOPs paper", "ours", "Δ",
+                "match"):
+        t.add_column(col, justify="left" if col in ("experiment", "model") else "right")
+    for c in comparisons:
+        cells = []
+        for ours, paper in ((c.params_m, c.row.params_m), (c.gflops, c.row.gflops)):
+            cells += [paper or "", f"{ours:.3f}",
+                      f"{c.rel(ours, paper):+.2%}" if paper else ""]
+        t.add_row(c.row.table, c.row.model, *cells,
+                  "[green]yes[/green]" if c.ok else "[red]no[/red]")
+    return t
