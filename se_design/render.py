@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 from rich.table import Table
 
 from se_design.cost import Cost
@@ -53,9 +51,11 @@ def cost_dict(c: Cost, with_layers: bool = True) -> dict:
            "unit": "1 multiply-add = 1 FLOP",
            "total": {"params": c.params, "flops": c.flops, "se_params": c.se_params,
                      "se_params_closed_form": c.se_closed_form},
-           "stages": [{k: v for k, v in asdict(gr).items() if k != "layers"} for gr in c.groups]}
+           "stages": [{"name": gr.name, "blocks": gr.blocks, "channels": gr.channels, "r": gr.r,
+                       "se_params_closed_form": gr.se_closed_form, "se_params": gr.se_params,
+                       "params": gr.params, "flops": gr.flops} for gr in c.groups]}
     if with_layers:
-        out["layers"] = [asdict(la) for la in c.layers()]
+        out["layers"] = [la._asdict() for la in c.layers()]
     return out
 
 

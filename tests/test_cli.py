@@ -1,0 +1,108 @@
+"""The command line: numbers, --verify, --config, and bad input (one sentence, exit 2)."""
+
+import json
+import shutil
+import subprocess
+
+import pytest
+from typer.testing import CliRunner
+
+from se_design import spec as s
+from se_design.cli import app
+from se_design.zoo import get_arch
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, list(args))
+
+
+def test_cost_json_totals_and_stages():
+    res = run("cost", "--arch", "se_resnet50", "--json")
+    assert res.exit_code == 0
+    data = json.loads(res.stdout)
+    assert data["total"]["params"] == 28_088_024
+    assert data["total"]["se_params_closed_form"] == 2_514_944
+    assert [st["name"] for st in data["stages"]] == ["stem", "conv2", "conv3", "conv4", "conv5",
+                                                     "head"]
+    assert sum(st["flops"] for st in data["stages"]) == data["total"]["flops"]
+    assert sum(la["flops"] for la in data["layers"]) == data["total"]["flops"]
+
+
+def test_cost_verify_shows_zero_difference():
+    res = run("cost", "--arch", "se_resnet50", "--resolution", "128", "--verify", "--json")
+    assert res.exit_code == 0, res.output
+    v = json.loads(res.stdout)["verify"]
+    assert v["ok"] and v["difference"] == {"params": 0, "flops": 0}
+    assert v["fvcore"]["params"] == 28_088_024
+
+
+def test_cost_table_and_paper_convention():
+    res = run("cost", "--arch", "se_resnet50", "--convention", "paper")
+    assert res.exit_code == 0
+    assert "28,088,024" in res.stdout and "2,514,944" in res.stdout and "conv5" in res.stdout
+
+
+def test_cost_config_round_trip(tmp_path):
+    arch = s.with_se(get_arch("resnet34"), s.SE(r=4, variant="post"), ["conv4"])
+    path = tmp_path / "arch.yaml"
+    s.save_config(arch, path)
+    from_config = json.loads(run("cost", "--config", str(path), "--json").stdout)
+    assert from_config["total"]["params"] == \
+        json.loads(run("cost", "--arch", "resnet34", "--json").stdout)["total"]["params"] \
+        + from_config["total"]["se_params"]
+    other = json.loads(run("cost", "--config", str(path), "--resolution", "96", "--json").stdout)
+    assert other["resolution"] == 96
+
+
+def test_archs_lists_the_zoo():
+    rows = json.loads(run("archs", "--json").stdout)
+    names = {r["name"] for r in rows}
+    assert {"resnet50", "se_resnet50", "resnext101_32x4d", "se_vgg16", "se_mobilenet_v1",
+            "cifar_resnet110"} <= names
+
+
+def test_paper_table_writes_markdown(tmp_path):
+    out = tmp_path / "t.md"
+    assert run("paper-table", "--out", str(out)).exit_code == 0
+    assert "| SE-ResNet-50 | 28.1 | 28.088 |" in out.read_text()
+
+
+@pytest.fixture
+def bad_configs(tmp_path):
+    (tmp_path / "malformed.yaml").write_text("name: x\nstages: [\n")
+    (tmp_path / "unknown.yaml").write_text(
+        "name: x\nstages:\n- name: a\n  blocks:\n  - {kind: conv, out: 8, colour: red}\n")
+    return tmp_path
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--arch", "se_resnet5"], ["unknown architecture", "se_resnet50"]),
+    (["--arch", "se_resnet50", "--r", "0"], ["r must be an integer >= 1"]),
+    (["--arch", "se_resnet50", "--r", "-3"], ["r must be an integer >= 1"]),
+    (["--arch", "se_resnet50", "--r", "2.5"], ["--r"]),
+    (["--arch", "se_resnet50", "--r", "512"], ["r=512", "larger than its 256 channels"]),
+    (["--arch", "resnet50", "--r", "8"], ["no SE blocks"]),
+    (["--arch", "se_resnet50", "--resolution", "16"], ["too small", "at least 32"]),
+    (["--arch", "se_vgg16", "--stride-at", "3x3"], ["stride_at"]),
+    (["--arch", "resnet50", "--convention", "macs"], ["unknown convention"]),
+    (["--config", "{d}/malformed.yaml"], ["not valid YAML"]),
+    (["--config", "{d}/unknown.yaml"], ["unknown field", "colour"]),
+    (["--config", "{d}/missing.yaml"], ["does not exist"]),
+    ([], ["--arch", "--config"]),
+])
+def test_bad_input_is_one_sentence_exit_2(bad_configs, args, words):
+    res = run("cost", *[a.format(d=bad_configs) for a in args])
+    assert res.exit_code == 2, res.output
+    assert isinstance(res.exception, SystemExit)  # no traceback
+    text = " ".join(res.output.split())
+    assert all(w in text for w in words), text
+
+
+@pytest.mark.skipif(shutil.which("se-design") is None, reason="console script not installed")
+def test_console_script_error_has_no_traceback():
+    proc = subprocess.run(["se-design", "cost", "--arch", "se_resnet50", "--r", "0"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1

@@ -1,0 +1,54 @@
+"""The built PyTorch model does what the spec says."""
+
+import pytest
+import torch
+
+from se_design.build import build_model
+from se_design.spec import SE, with_se
+from se_design.zoo import get_arch, names
+
+
+@pytest.mark.parametrize("name", [n for n in names() if "152" not in n and "101" not in n])
+def test_forward_shape(name):
+    r = 4 if name.startswith("se_") else None  # quarter width leaves as few as 8 channels
+    arch = get_arch(name, r=r, resolution=32, num_classes=7, width=0.25)
+    model = build_model(arch).eval()
+    with torch.no_grad():
+        assert model(torch.randn(2, 3, 32, 32)).shape == (2, 7)
+
+
+@pytest.mark.parametrize("squeeze,gate", [("avg", "sigmoid"), ("max", "tanh"), ("none", "relu")])
+def test_se_computes_the_paper_formula(squeeze, gate):
+    """x~_c = s_c * u_c with s = gate(W2 relu(W1 z)), z = squeeze(u)."""
+    torch.manual_seed(0)
+    se_cfg = SE(r=4, squeeze=squeeze, gate=gate)
+    se = build_model(with_se(get_arch("cifar_resnet20"), se_cfg)).stage2[1].main.se
+    u = torch.randn(2, 32, 8, 8)
+    w1, b1 = se.fc1.weight[:, :, 0, 0], se.fc1.bias
+    w2, b2 = se.fc2.weight[:, :, 0, 0], se.fc2.bias
+    assert w1.shape == (8, 32)  # floor(32 / 4)
+    if squeeze == "none":  # the FCs act on every pixel
+        z = u.permute(0, 2, 3, 1)
+        s = getattr(torch, gate)(torch.relu(z @ w1.T + b1) @ w2.T + b2).permute(0, 3, 1, 2)
+    else:
+        z = u.mean((2, 3)) if squeeze == "avg" else u.amax((2, 3))
+        s = getattr(torch, gate)(torch.relu(z @ w1.T + b1) @ w2.T + b2)[:, :, None, None]
+    torch.testing.assert_close(se(u), s * u)
+
+
+def test_identity_and_post_variants_sit_where_the_paper_puts_them():
+    ident = build_model(with_se(get_arch("resnet18"), SE(variant="identity")))
+    post = build_model(with_se(get_arch("resnet18"), SE(variant="post")))
+    assert hasattr(ident.conv3[0].shortcut, "se") and not hasattr(ident.conv3[0].main, "se")
+    assert post.conv3[0].post_names == ["relu", "se"]  # after the add and its ReLU
+
+
+def test_option_a_shortcut_has_no_parameters_and_pads_channels():
+    model = build_model(get_arch("cifar_resnet20"))
+    sc = model.stage2[0].shortcut
+    assert sum(p.numel() for p in sc.parameters()) == 0
+    x = torch.randn(1, 16, 32, 32)
+    y = sc(x)
+    assert y.shape == (1, 32, 16, 16)
+    torch.testing.assert_close(y[:, :16], x[:, :, ::2, ::2])
+    assert y[:, 16:].abs().sum() == 0
