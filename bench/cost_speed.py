@@ -15,8 +15,8 @@ import warnings
 import torch
 from fvcore.nn import FlopCountAnalysis
 
-from se_design import cost as cost_mod
 from se_design.build import build_model
+from se_design.cost import _UNITS, cost  # _UNITS: the block memo, cleared for cold runs
 from se_design.spec import SE, with_se
 from se_design.zoo import get_arch
 
@@ -47,14 +47,14 @@ def fvcore_total(model: torch.nn.Module) -> int:
 
 def vs_fvcore() -> None:
     arch = get_arch("se_resnet50")
-    analytic = cost_mod.cost(arch, "fvcore").flops
+    analytic = cost(arch, "fvcore").flops
     model = build_model(arch).eval()
     counted = fvcore_total(model)
     assert analytic == counted == EXPECTED_FLOPS, (analytic, counted)
     print(f"se_resnet50 FLOPs: analytic {analytic:,} == fvcore {counted:,}")
 
-    cold = median_time(lambda: cost_mod.cost(arch, "fvcore"), 200, cost_mod._UNITS.clear)
-    warm = median_time(lambda: cost_mod.cost(arch, "fvcore"), 2000)  # memo kept, as a search
+    cold = median_time(lambda: cost(arch, "fvcore"), 200, _UNITS.clear)
+    warm = median_time(lambda: cost(arch, "fvcore"), 2000)  # memo kept, as a search
     trace = median_time(lambda: fvcore_total(model), 5)
     built = median_time(lambda: fvcore_total(build_model(arch).eval()), 5)  # as cost --verify
     print(f"analytic cold (memo cleared, median of 200): {cold * 1e3:9.3f} ms")
@@ -79,21 +79,22 @@ def sweep() -> None:
             arch = with_se(arch, SE(r=r) if r else None, [st])
         return arch
 
-    cost_mod._UNITS.clear()
+    _UNITS.clear()
     t = time.perf_counter()
-    params = [cost_mod.cost(make(rs), "fvcore").params for rs in choices]
+    params = [cost(make(rs), "fvcore").params for rs in choices]
     total = time.perf_counter() - t
 
     # Costing alone: specs built beforehand, memo cleared again so the work is the same.
     specs = [make(rs) for rs in choices]
-    cost_mod._UNITS.clear()
+    _UNITS.clear()
     t = time.perf_counter()
     for spec in specs:
-        cost_mod.cost(spec, "fvcore")
+        cost(spec, "fvcore")
     costing = time.perf_counter() - t
 
     verdict = "PASS" if total < TARGET_SWEEP_S else "MISS"
-    print(f"per-stage r sweep: {len(choices)} specs (r in none/2/4/8/16/32/64 x {len(stages)} stages)")
+    print(f"per-stage r sweep: {len(choices)} specs "
+          f"(r in none/2/4/8/16/32/64 x {len(stages)} stages)")
     print(f"  build specs + cost: {total:.3f} s   target < {TARGET_SWEEP_S:.0f} s: {verdict}")
     print(f"  cost only:          {costing:.3f} s")
     print(f"  params min {min(params):,} / max {max(params):,}")

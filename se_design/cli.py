@@ -124,3 +124,71 @@ def paper_table(out_file: Optional[Path] = typer.Option(None, "--out", help="Wri
     out.print(render.paper_table(comparisons))
     if not all(c.ok for c in comparisons):
         raise typer.Exit(1)
+
+
+STORAGE = typer.Option(None, "--storage", help="Optuna storage URL [default: sqlite:///results/search.db].")
+STUDY = typer.Option(None, "--study", help="Study name [default: the space's name].")
+
+
+@app.command()
+@user_errors
+def search(space: Path = typer.Option(..., "--space", help="Search space file (search_spaces/*.yaml)."),
+           n_trials: int = typer.Option(20, "--n-trials", min=1),
+           timeout: Optional[float] = typer.Option(None, "--timeout", help="Seconds."),
+           storage: Optional[str] = STORAGE, study: Optional[str] = STUDY,
+           sampler: str = typer.Option("nsga2", "--sampler", help="nsga2 | tpe | brute (enumerate; for --cost-only)."),
+           data: Optional[str] = typer.Option(None, "--data", help="Data directory (overrides the space's)."),
+           device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda [default: the space's]."),
+           resume: bool = typer.Option(False, "--resume", help="Continue an existing study."),
+           cost_only: bool = typer.Option(False, "--cost-only", help="No training: costs and budgets only."),
+           seed: int = typer.Option(0, "--seed")):
+    """Multi-objective Optuna search over per-stage r and SE placement."""
+    from se_design.search import run
+
+    result = run.search(space, n_trials=n_trials, timeout=timeout, storage=storage, study=study,
+                        sampler=sampler, data=data, device=device, resume=resume,
+                        cost_only=cost_only, seed=seed, console=out)
+    out.print(result)
+
+
+@app.command()
+@user_errors
+def report(study: str = typer.Option(..., "--study"), storage: Optional[str] = STORAGE,
+           out_dir: Path = typer.Option(Path("results"), "--out-dir", help="Where CSV/JSON/PNG go."),
+           as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")):
+    """Pareto-optimal trials of a study, deltas vs the reference designs, CSV/JSON/PNG."""
+    from se_design.search import report as rep
+    from se_design.search.study import DEFAULT_STORAGE, load
+
+    st = load(study, storage or DEFAULT_STORAGE)
+    table = rep.rows(st)
+    if not table:
+        raise UserError(f"study {study!r} has no finished trials yet.")
+    paths = rep.write(st, out_dir)
+    if as_json:
+        print(Path(f"{out_dir / study}.json").read_text())
+        return
+    out.print(render.front_table(st, table))
+    saved, planned = rep.epochs_saved(st)
+    if planned:
+        out.print(f"early stopping saved {saved} of {planned} epochs ({saved / planned:.0%})")
+    out.print("wrote " + ", ".join(map(str, paths)))
+
+
+@app.command()
+@user_errors
+def export(study: str = typer.Option(..., "--study"), storage: Optional[str] = STORAGE,
+           trial: Optional[int] = typer.Option(None, "--trial"),
+           pick: Optional[str] = typer.Option(None, "--pick", help="knee | best-under-budget."),
+           out_file: Path = typer.Option(..., "--out", help="FILE.yaml or FILE.json")):
+    """Write the chosen trial's target architecture as a config file."""
+    from se_design.search import report as rep
+    from se_design.search.study import DEFAULT_STORAGE, load
+    from se_design.spec import save_config
+
+    st = load(study, storage or DEFAULT_STORAGE)
+    chosen = rep.pick(st, trial, pick)
+    save_config(validate(chosen.user_attrs["target_spec"]), out_file)
+    out.print(f"trial {chosen.number} ({chosen.user_attrs['design']}): "
+              f"{chosen.user_attrs['params']:,} params, {chosen.user_attrs['flops']:,} FLOPs "
+              f"-> {out_file}")

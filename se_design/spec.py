@@ -24,11 +24,11 @@ class SpecError(UserError):
     """A spec or config that cannot describe a network; the message is one sentence."""
 
 
-class _Model(BaseModel):
+class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class _Block(_Model):
+class _Block(StrictModel):
     """Base of the block kinds: keeps `kind` in every dump and checks the SE variant."""
 
     @model_serializer(mode="wrap")
@@ -47,7 +47,7 @@ def check_se_fits(kind: str, se: SE | None) -> None:
                         f"(allowed: {', '.join(SE_VARIANTS[kind])}).")
 
 
-class SE(_Model):
+class SE(StrictModel):
     """Squeeze-and-Excitation setting of one block.
 
     Reduced width d = max(1, floor(C / r)) where C is the channel count the SE sees;
@@ -170,12 +170,12 @@ Name = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 RESERVED_NAMES = ("stem", "head")
 
 
-class Stage(_Model):
+class Stage(StrictModel):
     name: Name
     blocks: tuple[Block, ...] = Field(min_length=1)
 
 
-class Head(_Model):
+class Head(StrictModel):
     """Classifier: global average pooling ('avg') or flatten, hidden FC+ReLU(+dropout) layers,
     then the final FC to num_classes."""
 
@@ -184,7 +184,7 @@ class Head(_Model):
     dropout: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
 
 
-class Arch(_Model):
+class Arch(StrictModel):
     name: str
     resolution: PosInt = 224
     in_chans: PosInt = 3

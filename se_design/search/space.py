@@ -1,0 +1,261 @@
+"""Search space files: what is designed (target), how candidates are ranked (proxy), the
+decision variables, objectives and budgets. Validated on load; errors name the key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from se_design.cost import cost
+from se_design.errors import UserError
+from se_design.spec import (SE, Arch, SpecError, StrictModel, explain, load_config, validate,
+                            with_se)
+from se_design.zoo import get_arch
+
+Unit = Annotated[float, Field(gt=0, lt=1)]
+
+
+class NetCfg(StrictModel):
+    """A zoo architecture (plain, without SE: the search adds SE) or a spec file."""
+
+    arch: str | None = None
+    config: str | None = None
+    resolution: int | None = Field(None, ge=1)
+    num_classes: int | None = Field(None, ge=1)
+    width: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if (self.arch is None) == (self.config is None):
+            raise ValueError("give either arch or config")
+        return self
+
+    def spec(self, num_classes: int | None = None) -> Arch:
+        if self.config:
+            arch = load_config(self.config)
+            changes = {k: v for k, v in (("resolution", self.resolution),
+                                         ("num_classes", num_classes or self.num_classes)) if v}
+            return validate(arch.model_dump() | changes)
+        return get_arch(self.arch, resolution=self.resolution, width=self.width,
+                        num_classes=num_classes or self.num_classes)
+
+
+class DataCfg(StrictModel):
+    source: Literal["cifar10", "cifar100", "folder", "digits"] = "digits"
+    path: str | None = None
+    val_fraction: Unit = 0.2  # held out of the training set; the test set is never used
+    max_train: int | None = Field(None, ge=10)  # subsample the training split for speed
+
+
+class ProxyCfg(NetCfg):
+    data: DataCfg = DataCfg()
+    train: dict = {}  # TrainConfig fields (se_design.train)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+    @field_validator("train")
+    @classmethod
+    def _train_keys(cls, v: dict) -> dict:
+        from se_design.train import TrainConfig  # torch: only when a space is loaded
+
+        known = {f.name for f in fields(TrainConfig)}
+        unknown = sorted(set(v) - known)
+        if unknown:
+            raise ValueError(f"unknown training setting {unknown[0]!r} (known: {', '.join(sorted(known))})")
+        return v
+
+
+Choice = int | Literal["none"]
+
+
+class Variables(StrictModel):
+    stages: list[str] | None = None  # default: every stage of the target
+    r: list[Choice] = Field(["none", 4, 8, 16, 32], min_length=1)
+    variant: list[Literal["standard", "pre", "post", "identity", "3x3"]] = ["standard"]
+    squeeze: list[Literal["avg", "max", "none"]] = ["avg"]
+    gate: list[Literal["sigmoid", "tanh", "relu"]] = ["sigmoid"]
+    per_block: bool = False  # also switch SE on/off block by block
+
+    @model_validator(mode="after")
+    def _references_possible(self):
+        # Every study starts with no SE and the paper's SE (r=16, standard, avg, sigmoid).
+        for key, value in (("r", "none"), ("r", 16), ("variant", "standard"),
+                           ("squeeze", "avg"), ("gate", "sigmoid")):
+            if value not in getattr(self, key):
+                raise ValueError(f"{key} must include {value!r} for the reference designs "
+                                 "(no SE; SE in every block at r=16)")
+        return self
+
+
+class Budgets(StrictModel):
+    """Feasibility limits on the target, relative to its plain (no SE) version or absolute."""
+
+    params_increase: float | None = Field(None, ge=0)  # 0.05 = at most +5% params
+    flops_increase: float | None = Field(None, ge=0)
+    max_params: int | None = Field(None, ge=1)
+    max_flops: int | None = Field(None, ge=1)
+
+
+class EarlyStop(StrictModel):
+    """Pareto rung rule: at each rung epoch, a candidate stops when at least `dominators`
+    earlier candidates were at most as costly (first cost objective) and more accurate at
+    that same epoch, among at least `min_peers` that reached it."""
+
+    rungs: list[int] = []
+    min_peers: int = Field(4, ge=1)
+    dominators: int = Field(2, ge=1)
+
+
+class Space(StrictModel):
+    name: str
+    target: NetCfg
+    proxy: ProxyCfg
+    variables: Variables = Variables()
+    objectives: list[Literal["accuracy", "params", "flops"]] = ["accuracy", "params"]
+    convention: Literal["fvcore", "paper"] = "fvcore"
+    budgets: Budgets = Budgets()
+    early_stopping: EarlyStop = EarlyStop()
+
+    @field_validator("objectives")
+    @classmethod
+    def _objectives(cls, v: list[str]) -> list[str]:
+        if v[:1] != ["accuracy"] or len(v) < 2 or len(set(v)) < len(v):
+            raise ValueError("objectives must be accuracy followed by params and/or flops")
+        return v
+
+
+@dataclass(frozen=True)
+class Design:
+    """One candidate: per-stage SE (None = off), and per-block on/off (all on by default)."""
+
+    se: dict[str, SE | None]
+    off: frozenset[tuple[str, int]] = frozenset()
+
+    def apply(self, arch: Arch) -> Arch:
+        for stage, se in self.se.items():
+            arch = with_se(arch, se, [stage])
+        if not self.off:
+            return arch
+        stages = tuple(st.model_copy(update={"blocks": tuple(
+            b.model_copy(update={"se": None}) if (st.name, i) in self.off else b
+            for i, b in enumerate(st.blocks))}) for st in arch.stages)
+        return arch.model_copy(update={"stages": stages})
+
+    def label(self) -> str:
+        return " ".join(f"{s}:{'-' if se is None else f'{se.r}{_abbrev(se)}'}"
+                        for s, se in self.se.items())
+
+
+def _abbrev(se: SE) -> str:
+    extra = [x for x, default in ((se.variant, "standard"), (se.squeeze, "avg"),
+                                  (se.gate, "sigmoid")) if x != default]
+    return f"({','.join(extra)})" if extra else ""
+
+
+@dataclass
+class Problem:
+    """A loaded space with its specs resolved."""
+
+    space: Space
+    target: Arch  # plain (no SE)
+    stages: list[str]
+    plain_params: int
+    plain_flops: int
+
+    def proxy(self, num_classes: int | None = None) -> Arch:
+        return self.space.proxy.spec(num_classes)
+
+    def target_cost(self, design: Design) -> tuple[int, int]:
+        c = cost(design.apply(self.target), self.space.convention)
+        return c.params, c.flops
+
+    def violations(self, params: int, flops: int) -> dict[str, float]:
+        """Budget constraints in Optuna's sense: <= 0 is feasible."""
+        b, out = self.space.budgets, {}
+        if b.params_increase is not None:
+            out["params_increase"] = params / self.plain_params - 1 - b.params_increase
+        if b.flops_increase is not None:
+            out["flops_increase"] = flops / self.plain_flops - 1 - b.flops_increase
+        if b.max_params is not None:
+            out["max_params"] = params / b.max_params - 1
+        if b.max_flops is not None:
+            out["max_flops"] = flops / b.max_flops - 1
+        return out
+
+    def blocks(self, stage: str) -> int:
+        return len(self.target.stage(stage).blocks)
+
+    def references(self) -> list[dict]:
+        """Optuna params of the two reference designs: no SE; SE everywhere at r=16."""
+        v = self.space.variables
+        common = {"squeeze": "avg", "gate": "sigmoid"} if len(v.squeeze) * len(v.gate) else {}
+        on = {f"on_{s}_{i}": True for s in self.stages for i in range(self.blocks(s))
+              } if v.per_block else {}
+        none = {f"r_{s}": "none" for s in self.stages}
+        paper = {f"r_{s}": "16" for s in self.stages} | {f"variant_{s}": "standard" for s in self.stages}
+        return [none | common | on, paper | common | on]
+
+    def suggest(self, trial) -> Design:
+        v = self.space.variables
+        squeeze = trial.suggest_categorical("squeeze", v.squeeze)
+        gate = trial.suggest_categorical("gate", v.gate)
+        se, off = {}, set()
+        for s in self.stages:
+            r = trial.suggest_categorical(f"r_{s}", [str(x) for x in v.r])
+            if r == "none":  # variant is conditional: no duplicate designs without SE
+                se[s] = None
+                continue
+            variant = trial.suggest_categorical(f"variant_{s}", v.variant)
+            se[s] = SE(r=int(r), variant=variant, squeeze=squeeze, gate=gate)
+            if v.per_block:
+                off |= {(s, i) for i in range(self.blocks(s))
+                        if not trial.suggest_categorical(f"on_{s}_{i}", [True, False])}
+        return Design(se, frozenset(off))
+
+
+def load_space(path: str | Path) -> Problem:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"search space file {str(path)!r} does not exist.")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise UserError(f"{path} is not valid YAML: {str(err).splitlines()[0]}.") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path} must be a mapping with name, target and proxy.")
+    try:
+        space = Space.model_validate(data)
+    except ValidationError as err:
+        raise UserError(f"{path}: {explain(err).replace('architecture spec', 'search space')}") from None
+    return resolve(space, path)
+
+
+def resolve(space: Space, where: Path | str = "the search space") -> Problem:
+    """Check the space against its target and proxy architectures."""
+    target = space.target.spec()
+    stages = space.variables.stages or target.stage_names()
+    proxy = space.proxy.spec()
+    for net, name in ((target, "target"), (proxy, "proxy")):
+        missing = [s for s in stages if s not in net.stage_names()]
+        if missing:
+            raise UserError(f"{where}: the {name} {net.name} has no stage {missing[0]!r} "
+                            f"(its stages: {', '.join(net.stage_names())}).")
+        if any(getattr(b, "se", None) for st in net.stages for b in st.blocks):
+            raise UserError(f"{where}: the {name} {net.name} must be the plain network (no SE); "
+                            "the search decides where SE goes.")
+    plain = cost(target, space.convention)
+    prob = Problem(space, target, stages, plain.params, plain.flops)
+    v = space.variables
+    for r in (x for x in v.r if x != "none"):  # every r and variant must fit every stage
+        for variant in v.variant:
+            design = Design({s: SE(r=r, variant=variant) for s in stages})
+            for net, name in ((target, "target"), (proxy, "proxy")):
+                try:
+                    cost(design.apply(net))
+                except SpecError as err:
+                    raise UserError(f"{where}: variables r={r}, variant={variant} do not fit the "
+                                    f"{name}: {err}") from None
+    return prob

@@ -1,0 +1,156 @@
+"""The Optuna study: storage, sampler, reference designs, the objective and early stopping.
+
+Every trial stores its target spec (user attr `target_spec`) and costs, so report and
+export need nothing but the storage. Finished trials are written by Optuna as they finish,
+so any crash or Ctrl-C keeps them; `--resume` continues the same study.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import optuna
+
+from se_design.cost import cost
+from se_design.errors import UserError
+from se_design.search.space import Design, Problem
+from se_design.spec import to_dict
+
+DEFAULT_STORAGE = "sqlite:///results/search.db"
+SAMPLERS = {"nsga2": optuna.samplers.NSGAIISampler, "tpe": optuna.samplers.TPESampler,
+            "brute": optuna.samplers.BruteForceSampler}  # brute: enumerate (cost-only)
+REFERENCES = ("no SE", "SE r=16 everywhere")
+
+optuna.logging.set_verbosity(logging.WARNING)
+
+
+def storage(url: str):
+    """Optuna storage for `url`, or one clear sentence if it cannot be opened."""
+    try:
+        return optuna.storages.get_storage(url)
+    except Exception as err:  # sqlalchemy/driver errors vary by backend
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UserError(f"cannot open storage {url!r}: {reason}") from None
+
+
+def study_names(store) -> list[str]:
+    return [s.study_name for s in optuna.study.get_all_study_summaries(store)]
+
+
+def load(name: str, url: str) -> optuna.Study:
+    store = storage(url)
+    if name not in study_names(store):
+        known = ", ".join(study_names(store)) or "none"
+        raise UserError(f"no study named {name!r} in {url} (studies there: {known}).")
+    return optuna.load_study(study_name=name, storage=store)
+
+
+def create(problem: Problem, name: str, url: str, sampler: str = "nsga2", resume: bool = False,
+           cost_only: bool = False, seed: int = 0) -> optuna.Study:
+    if sampler not in SAMPLERS:
+        raise UserError(f"unknown sampler {sampler!r}; use {' or '.join(SAMPLERS)}.")
+    store = storage(url)
+    exists = name in study_names(store)
+    if exists and not resume:
+        raise UserError(f"study {name!r} already exists in {url}; pass --resume to continue it "
+                        "or choose another --study.")
+    # Without training, the benefit axis is how many blocks get SE: the front is then the
+    # most SE each cost level allows.
+    objectives = ["se_blocks" if cost_only else "accuracy"] + problem.space.objectives[1:]
+    directions = ["maximize"] + ["minimize"] * (len(objectives) - 1)
+    study = optuna.create_study(study_name=name, storage=store, directions=directions,
+                                sampler=SAMPLERS[sampler](seed=seed), load_if_exists=True)
+    if exists:
+        if study.user_attrs.get("objectives") != objectives:
+            raise UserError(f"study {name!r} optimises {study.user_attrs.get('objectives')}, "
+                            f"not {objectives}: resume it with the space it was started with.")
+        return study
+    study.set_user_attr("objectives", objectives)
+    study.set_user_attr("space", problem.space.model_dump(mode="json"))
+    study.set_user_attr("plain", {"params": problem.plain_params, "flops": problem.plain_flops})
+    for params in problem.references():
+        study.enqueue_trial(params)
+    return study
+
+
+class Objective:
+    """Cost the target analytically; unless cost-only, short-train the proxy and return its
+    held-out accuracy. `data` is (train, val) and `train_cfg` a TrainConfig."""
+
+    def __init__(self, problem: Problem, cost_only: bool, data=None, train_cfg=None,
+                 device: str = "cpu", progress: bool = False):
+        self.problem, self.cost_only = problem, cost_only
+        self.data, self.train_cfg, self.device, self.progress = data, train_cfg, device, progress
+        self.references = problem.references()
+
+    def __call__(self, trial: optuna.Trial):
+        design = self.problem.suggest(trial)
+        costs = self._record(trial, design)
+        if self.cost_only:
+            return [trial.user_attrs["se_blocks"]] + costs
+        return [self._train(trial, design, costs[0])] + costs
+
+    def _record(self, trial: optuna.Trial, design: Design) -> list[int]:
+        space = self.problem.space
+        target = design.apply(self.problem.target)
+        c = cost(target, space.convention)
+        trial.set_user_attr("target_spec", to_dict(target))
+        trial.set_user_attr("design", design.label())
+        trial.set_user_attr("params", c.params)
+        trial.set_user_attr("flops", c.flops)
+        trial.set_user_attr("se_blocks", sum(b.se is not None for st in target.stages
+                                             for b in st.blocks if hasattr(b, "se")))
+        if trial.params in self.references:
+            trial.set_user_attr("reference", REFERENCES[self.references.index(trial.params)])
+        for key, value in self.problem.violations(c.params, c.flops).items():
+            trial.set_constraint(key, value)
+        return [c.params if o == "params" else c.flops for o in space.objectives[1:]]
+
+    def _train(self, trial: optuna.Trial, design: Design, first_cost: int) -> float:
+        from se_design.build import build_model
+        from se_design.train import Diverged, train
+
+        train_set, val_set = self.data
+        proxy = design.apply(self.problem.proxy(len(train_set.classes)))
+        trial.set_user_attr("epochs_planned", self.train_cfg.epochs)
+        model = build_model(proxy)
+        rule = RungRule(self.problem.space.early_stopping, trial, first_cost)
+        try:
+            result = train(model, train_set, val_set, self.train_cfg, self.device,
+                           on_epoch=rule, progress=self.progress)
+        except Diverged as err:
+            trial.set_user_attr("failed_because", str(err))
+            trial.set_user_attr("epochs_run", rule.epochs)
+            raise
+        trial.set_user_attr("epochs_run", result.epochs_run)
+        trial.set_user_attr("history", result.history)
+        return result.val_acc
+
+
+class RungRule:
+    """Multi-objective early stopping (Optuna's pruners don't support multi-objective
+    studies): at each rung epoch the candidate stops if at least `dominators` trials that
+    reached the same epoch were at most as costly and more accurate there, among at least
+    `min_peers` such trials. Reference designs always run to the end."""
+
+    def __init__(self, cfg, trial: optuna.Trial, first_cost: int):
+        self.cfg, self.trial, self.cost, self.epochs = cfg, trial, first_cost, 0
+
+    def __call__(self, epoch: int, acc: float) -> None:
+        self.epochs = epoch
+        if epoch not in self.cfg.rungs:
+            return
+        key = f"acc@{epoch}"
+        self.trial.set_user_attr(key, acc)
+        self.trial.set_user_attr("rung_cost", self.cost)
+        if "reference" in self.trial.user_attrs:
+            return
+        peers = [t.user_attrs for t in self.trial.study.get_trials(deepcopy=False)
+                 if t.number != self.trial.number and key in t.user_attrs]
+        better = sum(p[key] > acc and p["rung_cost"] <= self.cost for p in peers)
+        if len(peers) >= self.cfg.min_peers and better >= self.cfg.dominators:
+            self.trial.set_user_attr("epochs_run", epoch)
+            self.trial.set_user_attr("pruned_because",
+                                     f"{better} of {len(peers)} trials at epoch {epoch} were "
+                                     "as cheap and more accurate")
+            raise optuna.TrialPruned(f"dominated at epoch {epoch}")
