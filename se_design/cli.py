@@ -141,13 +141,16 @@ def search(space: Path = typer.Option(..., "--space", help="Search space file (s
            device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda [default: the space's]."),
            resume: bool = typer.Option(False, "--resume", help="Continue an existing study."),
            cost_only: bool = typer.Option(False, "--cost-only", help="No training: costs and budgets only."),
+           epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Override the proxy's epochs."),
+           max_train: Optional[int] = typer.Option(None, "--max-train", min=10, help="Override the proxy's training images."),
            seed: int = typer.Option(0, "--seed")):
     """Multi-objective Optuna search over per-stage r and SE placement."""
     from se_design.search import run
 
     result = run.search(space, n_trials=n_trials, timeout=timeout, storage=storage, study=study,
                         sampler=sampler, data=data, device=device, resume=resume,
-                        cost_only=cost_only, seed=seed, console=out)
+                        cost_only=cost_only, seed=seed, console=out,
+                        overrides={"epochs": epochs, "max_train": max_train})
     out.print(result)
 
 

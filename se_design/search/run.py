@@ -10,6 +10,7 @@ from rich.console import Console
 from se_design.errors import UserError
 from se_design.search.space import Problem, load_space
 from se_design.search.study import DEFAULT_STORAGE, Objective, create
+from se_design.search.study import storage as storage_of
 
 
 def load_proxy_data(problem: Problem, path: str | None, seed: int):
@@ -46,12 +47,13 @@ def _log(console: Console):
 
 def search(space: Path, n_trials: int, timeout: float | None, storage: str | None,
            study: str | None, sampler: str, data: str | None, device: str | None, resume: bool,
-           cost_only: bool, seed: int, console: Console) -> str:
-    problem = load_space(space)
+           cost_only: bool, seed: int, console: Console, overrides: dict | None = None) -> str:
+    problem = load_space(space, overrides or {})
     name = study or problem.space.name + ("-cost" if cost_only else "")
     url = storage or DEFAULT_STORAGE
     if url == DEFAULT_STORAGE:
         Path("results").mkdir(exist_ok=True)
+    storage_of(url)  # an unreachable storage fails before any data is loaded
     catch: tuple = ()
     if cost_only:
         objective = Objective(problem, cost_only=True)

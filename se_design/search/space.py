@@ -216,7 +216,8 @@ class Problem:
         return Design(se, frozenset(off))
 
 
-def load_space(path: str | Path) -> Problem:
+def load_space(path: str | Path, overrides: dict | None = None) -> Problem:
+    """Load and check a space file; `overrides` (epochs, max_train) shrink the proxy run."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"search space file {str(path)!r} does not exist.")
@@ -226,11 +227,22 @@ def load_space(path: str | Path) -> Problem:
         raise UserError(f"{path} is not valid YAML: {str(err).splitlines()[0]}.") from None
     if not isinstance(data, dict):
         raise UserError(f"{path} must be a mapping with name, target and proxy.")
+    _override(data, overrides or {})
     try:
         space = Space.model_validate(data)
     except ValidationError as err:
         raise UserError(f"{path}: {explain(err).replace('architecture spec', 'search space')}") from None
     return resolve(space, path)
+
+
+def _override(data: dict, overrides: dict) -> None:
+    proxy = data.get("proxy")
+    if not isinstance(proxy, dict):
+        return  # validation reports the missing proxy
+    if overrides.get("epochs") is not None:
+        proxy["train"] = dict(proxy.get("train") or {}, epochs=overrides["epochs"])
+    if overrides.get("max_train") is not None:
+        proxy["data"] = dict(proxy.get("data") or {}, max_train=overrides["max_train"])
 
 
 def resolve(space: Space, where: Path | str = "the search space") -> Problem:

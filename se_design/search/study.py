@@ -8,6 +8,7 @@ so any crash or Ctrl-C keeps them; `--resume` continues the same study.
 from __future__ import annotations
 
 import logging
+import warnings
 
 import optuna
 
@@ -21,7 +22,8 @@ SAMPLERS = {"nsga2": optuna.samplers.NSGAIISampler, "tpe": optuna.samplers.TPESa
             "brute": optuna.samplers.BruteForceSampler}  # brute: enumerate (cost-only)
 REFERENCES = ("no SE", "SE r=16 everywhere")
 
-optuna.logging.set_verbosity(logging.WARNING)
+# Our trial log line says why a trial failed; Optuna's would add a traceback.
+optuna.logging.set_verbosity(logging.ERROR)
 
 
 def storage(url: str):
@@ -58,8 +60,11 @@ def create(problem: Problem, name: str, url: str, sampler: str = "nsga2", resume
     # most SE each cost level allows.
     objectives = ["se_blocks" if cost_only else "accuracy"] + problem.space.objectives[1:]
     directions = ["maximize"] + ["minimize"] * (len(objectives) - 1)
+    with warnings.catch_warnings():  # BruteForceSampler is marked experimental
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        chosen = SAMPLERS[sampler](seed=seed)
     study = optuna.create_study(study_name=name, storage=store, directions=directions,
-                                sampler=SAMPLERS[sampler](seed=seed), load_if_exists=True)
+                                sampler=chosen, load_if_exists=True)
     if exists:
         if study.user_attrs.get("objectives") != objectives:
             raise UserError(f"study {name!r} optimises {study.user_attrs.get('objectives')}, "

@@ -1,0 +1,215 @@
+"""Search: space validation, cost-only and trained studies, report, export round trip,
+resume after an interruption, a diverging trial, and bad input."""
+
+import json
+from pathlib import Path
+
+import optuna
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from se_design import build_model, load_config
+from se_design.cli import app
+from se_design.cost import cost
+from se_design.errors import UserError
+from se_design.search import report
+from se_design.search.space import load_space
+from se_design.search.study import load
+
+REPO = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+
+# A tiny proxy on the digits data bundled with scikit-learn: seconds per trial on 2 cores.
+TINY = {
+    "name": "tiny",
+    "target": {"arch": "cifar_resnet20"},
+    "proxy": {"arch": "cifar_resnet20",
+              "data": {"source": "digits", "val_fraction": 0.25, "max_train": 256},
+              "train": {"epochs": 3, "batch_size": 64, "lr": 0.05}},
+    "variables": {"r": ["none", 4, 8, 16], "variant": ["standard", "post"]},
+    "objectives": ["accuracy", "params"],
+    "budgets": {"params_increase": 0.02},
+    "early_stopping": {"rungs": [1], "min_peers": 2, "dominators": 1},
+}
+
+
+def write_space(tmp_path, **changes):
+    data = json.loads(json.dumps(TINY))
+    for key, value in changes.items():
+        section, _, field = key.partition("__")
+        if field:
+            data[section][field] = value
+        else:
+            data[section] = value
+    path = tmp_path / "space.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def cli(*args):
+    res = runner.invoke(app, [str(a) for a in args])
+    return res, " ".join(res.output.split())
+
+
+@pytest.mark.parametrize("name", ["cifar_resnet20", "cifar_resnet56", "se_resnet50"])
+def test_shipped_spaces_load(name):
+    problem = load_space(REPO / "search_spaces" / f"{name}.yaml")
+    assert problem.stages and problem.plain_params == cost(problem.target).params
+
+
+@pytest.mark.parametrize("changes,words", [
+    ({"proxy__colour": 1}, ["unknown field", "proxy.colour"]),
+    ({"variables": {"r": ["none", 16], "variant": ["sideways"]}}, ["variables.variant[0]"]),
+    ({"variables": {"r": ["none", 8]}}, ["r must include 16"]),
+    ({"variables": {"r": ["none", 16, 64]}}, ["r=64", "larger than"]),
+    ({"objectives": ["params", "accuracy"]}, ["objectives must be accuracy"]),
+    ({"budgets__params_increase": -1}, ["budgets.params_increase"]),
+    ({"proxy__train": {"epochs": 2, "momentun": 0.9}}, ["unknown training setting", "momentun"]),
+    ({"variables": {"stages": ["stage9"], "r": ["none", 16]}}, ["no stage 'stage9'"]),
+    ({"target": {"arch": "se_cifar_resnet20"}}, ["plain network"]),
+])
+def test_bad_space_names_the_key(tmp_path, changes, words):
+    with pytest.raises(UserError) as err:
+        load_space(write_space(tmp_path, **changes))
+    assert all(w in str(err.value) for w in words), str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_cost_only_search_enumerates_with_references_first(tmp_path):
+    db = f"sqlite:///{tmp_path}/s.db"
+    res, text = cli("search", "--space", write_space(tmp_path), "--cost-only", "--n-trials", 12,
+                    "--storage", db, "--sampler", "brute")
+    assert res.exit_code == 0, text
+    study = load("tiny-cost", db)
+    trials = study.get_trials()
+    assert len(trials) == 12
+    assert [t.user_attrs.get("reference") for t in trials[:2]] == ["no SE", "SE r=16 everywhere"]
+    for t in trials:  # every trial keeps its target spec, which re-costs to its values
+        spec = load_config_from(t.user_attrs["target_spec"], tmp_path)
+        assert cost(spec).params == t.values[1] == t.user_attrs["params"]
+
+
+def load_config_from(data, tmp_path):
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(data))
+    return load_config(path)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("trained")
+    db = f"sqlite:///{tmp}/s.db"
+    res, text = cli("search", "--space", write_space(tmp), "--n-trials", 6, "--storage", db)
+    assert res.exit_code == 0, text
+    return tmp, db
+
+
+def test_trained_search_front_and_report(trained):
+    tmp, db = trained
+    study = load("tiny", db)
+    rows = report.rows(study)
+    refs = {r.reference: r for r in rows if r.reference}
+    assert set(refs) == {"no SE", "SE r=16 everywhere"}
+    front = [r for r in rows if r.front]
+    for ref in refs.values():  # each reference is on the front or dominated by it
+        assert ref.front or any(f.values[0] >= ref.values[0] and f.values[1] <= ref.values[1]
+                                for f in front)
+    assert all(0 <= r.values[0] <= 1 for r in rows)
+    res, text = cli("report", "--study", "tiny", "--storage", db, "--out-dir", tmp / "out")
+    assert res.exit_code == 0, text
+    assert "Pareto front" in text and "epochs" in text
+    for suffix in ("csv", "json", "png"):
+        assert (tmp / "out" / f"tiny.{suffix}").stat().st_size > 0
+    saved, planned = report.epochs_saved(study)
+    assert planned >= 6 * 3 - 3 and 0 <= saved < planned
+
+
+def test_export_round_trip(trained):
+    tmp, db = trained
+    study = load("tiny", db)
+    for pick in ("knee", "best-under-budget"):
+        out = tmp / f"{pick}.yaml"
+        res, text = cli("export", "--study", "tiny", "--storage", db, "--pick", pick, "--out", out)
+        assert res.exit_code == 0, text
+        number = int(text.split()[1])
+        recorded = study.trials[number].user_attrs
+        res, text = cli("cost", "--config", out, "--json")
+        data = json.loads(res.stdout)
+        assert (data["total"]["params"], data["total"]["flops"]) == \
+            (recorded["params"], recorded["flops"])
+        model = build_model(load_config(out))
+        assert sum(p.numel() for p in model.parameters()) == recorded["params"]
+    res, text = cli("export", "--study", "tiny", "--storage", db, "--trial", 0, "--out",
+                    tmp / "t0.json")
+    assert res.exit_code == 0 and load_config(tmp / "t0.json") == load_space(
+        tmp / "space.yaml").target  # trial 0 is the no-SE reference
+
+
+def test_interrupted_search_resumes_and_keeps_trials(tmp_path, monkeypatch):
+    from se_design.search import study as study_mod
+
+    db = f"sqlite:///{tmp_path}/s.db"
+    space = write_space(tmp_path)
+    real = study_mod.Objective.__call__
+    calls = {"n": 0}
+
+    def interrupt_third(self, trial):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(self, trial)
+
+    monkeypatch.setattr(study_mod.Objective, "__call__", interrupt_third)
+    res, text = cli("search", "--space", space, "--cost-only", "--n-trials", 5, "--storage", db)
+    assert res.exit_code == 2 and "--resume" in text
+    monkeypatch.setattr(study_mod.Objective, "__call__", real)
+    assert len(load("tiny-cost", db).get_trials(states=[optuna.trial.TrialState.COMPLETE])) == 2
+    res, text = cli("search", "--space", space, "--cost-only", "--n-trials", 3, "--storage", db)
+    assert res.exit_code == 2 and "already exists" in text
+    res, text = cli("search", "--space", space, "--cost-only", "--n-trials", 3, "--storage", db,
+                    "--resume")
+    assert res.exit_code == 0, text
+    done = load("tiny-cost", db).get_trials(states=[optuna.trial.TrialState.COMPLETE])
+    assert len(done) == 5 and len({t.number for t in done}) == 5
+
+
+def test_diverging_trial_fails_with_reason_and_search_goes_on(tmp_path):
+    db = f"sqlite:///{tmp_path}/s.db"
+    space = write_space(tmp_path, proxy__train={"epochs": 2, "lr": 1e12, "batch_size": 64})
+    res, text = cli("search", "--space", space, "--n-trials", 2, "--storage", db)
+    assert res.exit_code == 0, text
+    trials = load("tiny", db).get_trials()
+    assert len(trials) == 2
+    assert all(t.state == optuna.trial.TrialState.FAIL for t in trials)
+    assert all("training loss became" in t.user_attrs["failed_because"] for t in trials)
+    assert "Traceback" not in res.output
+
+
+@pytest.mark.parametrize("args,words", [
+    (["report", "--study", "nope"], ["no study named 'nope'"]),
+    (["export", "--study", "nope", "--pick", "knee", "--out", "x.yaml"], ["no study named"]),
+    (["search", "--space", "missing.yaml"], ["does not exist"]),
+    (["search", "--space", "{space}", "--data", "{tmp}/nodata", "--n-trials", "1"],
+     ["{tmp}/nodata"]),
+    (["search", "--space", "{space}", "--storage", "sqlite:////nonexistent/dir/x.db"],
+     ["cannot open storage"]),
+])
+def test_bad_search_input_is_one_sentence_exit_2(tmp_path, args, words):
+    space = write_space(tmp_path, proxy__data={"source": "cifar10"})
+    db = f"sqlite:///{tmp_path}/s.db"
+    extra = [] if any(a.startswith("--storage") for a in args) else ["--storage", db]
+    res, text = cli(*[a.format(space=space, tmp=tmp_path) for a in args], *extra)
+    assert res.exit_code == 2, text
+    assert isinstance(res.exception, SystemExit)
+    assert all(w.format(tmp=tmp_path) in text for w in words), text
+
+
+def test_budget_no_candidate_meets(tmp_path):
+    db = f"sqlite:///{tmp_path}/s.db"
+    space = write_space(tmp_path, budgets={"max_params": 1000})
+    assert cli("search", "--space", space, "--cost-only", "--n-trials", 3, "--storage",
+               db)[0].exit_code == 0
+    res, text = cli("export", "--study", "tiny-cost", "--storage", db, "--pick", "knee",
+                    "--out", tmp_path / "a.yaml")
+    assert res.exit_code == 2 and "cost-only" in text
