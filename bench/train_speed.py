@@ -27,7 +27,7 @@ DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 CUDA = DEVICE == "cuda"
 BATCH = 128
 N_TRAIN = BATCH * (200 if CUDA else 10)  # images per epoch
-EPOCHS, REPS = 2, 3
+EPOCHS, REPS = 2, 5
 TARGET_PLAIN, TARGET_NAIVE, TARGET_SE50 = 1.0, 3.0, 1.10
 
 

@@ -86,7 +86,7 @@ def _unpickle(file: Path) -> dict:
     try:
         with open(file, "rb") as f:
             obj = pickle.load(f, encoding="bytes")
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001
         raise UserError(f"'{file}' is not a readable CIFAR pickle ({type(e).__name__}).") from None
     if not isinstance(obj, dict):
         raise UserError(f"'{file}' is not a CIFAR pickle: it holds no dict.")
@@ -132,7 +132,8 @@ def _image_folder(path: Path, classes: list[str] | None = None,
         raise UserError(f"the classes in '{path}' differ from the training classes.")
     xs, ys = [], []
     for label, name in enumerate(found):
-        for file in sorted(f for f in (path / name).iterdir() if f.suffix.lower() in IMAGE_SUFFIXES):
+        files = sorted(f for f in (path / name).iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+        for file in files:
             try:
                 with Image.open(file) as img:
                     img = img.convert("RGB")

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -146,14 +146,19 @@ def train(model: nn.Module, train: Dataset, val: Dataset, cfg: TrainConfig,
 
 
 def _stats(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-channel mean and std of uint8 images, shaped (1, C, 1, 1)."""
-    flat = x.transpose(0, 1).reshape(x.shape[1], -1).double()
-    mean, std = flat.mean(1), flat.std(1).clamp_min(1e-3)  # constant channels stay finite
+    """Per-channel mean and std of uint8 images, shaped (1, C, 1, 1), from each channel's
+    histogram of the 256 values: exact, and no float copy of the whole set."""
+    counts = torch.stack([torch.bincount(x[:, c].flatten(), minlength=256)
+                          for c in range(x.shape[1])]).double()
+    values = torch.arange(256, dtype=torch.float64)
+    mean = counts @ values / counts.sum(1)
+    var = counts @ values**2 / counts.sum(1) - mean**2
+    std = var.clamp_min(0).sqrt().clamp_min(1e-3)  # constant channels stay finite
     return mean.float().view(1, -1, 1, 1), std.float().view(1, -1, 1, 1)
 
 
 def _to_device(ds: Dataset, mean: torch.Tensor, std: torch.Tensor, device: str) -> torch.Tensor:
-    return (ds.x.to(device).float() - mean.to(device)) / std.to(device)
+    return ds.x.to(device).float().sub_(mean.to(device)).div_(std.to(device))
 
 
 def _schedule(opt: torch.optim.Optimizer, cfg: TrainConfig, total_steps: int):

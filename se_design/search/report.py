@@ -11,7 +11,6 @@ import optuna
 from optuna.trial import TrialState
 
 from se_design.errors import UserError
-from se_design.search.study import REFERENCES
 
 
 @dataclass
@@ -144,7 +143,3 @@ def _plot(table: list[Row], objectives: list[str], path: Path, title: str) -> Pa
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
-
-
-def reference_values(table: list[Row]) -> dict[str, Row]:
-    return {r.reference: r for r in table if r.reference in REFERENCES}

@@ -191,7 +191,7 @@ class Problem:
     def references(self) -> list[dict]:
         """Optuna params of the two reference designs: no SE; SE everywhere at r=16."""
         v = self.space.variables
-        common = {"squeeze": "avg", "gate": "sigmoid"} if len(v.squeeze) * len(v.gate) else {}
+        common = {"squeeze": "avg", "gate": "sigmoid"}
         on = {f"on_{s}_{i}": True for s in self.stages for i in range(self.blocks(s))
               } if v.per_block else {}
         none = {f"r_{s}": "none" for s in self.stages}

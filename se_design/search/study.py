@@ -112,12 +112,15 @@ class Objective:
         return [c.params if o == "params" else c.flops for o in space.objectives[1:]]
 
     def _train(self, trial: optuna.Trial, design: Design, first_cost: int) -> float:
+        import torch
+
         from se_design.build import build_model
         from se_design.train import Diverged, train
 
         train_set, val_set = self.data
         proxy = design.apply(self.problem.proxy(len(train_set.classes)))
         trial.set_user_attr("epochs_planned", self.train_cfg.epochs)
+        torch.manual_seed(self.train_cfg.seed)  # reproducible initial weights
         model = build_model(proxy)
         rule = RungRule(self.problem.space.early_stopping, trial, first_cost)
         try:
