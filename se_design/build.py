@@ -107,7 +107,7 @@ def init_weights(model: nn.Module) -> None:
         if isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
         if isinstance(m, Parallel) and "main" in m.branch_names:
-            last_bn = [x for x in getattr(m, "main") if isinstance(x, nn.BatchNorm2d)][-1]
+            last_bn = [x for x in m.main if isinstance(x, nn.BatchNorm2d)][-1]
             nn.init.zeros_(last_bn.weight)
 
 

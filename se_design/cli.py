@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -64,9 +63,9 @@ STRIDE = typer.Option(None, "--stride-at", help="ResNet bottleneck stride: 1x1 (
 
 @app.command()
 @user_errors
-def cost(arch: Optional[str] = ARCH, config: Optional[Path] = CONFIG, r: Optional[int] = R,
-         resolution: Optional[int] = RES, num_classes: Optional[int] = CLASSES,
-         width: Optional[float] = WIDTH, stride_at: Optional[str] = STRIDE,
+def cost(arch: str | None = ARCH, config: Path | None = CONFIG, r: int | None = R,
+         resolution: int | None = RES, num_classes: int | None = CLASSES,
+         width: float | None = WIDTH, stride_at: str | None = STRIDE,
          convention: str = typer.Option("fvcore", help="fvcore | paper (see docs)."),
          verify: bool = typer.Option(False, "--verify", help="Count with fvcore too; must agree."),
          layers: bool = typer.Option(False, "--layers", help="Also print every layer."),
@@ -113,7 +112,7 @@ def archs(as_json: bool = typer.Option(False, "--json", help="Machine-readable o
 
 @app.command("paper-table")
 @user_errors
-def paper_table(out_file: Optional[Path] = typer.Option(None, "--out", help="Write markdown here.")):
+def paper_table(out_file: Path | None = typer.Option(None, "--out", help="Write markdown here.")):
     """The SE paper's params/GFLOPs next to ours; exit 1 if a row misses the tolerance."""
     from se_design import paper
 
@@ -134,15 +133,15 @@ STUDY = typer.Option(None, "--study", help="Study name [default: the space's nam
 @user_errors
 def search(space: Path = typer.Option(..., "--space", help="Search space file (search_spaces/*.yaml)."),
            n_trials: int = typer.Option(20, "--n-trials", min=1),
-           timeout: Optional[float] = typer.Option(None, "--timeout", help="Seconds."),
-           storage: Optional[str] = STORAGE, study: Optional[str] = STUDY,
+           timeout: float | None = typer.Option(None, "--timeout", help="Seconds."),
+           storage: str | None = STORAGE, study: str | None = STUDY,
            sampler: str = typer.Option("nsga2", "--sampler", help="nsga2 | tpe | brute (enumerate; for --cost-only)."),
-           data: Optional[str] = typer.Option(None, "--data", help="Data directory (overrides the space's)."),
-           device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda [default: the space's]."),
+           data: str | None = typer.Option(None, "--data", help="Data directory (overrides the space's)."),
+           device: str | None = typer.Option(None, "--device", help="cpu | cuda [default: the space's]."),
            resume: bool = typer.Option(False, "--resume", help="Continue an existing study."),
            cost_only: bool = typer.Option(False, "--cost-only", help="No training: costs and budgets only."),
-           epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Override the proxy's epochs."),
-           max_train: Optional[int] = typer.Option(None, "--max-train", min=10, help="Override the proxy's training images."),
+           epochs: int | None = typer.Option(None, "--epochs", min=1, help="Override the proxy's epochs."),
+           max_train: int | None = typer.Option(None, "--max-train", min=10, help="Override the proxy's training images."),
            seed: int = typer.Option(0, "--seed")):
     """Multi-objective Optuna search over per-stage r and SE placement."""
     from se_design.search import run
@@ -156,7 +155,7 @@ def search(space: Path = typer.Option(..., "--space", help="Search space file (s
 
 @app.command()
 @user_errors
-def report(study: str = typer.Option(..., "--study"), storage: Optional[str] = STORAGE,
+def report(study: str = typer.Option(..., "--study"), storage: str | None = STORAGE,
            out_dir: Path = typer.Option(Path("results"), "--out-dir", help="Where CSV/JSON/PNG go."),
            as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")):
     """Pareto-optimal trials of a study, deltas vs the reference designs, CSV/JSON/PNG."""
@@ -180,9 +179,9 @@ def report(study: str = typer.Option(..., "--study"), storage: Optional[str] = S
 
 @app.command()
 @user_errors
-def export(study: str = typer.Option(..., "--study"), storage: Optional[str] = STORAGE,
-           trial: Optional[int] = typer.Option(None, "--trial"),
-           pick: Optional[str] = typer.Option(None, "--pick", help="knee | best-under-budget."),
+def export(study: str = typer.Option(..., "--study"), storage: str | None = STORAGE,
+           trial: int | None = typer.Option(None, "--trial"),
+           pick: str | None = typer.Option(None, "--pick", help="knee | best-under-budget."),
            out_file: Path = typer.Option(..., "--out", help="FILE.yaml or FILE.json")):
     """Write the chosen trial's target architecture as a config file."""
     from se_design.search import report as rep

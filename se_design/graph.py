@@ -9,7 +9,6 @@ Composite nodes name their children; those names become the torch module paths.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 from se_design.spec import SpecError
 
@@ -88,28 +87,28 @@ class PadShortcut:
 
 @dataclass(frozen=True, slots=True)
 class Seq:
-    items: tuple[tuple[str, "Node"], ...]
+    items: tuple[tuple[str, Node], ...]
 
 
 @dataclass(frozen=True, slots=True)
 class Parallel:
     """Branches on the same input, merged, then `post` (e.g. ReLU, SE after the add)."""
 
-    branches: tuple[tuple[str, "Node"], ...]
+    branches: tuple[tuple[str, Node], ...]
     merge: str  # add | concat
-    post: "Seq"
+    post: Seq
 
 
 @dataclass(frozen=True, slots=True)
 class Scale:
     """x * gate(x): the excitation's rescaling, gate broadcast over H and W."""
 
-    gate: "Node"
+    gate: Node
 
 
-Leaf = Union[Conv, BN, Act, Pool, GlobalPool, Squeeze, Flatten, Linear, Dropout, Shuffle,
-             PadShortcut]
-Node = Union[Leaf, Seq, Parallel, Scale]
+Leaf = (Conv | BN | Act | Pool | GlobalPool | Squeeze | Flatten | Linear | Dropout | Shuffle
+        | PadShortcut)
+Node = Leaf | Seq | Parallel | Scale
 
 
 def seq(*items: tuple[str, Node | None]) -> Seq:

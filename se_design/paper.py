@@ -8,8 +8,8 @@ precision (the paper rounds to 0.1M params: "4.2M" covers 4.15M-4.25M).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from se_design.cost import cost
 from se_design.spec import SE, Arch, with_se

@@ -72,11 +72,11 @@ def check_dict(check) -> dict:
 def check_text(check) -> str:
     a = check.analytic
     style = "green" if check.ok else "red"
-    lines = [f"[bold]verify[/bold] (analytic 'fvcore' convention vs fvcore.nn on the built model)",
-             f"  params: analytic {n(a.params)}  fvcore {n(check.fvcore_params[''])}  "
-             f"difference [{style}]{check.params_diff:+,}[/{style}]",
-             f"  FLOPs:  analytic {n(a.flops)}  fvcore {n(check.fvcore_flops[''])}  "
-             f"difference [{style}]{check.flops_diff:+,}[/{style}]"]
+    lines = ["[bold]verify[/bold] (analytic 'fvcore' convention vs fvcore.nn on the built model)",
+             (f"  params: analytic {n(a.params)}  fvcore {n(check.fvcore_params[''])}  "
+              f"difference [{style}]{check.params_diff:+,}[/{style}]"),
+             (f"  FLOPs:  analytic {n(a.flops)}  fvcore {n(check.fvcore_flops[''])}  "
+              f"difference [{style}]{check.flops_diff:+,}[/{style}]")]
     lines += [f"  [red]layer {p}: analytic {n(x)} fvcore {n(y)}[/red]"
               for p, x, y in check.layer_mismatches]
     return "\n".join(lines)

@@ -10,10 +10,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_serializer, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
 
 from se_design.errors import UserError
 
@@ -153,7 +160,7 @@ class Branches(_Block):
 
 
 Block = Annotated[
-    Union[Conv, Pool, Basic, Bottleneck, DWSep, Shuffle, Branches], Field(discriminator="kind")
+    Conv | Pool | Basic | Bottleneck | DWSep | Shuffle | Branches, Field(discriminator="kind")
 ]
 Branches.model_rebuild()
 
@@ -237,7 +244,7 @@ def validate(data: object) -> Arch:
     names = arch.stage_names()
     dup = {n for n in names if names.count(n) > 1 or n in RESERVED_NAMES}
     if dup:
-        raise SpecError(f"stage name {sorted(dup)[0]!r} is used twice or reserved (stem, head).")
+        raise SpecError(f"stage name {min(dup)!r} is used twice or reserved (stem, head).")
     return arch
 
 

@@ -7,13 +7,24 @@ take stride_at ('1x1' = the paper's Caffe models, '3x3' = torchvision/timm "v1.5
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from functools import partial
-from typing import Callable
 
 from pydantic import ValidationError
 
-from se_design.spec import (SE, Arch, Basic, Bottleneck, Conv, DWSep, Head, Pool, SpecError,
-                            Stage, explain)
+from se_design.spec import (
+    SE,
+    Arch,
+    Basic,
+    Bottleneck,
+    Conv,
+    DWSep,
+    Head,
+    Pool,
+    SpecError,
+    Stage,
+    explain,
+)
 
 
 def _ch(c: int, width: float) -> int:

@@ -15,7 +15,7 @@ from se_design.zoo import get_arch
 def test_cost_module_does_not_import_torch():
     code = ("import sys, se_design.cost, se_design.zoo, se_design.paper; "
             "sys.exit('torch' in sys.modules)")
-    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 
 def test_se_resnet50_figures_from_the_issue():

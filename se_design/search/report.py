@@ -122,10 +122,11 @@ def _plot(table: list[Row], objectives: list[str], path: Path, title: str) -> Pa
 
     x_i, y_i = 1, 0  # first cost on x, accuracy (or the other cost) on y
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for subset, style in (([r for r in table if not r.feasible], dict(c="lightgray", label="over budget")),
-                          ([r for r in table if r.feasible and not r.front], dict(c="tab:blue", alpha=0.5, label="feasible")),
-                          (sorted([r for r in table if r.front], key=lambda r: r.values[x_i]),
-                           dict(c="tab:red", label="Pareto front"))):
+    groups = (([r for r in table if not r.feasible], {"c": "lightgray", "label": "over budget"}),
+              ([r for r in table if r.feasible and not r.front],
+               {"c": "tab:blue", "alpha": 0.5, "label": "feasible"}),
+              ([r for r in table if r.front], {"c": "tab:red", "label": "Pareto front"}))
+    for subset, style in groups:
         if subset:
             ax.scatter([r.values[x_i] for r in subset], [r.values[y_i] for r in subset], **style)
     front = sorted([r for r in table if r.front], key=lambda r: r.values[x_i])

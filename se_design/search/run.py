@@ -63,7 +63,8 @@ def search(space: Path, n_trials: int, timeout: float | None, storage: str | Non
         catch = (Diverged,)  # a diverging candidate fails with its reason; the search goes on
         cfg = TrainConfig(**{"seed": seed} | problem.space.proxy.train)
         dev = pick_device(device or problem.space.proxy.device)
-        objective = Objective(problem, False, load_proxy_data(problem, data, seed), cfg, dev)
+        objective = Objective(problem, False, load_proxy_data(problem, data, seed), cfg, dev,
+                              progress=True)
     st = create(problem, name, url, sampler, resume, cost_only, seed)
     try:
         st.optimize(objective, n_trials=n_trials, timeout=timeout, catch=catch,

@@ -12,8 +12,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from se_design.cost import cost
 from se_design.errors import UserError
-from se_design.spec import (SE, Arch, SpecError, StrictModel, explain, load_config, validate,
-                            with_se)
+from se_design.spec import SE, Arch, SpecError, StrictModel, explain, load_config, validate, with_se
 from se_design.zoo import get_arch
 
 Unit = Annotated[float, Field(gt=0, lt=1)]

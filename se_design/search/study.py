@@ -30,7 +30,7 @@ def storage(url: str):
     """Optuna storage for `url`, or one clear sentence if it cannot be opened."""
     try:
         return optuna.storages.get_storage(url)
-    except Exception as err:  # sqlalchemy/driver errors vary by backend
+    except Exception as err:  # noqa: BLE001 - sqlalchemy/driver errors vary by backend
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise UserError(f"cannot open storage {url!r}: {reason}") from None
 
