@@ -12,7 +12,7 @@ from rich.console import Console
 from se_design import render
 from se_design.cost import cost as compute_cost
 from se_design.errors import UserError
-from se_design.spec import Arch, load_config, validate
+from se_design.spec import Arch, load_config, override, validate
 from se_design.zoo import get_arch, names
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -46,10 +46,7 @@ def resolve_arch(arch: str | None, config: Path | None, r: int | None, resolutio
                         stride_at=stride_at)
     if (r, width, stride_at) != (None, None, None):
         raise UserError("--r, --width and --stride-at apply to --arch; edit the config instead.")
-    spec = load_config(config)
-    changes = {k: v for k, v in (("resolution", resolution), ("num_classes", num_classes))
-               if v is not None}
-    return validate(spec.model_dump() | changes)
+    return override(load_config(config), resolution=resolution, num_classes=num_classes)
 
 
 ARCH = typer.Option(None, "--arch", "-a", help="Zoo name (see `se-design archs`).")

@@ -110,18 +110,19 @@ def paper_table(comparisons) -> Table:
 
 def front_table(study, table) -> Table:
     """Pareto-optimal trials, with deltas against the two reference designs."""
-    objectives = study.user_attrs["objectives"]
+    objectives, plain = study.user_attrs["objectives"], study.user_attrs["plain"]
     refs = {r.reference: r for r in table if r.reference}
     t = Table(title=f"study {study.study_name}: Pareto front ({sum(r.front for r in table)} of "
                     f"{len(table)} finished trials)", title_justify="left")
     shown = [i for i, o in enumerate(objectives) if o not in ("params", "flops")]
     cols = ["trial", "design (stage:r)"] + [objectives[i] for i in shown] + ["params", "FLOPs"]
-    cols += [f"Δ{objectives[0]} vs {name}" for name in refs]
+    cols += [f"Δ{objectives[0]} vs {name}" for name in refs] + ["Δparams vs no SE"]
     for col in cols:
         t.add_column(col, justify="left" if col.startswith("design") else "right")
     for r in sorted((r for r in table if r.front or r.reference), key=lambda r: r.values[1]):
         label = f"{r.number}" + (f" ({r.reference})" if r.reference else "") + ("" if r.front else " ·")
         deltas = [f"{r.values[0] - ref.values[0]:+.4g}" for ref in refs.values()]
+        deltas.append(f"{r.params / plain['params'] - 1:+.2%}")
         t.add_row(label, r.design, *(f"{r.values[i]:.4g}" for i in shown),
                   n(r.params), n(r.flops), *deltas,
                   style=None if r.feasible else "dim")

@@ -287,6 +287,13 @@ def _fmt(path: Path) -> str:
     return "json" if suffix == ".json" else "yaml"
 
 
+def override(arch: Arch, **changes) -> Arch:
+    """Copy of `arch` with top-level fields (resolution, num_classes, ...) changed where the
+    value is not None, validated again."""
+    changes = {k: v for k, v in changes.items() if v is not None}
+    return validate(arch.model_dump() | changes) if changes else arch
+
+
 def with_se(arch: Arch, se: SE | None, stages: list[str] | None = None) -> Arch:
     """Copy of `arch` with `se` (None removes SE) on every block of `stages` (default: all)
     that can carry one. The stem is never changed."""

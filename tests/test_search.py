@@ -207,9 +207,16 @@ def test_bad_search_input_is_one_sentence_exit_2(tmp_path, args, words):
 
 def test_budget_no_candidate_meets(tmp_path):
     db = f"sqlite:///{tmp_path}/s.db"
-    space = write_space(tmp_path, budgets={"max_params": 1000})
-    assert cli("search", "--space", space, "--cost-only", "--n-trials", 3, "--storage",
-               db)[0].exit_code == 0
-    res, text = cli("export", "--study", "tiny-cost", "--storage", db, "--pick", "knee",
+    res, text = cli("search", "--space", write_space(tmp_path, budgets={"max_params": 1000}),
+                    "--storage", db)
+    assert res.exit_code == 2 and "no candidate can meet budgets.max_params" in text
+    # a budget only SE-free designs meet: picks fall back to what is feasible, or say none is
+    space = write_space(tmp_path, budgets={"params_increase": 0.0},
+                        proxy__train={"epochs": 1, "batch_size": 64})
+    assert cli("search", "--space", space, "--n-trials", 2, "--storage", db)[0].exit_code == 0
+    res, text = cli("export", "--study", "tiny", "--storage", db, "--pick", "best-under-budget",
                     "--out", tmp_path / "a.yaml")
-    assert res.exit_code == 2 and "cost-only" in text
+    assert res.exit_code == 0 and load_config(tmp_path / "a.yaml") == load_space(space).target
+    res, text = cli("export", "--study", "tiny", "--storage", db, "--pick", "knee", "--out",
+                    tmp_path / "a.txt")
+    assert res.exit_code == 2 and "must end in" in text

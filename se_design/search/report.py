@@ -139,7 +139,7 @@ def _plot(table: list[Row], objectives: list[str], path: Path, title: str) -> Pa
     ax.set_ylabel("proxy accuracy (held-out split)" if objectives[y_i] == "accuracy"
                   else objectives[y_i])
     ax.set_title(title)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

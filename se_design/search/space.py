@@ -12,7 +12,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from se_design.cost import cost
 from se_design.errors import UserError
-from se_design.spec import SE, Arch, SpecError, StrictModel, explain, load_config, validate, with_se
+from se_design.spec import SE, Arch, SpecError, StrictModel, explain, load_config, override, with_se
 from se_design.zoo import get_arch
 
 Unit = Annotated[float, Field(gt=0, lt=1)]
@@ -35,10 +35,8 @@ class NetCfg(StrictModel):
 
     def spec(self, num_classes: int | None = None) -> Arch:
         if self.config:
-            arch = load_config(self.config)
-            changes = {k: v for k, v in (("resolution", self.resolution),
-                                         ("num_classes", num_classes or self.num_classes)) if v}
-            return validate(arch.model_dump() | changes)
+            return override(load_config(self.config), resolution=self.resolution,
+                            num_classes=num_classes or self.num_classes)
         return get_arch(self.arch, resolution=self.resolution, width=self.width,
                         num_classes=num_classes or self.num_classes)
 
@@ -259,6 +257,10 @@ def resolve(space: Space, where: Path | str = "the search space") -> Problem:
                             "the search decides where SE goes.")
     plain = cost(target, space.convention)
     prob = Problem(space, target, stages, plain.params, plain.flops)
+    over = [k for k, v in prob.violations(plain.params, plain.flops).items() if v > 0]
+    if over:  # relative budgets always admit the plain network; absolute ones may not
+        raise UserError(f"{where}: no candidate can meet budgets.{over[0]}: even the plain "
+                        f"{target.name} has {plain.params:,} params and {plain.flops:,} FLOPs.")
     v = space.variables
     for r in (x for x in v.r if x != "none"):  # every r and variant must fit every stage
         for variant in v.variant:
