@@ -220,3 +220,23 @@ def test_budget_no_candidate_meets(tmp_path):
     res, text = cli("export", "--study", "tiny", "--storage", db, "--pick", "knee", "--out",
                     tmp_path / "a.txt")
     assert res.exit_code == 2 and "must end in" in text
+
+
+def test_per_block_switches_reach_the_spec(tmp_path):
+    db = f"sqlite:///{tmp_path}/s.db"
+    space = write_space(tmp_path, variables={"r": ["none", 4, 16], "per_block": True})
+    res, text = cli("search", "--space", space, "--cost-only", "--n-trials", 12, "--storage", db,
+                    "--sampler", "tpe")
+    assert res.exit_code == 0, text
+    trials = load("tiny-cost", db).get_trials()
+    assert [t.user_attrs.get("reference") for t in trials[:2]] == ["no SE", "SE r=16 everywhere"]
+    checked = 0
+    for t in trials:
+        for stage in load_space(space).stages:
+            if t.params[f"r_{stage}"] == "none":
+                continue
+            blocks = next(s for s in t.user_attrs["target_spec"]["stages"] if s["name"] == stage)
+            for i, block in enumerate(blocks["blocks"]):
+                assert ("se" in block) == t.params[f"on_{stage}_{i}"]
+                checked += 1
+    assert checked > 0

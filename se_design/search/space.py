@@ -165,10 +165,6 @@ class Problem:
     def proxy(self, num_classes: int | None = None) -> Arch:
         return self.space.proxy.spec(num_classes)
 
-    def target_cost(self, design: Design) -> tuple[int, int]:
-        c = cost(design.apply(self.target), self.space.convention)
-        return c.params, c.flops
-
     def violations(self, params: int, flops: int) -> dict[str, float]:
         """Budget constraints in Optuna's sense: <= 0 is feasible."""
         b, out = self.space.budgets, {}
@@ -193,7 +189,7 @@ class Problem:
               } if v.per_block else {}
         none = {f"r_{s}": "none" for s in self.stages}
         paper = {f"r_{s}": "16" for s in self.stages} | {f"variant_{s}": "standard" for s in self.stages}
-        return [none | common | on, paper | common | on]
+        return [none | common, paper | common | on]  # per-block switches exist only with SE
 
     def suggest(self, trial) -> Design:
         v = self.space.variables
