@@ -10,12 +10,10 @@ from PIL import Image
 from se_design.data import Dataset, holdout, load_data, synthetic
 from se_design.errors import UserError
 
-CIFAR = Path(__file__).resolve().parents[2] / "shared/data/cifar10-subset"
-
 
 @pytest.fixture(scope="module")
-def cifar():
-    return load_data("cifar10", str(CIFAR))
+def cifar(cifar_dir):
+    return load_data("cifar10", str(cifar_dir))
 
 
 def test_cifar_subset_loads_with_documented_counts(cifar):
@@ -28,8 +26,8 @@ def test_cifar_subset_loads_with_documented_counts(cifar):
     assert 50 < train.x.float().mean() < 200 and train.x.float().std() > 30  # real photos
 
 
-def test_cifar_dir_itself_and_its_parent_load_the_same(cifar):
-    train, _ = load_data("cifar10", str(CIFAR / "cifar-10-batches-py"))
+def test_cifar_dir_itself_and_its_parent_load_the_same(cifar, cifar_dir):
+    train, _ = load_data("cifar10", str(cifar_dir / "cifar-10-batches-py"))
     assert torch.equal(train.x, cifar[0].x) and torch.equal(train.y, cifar[0].y)
 
 
@@ -42,8 +40,8 @@ def test_missing_cifar_dir_names_path_and_expected_files(tmp_path, source, expec
     assert str(tmp_path / "nope") in message and expected in message and "\n" not in message
 
 
-def test_corrupt_cifar_batch_raises_user_error(tmp_path):
-    src = CIFAR / "cifar-10-batches-py"
+def test_corrupt_cifar_batch_raises_user_error(tmp_path, cifar_dir):
+    src = cifar_dir / "cifar-10-batches-py"
     for f in src.iterdir():
         (tmp_path / f.name).write_bytes(f.read_bytes())
     (tmp_path / "data_batch_3").write_bytes(b"not a pickle")

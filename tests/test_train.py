@@ -1,6 +1,5 @@
 """The proxy trainer: learns on real images, is reproducible on CPU, fails loudly."""
 
-from pathlib import Path
 
 import pytest
 import torch
@@ -12,8 +11,6 @@ from se_design.data import holdout, load_data, synthetic
 from se_design.errors import UserError
 from se_design.train import Diverged, TrainConfig, augment, train
 
-CIFAR = Path(__file__).resolve().parents[2] / "shared/data/cifar10-subset"
-
 
 def tiny_model(se: bool = False) -> nn.Module:
     torch.manual_seed(0)
@@ -22,8 +19,8 @@ def tiny_model(se: bool = False) -> nn.Module:
 
 
 @pytest.fixture(scope="module")
-def split():
-    train, _ = load_data("cifar10", str(CIFAR))
+def split(cifar_dir):
+    train, _ = load_data("cifar10", str(cifar_dir))
     fit, val = holdout(train, 0.2, seed=0)
     return fit.subset(torch.arange(1024)), val
 
