@@ -240,3 +240,14 @@ def test_per_block_switches_reach_the_spec(tmp_path):
                 assert ("se" in block) == t.params[f"on_{stage}_{i}"]
                 checked += 1
     assert checked > 0
+
+
+def test_latency_objective_is_measured_per_trial(tmp_path):
+    db = f"sqlite:///{tmp_path}/s.db"
+    space = write_space(tmp_path, objectives=["accuracy", "params", "latency"])
+    res, text = cli("search", "--space", space, "--cost-only", "--n-trials", 3, "--storage", db)
+    assert res.exit_code == 0, text
+    study = load("tiny-cost", db)
+    assert study.user_attrs["objectives"] == ["se_blocks", "params", "latency"]
+    for t in study.get_trials():
+        assert t.values[2] == t.user_attrs["latency_ms"] > 0

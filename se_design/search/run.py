@@ -56,7 +56,8 @@ def search(space: Path, n_trials: int, timeout: float | None, storage: str | Non
     storage_of(url)  # an unreachable storage fails before any data is loaded
     catch: tuple = ()
     if cost_only:
-        objective = Objective(problem, cost_only=True)
+        timed = "latency" in problem.space.objectives  # else no torch needed
+        objective = Objective(problem, True, device=pick_device(device or "cpu") if timed else "cpu")
     else:
         from se_design.train import Diverged, TrainConfig
 

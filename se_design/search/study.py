@@ -109,7 +109,12 @@ class Objective:
             trial.set_user_attr("reference", REFERENCES[self.references.index(trial.params)])
         for key, value in self.problem.violations(c.params, c.flops).items():
             trial.set_constraint(key, value)
-        return [c.params if o == "params" else c.flops for o in space.objectives[1:]]
+        if "latency" in space.objectives:
+            from se_design.latency import latency_ms
+
+            trial.set_user_attr("latency_ms", latency_ms(target, self.device))
+        values = {"params": c.params, "flops": c.flops, "latency": trial.user_attrs.get("latency_ms")}
+        return [values[o] for o in space.objectives[1:]]
 
     def _train(self, trial: optuna.Trial, design: Design, first_cost: int) -> float:
         import torch
