@@ -109,8 +109,9 @@ ZOO: dict[str, Callable[..., Arch]] = {
 }
 
 
-def names(with_se: bool = True) -> list[str]:
-    return [p + n for n in ZOO for p in (("", "se_") if with_se else ("",))]
+def names() -> list[str]:
+    """Every zoo name, each plain and with SE (se_ prefix)."""
+    return [p + n for n in ZOO for p in ("", "se_")]
 
 
 def get_arch(name: str, r: int | None = None, **kwargs) -> Arch:
