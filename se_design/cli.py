@@ -116,6 +116,7 @@ def paper_table(out_file: Path | None = typer.Option(None, "--out", help="Write 
     comparisons = paper.compare()
     text = paper.markdown(comparisons)
     if out_file:
+        out_file.parent.mkdir(parents=True, exist_ok=True)
         out_file.write_text(paper.PREAMBLE + text)
     out.print(render.paper_table(comparisons))
     if not all(c.ok for c in comparisons):

@@ -270,7 +270,9 @@ def loads(text: str, fmt: str = "yaml") -> Arch:
 
 def save_config(arch: Arch, path: str | Path) -> None:
     path = Path(path)
-    path.write_text(dumps(arch, _fmt(path)))
+    text = dumps(arch, _fmt(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
 
 
 def load_config(path: str | Path) -> Arch:

@@ -21,7 +21,7 @@ def test_round_trip_edited_spec(tmp_path):
     arch = with_se(get_arch("resnet50"), SE(r=8, variant="identity", squeeze="max",
                                            gate="tanh", divisor=8), ["conv3"])
     for suffix in (".yaml", ".json"):
-        path = tmp_path / f"a{suffix}"
+        path = tmp_path / "new_dir" / f"a{suffix}"  # missing folders are created
         s.save_config(arch, path)
         assert s.load_config(path) == arch
 
