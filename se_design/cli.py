@@ -12,6 +12,7 @@ from rich.console import Console
 from se_design import render
 from se_design.cost import cost as compute_cost
 from se_design.errors import UserError
+from se_design.search import GRACE, HEARTBEAT
 from se_design.spec import Arch, load_config, override, validate
 from se_design.zoo import get_arch, names
 
@@ -123,31 +124,40 @@ def paper_table(out_file: Path | None = typer.Option(None, "--out", help="Write 
         raise typer.Exit(1)
 
 
-STORAGE = typer.Option(None, "--storage", help="Optuna storage URL [default: sqlite:///results/search.db].")
+STORAGE = typer.Option(None, "--storage", help="sqlite:///FILE | postgresql://USER:PASSWORD@HOST/DB | journal:FILE [default: sqlite:///results/search.db].")
 STUDY = typer.Option(None, "--study", help="Study name [default: the space's name].")
 
 
 @app.command()
 @user_errors
 def search(space: Path = typer.Option(..., "--space", help="Search space file (search_spaces/*.yaml)."),
-           n_trials: int = typer.Option(20, "--n-trials", min=1),
-           timeout: float | None = typer.Option(None, "--timeout", help="Seconds."),
+           n_trials: int = typer.Option(20, "--n-trials", min=1, help="Trials the study ends with, over all workers and runs (a retry of a killed trial reuses its slot)."),
+           timeout: float | None = typer.Option(None, "--timeout", help="Seconds, per worker."),
            storage: str | None = STORAGE, study: str | None = STUDY,
            sampler: str = typer.Option("nsga2", "--sampler", help="nsga2 | tpe | brute (enumerate; for --cost-only)."),
            data: str | None = typer.Option(None, "--data", help="Data directory (overrides the space's)."),
            device: str | None = typer.Option(None, "--device", help="cpu | cuda [default: the space's]."),
-           resume: bool = typer.Option(False, "--resume", help="Continue an existing study."),
+           resume: bool = typer.Option(False, "--resume", help="Continue or join an existing study (created if missing)."),
            cost_only: bool = typer.Option(False, "--cost-only", help="No training: costs and budgets only."),
            epochs: int | None = typer.Option(None, "--epochs", min=1, help="Override the proxy's epochs."),
            max_train: int | None = typer.Option(None, "--max-train", min=10, help="Override the proxy's training images."),
-           seed: int = typer.Option(0, "--seed")):
+           seed: int = typer.Option(0, "--seed"),
+           workers: int = typer.Option(1, "--workers", min=1, help="Local worker processes (one per GPU when several are visible); needs a postgresql:// or journal: storage."),
+           heartbeat: int = typer.Option(HEARTBEAT, "--heartbeat", min=1, help=f"Seconds between a running trial's heartbeats; a trial that misses {GRACE} is failed and retried once.")):
     """Multi-objective Optuna search over per-stage r and SE placement."""
     from se_design.search import run
 
+    given = {"--space": space, "--n-trials": n_trials, "--timeout": timeout, "--storage": storage,
+             "--study": study, "--sampler": sampler, "--data": data, "--device": device,
+             "--epochs": epochs, "--max-train": max_train, "--seed": seed,
+             "--heartbeat": heartbeat}
+    worker_args = [str(x) for k, v in given.items() if v is not None for x in (k, v)]
+    worker_args += ["--resume"] + ["--cost-only"] * cost_only
     result = run.search(space, n_trials=n_trials, timeout=timeout, storage=storage, study=study,
                         sampler=sampler, data=data, device=device, resume=resume,
                         cost_only=cost_only, seed=seed, console=out,
-                        overrides={"epochs": epochs, "max_train": max_train})
+                        overrides={"epochs": epochs, "max_train": max_train},
+                        heartbeat=heartbeat, workers=workers, worker_args=worker_args)
     out.print(result)
 
 

@@ -1,6 +1,8 @@
+import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 # CI clones the repository beside shared/, which holds real CIFAR-10 images.
 CIFAR_SUBSET = Path(__file__).resolve().parents[2] / "shared/data/cifar10-subset"
@@ -11,3 +13,31 @@ def cifar_dir() -> Path:
     if not CIFAR_SUBSET.is_dir():
         pytest.skip(f"the CIFAR-10 subset is not at {CIFAR_SUBSET}")
     return CIFAR_SUBSET
+
+
+# A tiny search on the digits data bundled with scikit-learn: seconds per trial on 2 cores.
+TINY = {
+    "name": "tiny",
+    "target": {"arch": "cifar_resnet20"},
+    "proxy": {"arch": "cifar_resnet20",
+              "data": {"source": "digits", "val_fraction": 0.25, "max_train": 256},
+              "train": {"epochs": 3, "batch_size": 64, "lr": 0.05}},
+    "variables": {"r": ["none", 4, 8, 16], "variant": ["standard", "post"]},
+    "objectives": ["accuracy", "params"],
+    "budgets": {"params_increase": 0.02},
+    "early_stopping": {"rungs": [1], "min_peers": 2, "dominators": 1},
+}
+
+
+def write_space(tmp_path, **changes):
+    """TINY with `section=value` or `section__field=value` changes, written to tmp_path."""
+    data = json.loads(json.dumps(TINY))
+    for key, value in changes.items():
+        section, _, field = key.partition("__")
+        if field:
+            data[section][field] = value
+        else:
+            data[section] = value
+    path = tmp_path / "space.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path

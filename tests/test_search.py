@@ -6,7 +6,7 @@ from pathlib import Path
 
 import optuna
 import pytest
-import yaml
+from conftest import write_space
 from typer.testing import CliRunner
 
 from se_design import build_model, load_config
@@ -19,33 +19,6 @@ from se_design.search.study import load
 
 REPO = Path(__file__).resolve().parents[1]
 runner = CliRunner()
-
-# A tiny proxy on the digits data bundled with scikit-learn: seconds per trial on 2 cores.
-TINY = {
-    "name": "tiny",
-    "target": {"arch": "cifar_resnet20"},
-    "proxy": {"arch": "cifar_resnet20",
-              "data": {"source": "digits", "val_fraction": 0.25, "max_train": 256},
-              "train": {"epochs": 3, "batch_size": 64, "lr": 0.05}},
-    "variables": {"r": ["none", 4, 8, 16], "variant": ["standard", "post"]},
-    "objectives": ["accuracy", "params"],
-    "budgets": {"params_increase": 0.02},
-    "early_stopping": {"rungs": [1], "min_peers": 2, "dominators": 1},
-}
-
-
-def write_space(tmp_path, **changes):
-    data = json.loads(json.dumps(TINY))
-    for key, value in changes.items():
-        section, _, field = key.partition("__")
-        if field:
-            data[section][field] = value
-        else:
-            data[section] = value
-    path = tmp_path / "space.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
-
 
 def cli(*args):
     res = runner.invoke(app, [str(a) for a in args])
@@ -156,7 +129,8 @@ def test_interrupted_search_resumes_and_keeps_trials(tmp_path, monkeypatch):
 
     def interrupt_third(self, trial):
         calls["n"] += 1
-        if calls["n"] == 3:
+        if calls["n"] == 3:  # mid-trial: after the design was drawn
+            self.problem.suggest(trial)
             raise KeyboardInterrupt
         return real(self, trial)
 
@@ -165,13 +139,17 @@ def test_interrupted_search_resumes_and_keeps_trials(tmp_path, monkeypatch):
     assert res.exit_code == 2 and "--resume" in text
     monkeypatch.setattr(study_mod.Objective, "__call__", real)
     assert len(load("tiny-cost", db).get_trials(states=[optuna.trial.TrialState.COMPLETE])) == 2
-    res, text = cli("search", "--space", space, "--cost-only", "--n-trials", 3, "--storage", db)
+    res, text = cli("search", "--space", space, "--cost-only", "--n-trials", 5, "--storage", db)
     assert res.exit_code == 2 and "already exists" in text
-    res, text = cli("search", "--space", space, "--cost-only", "--n-trials", 3, "--storage", db,
+    res, text = cli("search", "--space", space, "--cost-only", "--n-trials", 5, "--storage", db,
                     "--resume")
     assert res.exit_code == 0, text
-    done = load("tiny-cost", db).get_trials(states=[optuna.trial.TrialState.COMPLETE])
-    assert len(done) == 5 and len({t.number for t in done}) == 5
+    trials = load("tiny-cost", db).get_trials()
+    done = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(done) == 5 and len({t.number for t in done}) == 5  # --n-trials is the total
+    interrupted, retry = trials[2], trials[3]  # the interrupted design ran again on resume
+    assert interrupted.state == optuna.trial.TrialState.FAIL
+    assert retry.system_attrs["failed_trial"] == 2 and retry.params == interrupted.params
 
 
 def test_diverging_trial_fails_with_reason_and_search_goes_on(tmp_path):

@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import optuna
+from optuna.trial import TrialState
 from rich.console import Console
 
 from se_design.errors import UserError
 from se_design.search.space import Problem, load_space
-from se_design.search.study import DEFAULT_STORAGE, Objective, create
-from se_design.search.study import storage as storage_of
+from se_design.search.storage import HEARTBEAT, Store, open_storage, shown
+from se_design.search.study import DEFAULT_STORAGE, Objective, join, load, prepare
+from se_design.search.worker import work
 
 
 def load_proxy_data(problem: Problem, path: str | None, seed: int):
@@ -35,25 +37,52 @@ def pick_device(wanted: str) -> str:
     return wanted
 
 
-def _log(console: Console):
+def _log(console: Console, prefix: str):
     def callback(study: optuna.Study, t: optuna.trial.FrozenTrial) -> None:
         a = t.user_attrs
         values = "" if t.values is None else " ".join(f"{v:.4g}" for v in t.values)
         why = a.get("pruned_because") or a.get("failed_because") or ""
-        console.print(f"trial {t.number:>3} {t.state.name.lower():<8} {a.get('design', '')}  "
-                      f"{values}  {why}", highlight=False)
+        console.print(f"{prefix}trial {t.number:>3} {t.state.name.lower():<8} "
+                      f"{a.get('design', '')}  {values}  {why}", highlight=False)
     return callback
 
 
 def search(space: Path, n_trials: int, timeout: float | None, storage: str | None,
            study: str | None, sampler: str, data: str | None, device: str | None, resume: bool,
-           cost_only: bool, seed: int, console: Console, overrides: dict | None = None) -> str:
+           cost_only: bool, seed: int, console: Console, overrides: dict | None = None,
+           heartbeat: int = HEARTBEAT, workers: int = 1, worker_args: list[str] = ()) -> str:
+    """Run the search in this process, or in `workers` local processes started with
+    `se-design search WORKER_ARGS`."""
     problem = load_space(space, overrides or {})
     name = study or problem.space.name + ("-cost" if cost_only else "")
     url = storage or DEFAULT_STORAGE
     if url == DEFAULT_STORAGE:
         Path("results").mkdir(exist_ok=True)
-    storage_of(url)  # an unreachable storage fails before any data is loaded
+    store = open_storage(url, heartbeat)  # an unreachable storage fails before data loads
+    if workers > 1 and not store.shared:
+        raise UserError(f"--workers needs a storage several processes can write at once, not "
+                        f"{shown(url)}: use --storage postgresql://... or --storage journal:FILE.")
+    if sampler == "brute":  # nothing left to enumerate after this many
+        n_trials = min(n_trials, problem.size())
+    prepare(problem, name, store, sampler, resume, cost_only)
+    interrupted = (f"interrupted: the finished trials of study {name!r} are kept in "
+                   f"{shown(url)}; continue with --resume.")
+    if workers > 1:
+        _spawn(worker_args, workers, store, device or problem.space.proxy.device, cost_only,
+               interrupted)
+    else:
+        _work(problem, name, store, n_trials, timeout, sampler, data, device, cost_only, seed,
+              console, interrupted)
+    st = load(name, url)
+    count = {s: len(st.get_trials(deepcopy=False, states=(s,))) for s in TrialState}
+    return (f"study {name!r} in {shown(url)}: {count[TrialState.COMPLETE]} finished, "
+            f"{count[TrialState.PRUNED]} stopped early, {count[TrialState.FAIL]} failed. "
+            f"Next: se-design report --study {name}" + (f" --storage {shown(url)}" if storage else ""))
+
+
+def _work(problem: Problem, name: str, store: Store, n_trials: int, timeout: float | None,
+          sampler: str, data: str | None, device: str | None, cost_only: bool, seed: int,
+          console: Console, interrupted: str) -> None:
     catch: tuple = ()
     if cost_only:
         timed = "latency" in problem.space.objectives  # else no torch needed
@@ -65,14 +94,27 @@ def search(space: Path, n_trials: int, timeout: float | None, storage: str | Non
         cfg = TrainConfig(**{"seed": seed} | problem.space.proxy.train)
         dev = pick_device(device or problem.space.proxy.device)
         objective = Objective(problem, False, load_proxy_data(problem, data, seed), cfg, dev,
-                              progress=True)
-    st = create(problem, name, url, sampler, resume, cost_only, seed)
+                              progress=not store.shared)
+    st, index = join(name, store, sampler, seed)
+    prefix = f"[worker {index}] " if store.shared else ""
     try:
-        st.optimize(objective, n_trials=n_trials, timeout=timeout, catch=catch,
-                    callbacks=[_log(console)])
+        work(st, store, objective, n_trials, timeout, catch, [_log(console, prefix)],
+             log=lambda text: console.print(prefix + text, highlight=False))
     except KeyboardInterrupt:
-        raise UserError(f"interrupted: the finished trials of study {name!r} are kept in {url}; "
-                        "continue with --resume.") from None
-    done = len(st.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
-    return (f"study {name!r} in {url}: {done} finished trials. "
-            f"Next: se-design report --study {name}" + (f" --storage {url}" if storage else ""))
+        raise UserError(interrupted) from None
+
+
+def _spawn(args: list[str], n: int, store: Store, device: str, cost_only: bool,
+           interrupted: str) -> None:
+    from se_design.search.worker import spawn, visible_gpus
+
+    gpus = [] if cost_only or device == "cpu" else visible_gpus()
+    try:
+        codes = spawn(args, n, gpus)
+    except KeyboardInterrupt:
+        raise UserError(interrupted) from None
+    failed = [c for c in codes if c != 0]
+    if failed:
+        raise UserError(f"{len(failed)} of {len(codes)} workers exited with an error (exit codes "
+                        f"{', '.join(map(str, failed))}); finished trials are kept, continue "
+                        "with --resume.")

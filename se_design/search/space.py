@@ -192,6 +192,15 @@ class Problem:
         paper = {f"r_{s}": "16" for s in self.stages} | {f"variant_{s}": "standard" for s in self.stages}
         return [none | common, paper | common | on]  # per-block switches exist only with SE
 
+    def size(self) -> int:
+        """How many distinct parameter sets the space has (what brute force enumerates)."""
+        v = self.space.variables
+        n = len(v.squeeze) * len(v.gate)
+        for s in self.stages:
+            switches = 2 ** self.blocks(s) if v.per_block else 1
+            n *= 1 + (len(v.r) - 1) * len(v.variant) * switches
+        return n
+
     def suggest(self, trial) -> Design:
         v = self.space.variables
         squeeze = trial.suggest_categorical("squeeze", v.squeeze)

@@ -2,7 +2,8 @@
 
 Every trial stores its target spec (user attr `target_spec`) and costs, so report and
 export need nothing but the storage. Finished trials are written by Optuna as they finish,
-so any crash or Ctrl-C keeps them; `--resume` continues the same study.
+so any crash or Ctrl-C keeps them; `--resume` continues the same study, and workers on other
+processes or machines join it the same way (se_design.search.worker).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import optuna
 from se_design.cost import cost
 from se_design.errors import UserError
 from se_design.search.space import Design, Problem
+from se_design.search.storage import Store, open_storage, shown
 from se_design.spec import to_dict
 
 DEFAULT_STORAGE = "sqlite:///results/search.db"
@@ -26,56 +28,60 @@ REFERENCES = ("no SE", "SE r=16 everywhere")
 optuna.logging.set_verbosity(logging.ERROR)
 
 
-def storage(url: str):
-    """Optuna storage for `url`, or one clear sentence if it cannot be opened."""
-    try:
-        return optuna.storages.get_storage(url)
-    except Exception as err:  # noqa: BLE001 - sqlalchemy/driver errors vary by backend
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise UserError(f"cannot open storage {url!r}: {reason}") from None
-
-
-def study_names(store) -> list[str]:
-    return [s.study_name for s in optuna.study.get_all_study_summaries(store)]
+def study_names(storage) -> list[str]:
+    return [s.study_name for s in optuna.study.get_all_study_summaries(storage)]
 
 
 def load(name: str, url: str) -> optuna.Study:
-    store = storage(url)
-    if name not in study_names(store):
-        known = ", ".join(study_names(store)) or "none"
-        raise UserError(f"no study named {name!r} in {url} (studies there: {known}).")
-    return optuna.load_study(study_name=name, storage=store)
+    storage = open_storage(url).storage
+    if name not in study_names(storage):
+        known = ", ".join(study_names(storage)) or "none"
+        raise UserError(f"no study named {name!r} in {shown(url)} (studies there: {known}).")
+    return optuna.load_study(study_name=name, storage=storage)
 
 
-def create(problem: Problem, name: str, url: str, sampler: str = "nsga2", resume: bool = False,
-           cost_only: bool = False, seed: int = 0) -> optuna.Study:
+def prepare(problem: Problem, name: str, store: Store, sampler: str = "nsga2",
+            resume: bool = False, cost_only: bool = False) -> None:
+    """Create the study with the reference designs queued, or check the one to resume."""
     if sampler not in SAMPLERS:
         raise UserError(f"unknown sampler {sampler!r}; use {' or '.join(SAMPLERS)}.")
-    store = storage(url)
-    exists = name in study_names(store)
-    if exists and not resume:
-        raise UserError(f"study {name!r} already exists in {url}; pass --resume to continue it "
-                        "or choose another --study.")
     # Without training, the benefit axis is how many blocks get SE: the front is then the
     # most SE each cost level allows.
     objectives = ["se_blocks" if cost_only else "accuracy"] + problem.space.objectives[1:]
     directions = ["maximize"] + ["minimize"] * (len(objectives) - 1)
+    with store.lock(name):  # workers starting at once: one creates, the others join
+        exists = name in study_names(store.storage)
+        if exists and not resume:
+            raise UserError(f"study {name!r} already exists in {shown(store.url)}; pass --resume "
+                            "to continue or join it, or choose another --study.")
+        study = optuna.create_study(study_name=name, storage=store.storage,
+                                    directions=directions, load_if_exists=True)
+        if exists:
+            if study.user_attrs.get("objectives") != objectives:
+                raise UserError(f"study {name!r} optimises {study.user_attrs.get('objectives')}"
+                                f", not {objectives}: resume it with the space it was started "
+                                "with.")
+            return
+        study.set_user_attr("objectives", objectives)
+        study.set_user_attr("space", problem.space.model_dump(mode="json"))
+        study.set_user_attr("plain", {"params": problem.plain_params,
+                                      "flops": problem.plain_flops})
+        for params in problem.references():
+            study.enqueue_trial(params)
+
+
+def join(name: str, store: Store, sampler: str, seed: int) -> tuple[optuna.Study, int]:
+    """This worker's handle on the study and its arrival index. The sampler is seeded with
+    seed + index, so concurrent workers and resumed runs don't all draw the same designs
+    (a lone first worker keeps --seed)."""
+    with store.lock(name):
+        study = optuna.load_study(study_name=name, storage=store.storage)
+        index = study.user_attrs.get("workers", 0)
+        study.set_user_attr("workers", index + 1)
     with warnings.catch_warnings():  # BruteForceSampler is marked experimental
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        chosen = SAMPLERS[sampler](seed=seed)
-    study = optuna.create_study(study_name=name, storage=store, directions=directions,
-                                sampler=chosen, load_if_exists=True)
-    if exists:
-        if study.user_attrs.get("objectives") != objectives:
-            raise UserError(f"study {name!r} optimises {study.user_attrs.get('objectives')}, "
-                            f"not {objectives}: resume it with the space it was started with.")
-        return study
-    study.set_user_attr("objectives", objectives)
-    study.set_user_attr("space", problem.space.model_dump(mode="json"))
-    study.set_user_attr("plain", {"params": problem.plain_params, "flops": problem.plain_flops})
-    for params in problem.references():
-        study.enqueue_trial(params)
-    return study
+        chosen = SAMPLERS[sampler](seed=seed + index)
+    return optuna.load_study(study_name=name, storage=store.storage, sampler=chosen), index
 
 
 class Objective:

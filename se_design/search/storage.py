@@ -1,0 +1,180 @@
+"""Optuna storages for one worker or many, all with heartbeats.
+
+    sqlite:///FILE        one process at a time (SQLite takes one writer at a time)
+    postgresql://...      any number of workers on any number of machines
+    journal:FILE          Optuna's journal file, for workers that share a file system
+
+A running trial's worker records a heartbeat every `heartbeat` seconds; a trial silent for
+`3 * heartbeat` seconds is failed by whichever worker notices, and its configuration is queued
+once more (Optuna's RetryHeartbeatStaleTrialCallback). A per-study lock makes "budget left?
+then ask for a trial" atomic across workers, so a study ends with exactly the trials asked for.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import optuna
+from optuna.storages import JournalStorage, RDBStorage
+from optuna.storages._heartbeat import BaseHeartbeat  # Optuna's heartbeat interface
+from optuna.storages.journal import JournalFileBackend
+from optuna.trial import TrialState
+
+from se_design.errors import UserError
+from se_design.search import GRACE, HEARTBEAT
+
+FORMS = "sqlite:///FILE, postgresql://USER:PASSWORD@HOST/DB or journal:FILE"
+
+
+def retry_callback():
+    with warnings.catch_warnings():  # the callback is marked experimental
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1)
+
+
+class Lock:
+    """A study-wide mutex; `release` may be called early and more than once."""
+
+    def __enter__(self):
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+class FileLock(Lock):
+    """flock on a sidecar file: the kernel releases it if the holder dies."""
+
+    def __init__(self, path: str):
+        self.path, self.fd = path, None
+
+    def acquire(self) -> None:
+        self.fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o666)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # closing drops the flock
+            self.fd = None
+
+
+class PgLock(Lock):
+    """A transaction-level advisory lock: the server drops it with the transaction, also when
+    the holder's connection dies."""
+
+    def __init__(self, engine, name: str):
+        self.engine, self.conn = engine, None
+        self.key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(),
+                                  "big", signed=True)
+
+    def acquire(self) -> None:
+        import sqlalchemy
+
+        self.conn = self.engine.connect()
+        self.conn.execute(sqlalchemy.text("SELECT pg_advisory_xact_lock(:k)"), {"k": self.key})
+
+    def release(self) -> None:
+        if self.conn is not None:
+            self.conn.close()  # rolls back, which ends the lock
+            self.conn = None
+
+
+class HeartbeatJournal(JournalStorage, BaseHeartbeat):
+    """Optuna's journal storage has no heartbeat (RDBStorage has one): record it as a trial
+    system attribute so Optuna's own `fail_stale_trials` works on the journal too. Its times
+    are the workers' clocks, so machines sharing a journal need synchronised clocks."""
+
+    def __init__(self, path: str, heartbeat: int):
+        super().__init__(JournalFileBackend(path))
+        self.heartbeat, self.callback = heartbeat, retry_callback()
+
+    def record_heartbeat(self, trial_id: int) -> None:
+        self.set_trial_system_attr(trial_id, "heartbeat", time.time())
+
+    def _get_stale_trial_ids(self, study_id: int) -> list[int]:
+        now = time.time()
+        running = self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
+        # A retried trial inherits its predecessor's heartbeat: count from its own start too.
+        return [t._trial_id for t in running if "heartbeat" in t.system_attrs and now - max(
+            t.system_attrs["heartbeat"], t.datetime_start.timestamp()) > GRACE * self.heartbeat]
+
+    def get_heartbeat_interval(self) -> int:
+        return self.heartbeat
+
+    def get_heartbeat_stale_trial_callback(self):
+        return self.callback
+
+
+@dataclass
+class Store:
+    url: str
+    storage: optuna.storages.BaseStorage
+    lock: Callable[[str], Lock]  # study name -> a fresh, unheld lock
+    shared: bool  # several processes may use it at once
+    heartbeat: int
+
+
+def shown(url: str) -> str:
+    """`url` without its password, for messages."""
+    if "://" not in url or "@" not in url:
+        return url
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - an unparsable URL has no password to hide
+        return url
+
+
+def open_storage(url: str, heartbeat: int = HEARTBEAT) -> Store:
+    """The storage behind `url`, or one clear sentence saying why it cannot be opened."""
+    try:
+        return _open(url, heartbeat)
+    except UserError:
+        raise
+    except Exception as err:  # noqa: BLE001 - sqlalchemy/driver errors vary by backend
+        lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+        reason = lines[0] if lines else type(err).__name__
+        raise UserError(f"cannot open storage {shown(url)!r}: {reason}") from None
+
+
+def _open(url: str, heartbeat: int) -> Store:
+    if url.startswith("journal:"):
+        path = url.removeprefix("journal:")
+        if not path or not Path(path).parent.is_dir():
+            raise UserError(f"journal storage {url!r} needs a file in an existing folder.")
+        return Store(url, HeartbeatJournal(path, heartbeat),
+                     lambda name: FileLock(path + ".se-design.lock"), True, heartbeat)
+    scheme = url.partition("://")[0].partition("+")[0]
+    if scheme not in ("sqlite", "postgresql"):
+        raise UserError(f"unsupported storage {shown(url)!r}: use {FORMS}.")
+    if scheme == "sqlite":
+        path = url.removeprefix("sqlite:///")
+        return Store(url, _rdb(url, heartbeat, {}), lambda name: FileLock(path + ".se-design.lock"),
+                     False, heartbeat)
+    engine = _pg_engine(url)
+    with PgLock(engine, "se-design schema"):  # workers starting at once: one creates the tables
+        storage = _rdb(url, heartbeat, {"connect_args": {"connect_timeout": 10}})
+    return Store(url, storage, lambda name: PgLock(engine, name), True, heartbeat)
+
+
+def _rdb(url: str, heartbeat: int, engine_kwargs: dict) -> RDBStorage:
+    with warnings.catch_warnings():  # heartbeat_interval is marked experimental
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return RDBStorage(url, engine_kwargs={"pool_pre_ping": True} | engine_kwargs,
+                          heartbeat_interval=heartbeat, grace_period=GRACE * heartbeat,
+                          heartbeat_stale_trial_callback=retry_callback())
+
+
+def _pg_engine(url: str):
+    import sqlalchemy
+
+    return sqlalchemy.create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})

@@ -1,0 +1,144 @@
+"""Search workers: one process taking trials from a study until it has the trials asked for,
+and `--workers N`, which starts N such processes on one machine.
+
+Workers cooperate through the storage alone. Under the study lock a worker checks the budget
+and asks Optuna for a trial (a queued retry first); Optuna's heartbeat thread keeps its trial
+alive; a reaper thread fails trials whose worker went silent, which queues them again. A
+worker leaves when the budget is spent and no trial is running anywhere: a running one might
+still die and need its retry.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import warnings
+from contextlib import contextmanager
+
+import optuna
+from optuna.trial import TrialState
+
+from se_design.search.storage import Store, retry_callback
+
+RUN, WAIT, DONE = "run", "wait", "done"
+
+
+def plan(trials: list[optuna.trial.FrozenTrial], n_trials: int) -> str:
+    """What a worker does next: RUN a trial, WAIT for running ones, or it is DONE."""
+    if any(t.state == TrialState.WAITING for t in trials):
+        return RUN  # queued references and retries always run
+    used = sum("failed_trial" not in t.system_attrs for t in trials)  # a retry reuses a slot
+    if used < n_trials:
+        return RUN
+    return WAIT if any(t.state == TrialState.RUNNING for t in trials) else DONE
+
+
+def work(study: optuna.Study, store: Store, objective, n_trials: int, timeout: float | None,
+         catch: tuple = (), callbacks: list | None = None, log=print) -> None:
+    start, waiting = time.monotonic(), False
+    with reaper(study, store):
+        while timeout is None or time.monotonic() - start < timeout:
+            with store.lock(study.study_name) as lock:
+                step = plan(study.get_trials(deepcopy=False), n_trials)
+                if step == RUN:
+                    run_one(study, objective, lock, catch, callbacks or [], log)
+            if step == DONE:
+                return
+            if step == WAIT and not waiting:
+                log("budget spent; waiting for the trials still running elsewhere")
+            waiting = step == WAIT
+            if waiting:
+                time.sleep(min(1, store.heartbeat))  # soon done, or a retry appears
+
+
+def run_one(study: optuna.Study, objective, lock, catch: tuple, callbacks: list, log) -> None:
+    """One trial through Optuna's own loop (heartbeat, tell, callbacks); the lock is released
+    as soon as the trial exists."""
+    mine: list[int] = []
+
+    def call(trial: optuna.Trial):
+        lock.release()
+        mine.append(trial.number)
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+        return objective(trial)
+
+    try:
+        study.optimize(call, n_trials=1, catch=catch, callbacks=callbacks)
+    except KeyboardInterrupt:
+        if mine:  # Optuna has failed the interrupted trial: queue it for --resume
+            requeue(study, mine[0])
+        raise
+    except (ValueError, optuna.exceptions.UpdateFinishedTrialError):
+        if not mine or state_of(study, mine[0]) != TrialState.FAIL:
+            raise
+        log(f"trial {mine[0]} was silent past its grace period and was failed by another "
+            "worker; its retry counts instead")
+
+
+def state_of(study: optuna.Study, number: int) -> TrialState:
+    return next(t.state for t in study.get_trials(deepcopy=False) if t.number == number)
+
+
+def requeue(study: optuna.Study, number: int) -> None:
+    trial = next(t for t in study.get_trials() if t.number == number)
+    if trial.state == TrialState.FAIL:
+        retry_callback()(study, trial)
+
+
+@contextmanager
+def reaper(study: optuna.Study, store: Store):
+    """Fail trials whose worker went silent, also while this worker is busy training."""
+    stop = threading.Event()
+
+    def loop():
+        while not stop.wait(store.heartbeat):
+            try:
+                with store.lock(study.study_name), warnings.catch_warnings():
+                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                    optuna.storages.fail_stale_trials(study)
+            except Exception:  # noqa: BLE001, S112 - an outage surfaces in the main loop
+                continue
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def visible_gpus() -> list[str]:
+    """CUDA device ids a worker can be pinned to (empty without CUDA)."""
+    import torch
+
+    count = torch.cuda.device_count()
+    listed = os.environ.get("CUDA_VISIBLE_DEVICES")
+    ids = [d.strip() for d in listed.split(",") if d.strip()] if listed else []
+    return ids[:count] if ids else [str(i) for i in range(count)]
+
+
+def spawn(args: list[str], n: int, gpus: list[str]) -> list[int]:
+    """Run `se-design search ARGS` in n processes, each pinned to one GPU (round robin) when
+    several are visible; Ctrl-C is passed on once to each. Returns their exit codes."""
+    procs = []
+    for i in range(n):
+        env = dict(os.environ)
+        if len(gpus) > 1:
+            env["CUDA_VISIBLE_DEVICES"] = gpus[i % len(gpus)]
+        procs.append(subprocess.Popen([sys.executable, "-m", "se_design", "search", *args],
+                                      env=env, start_new_session=True))
+    try:
+        return [p.wait() for p in procs]
+    except KeyboardInterrupt:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+        for p in procs:
+            p.wait()
+        raise
