@@ -125,12 +125,15 @@ def visible_gpus() -> list[str]:
 
 def spawn(args: list[str], n: int, gpus: list[str]) -> list[int]:
     """Run `se-design search ARGS` in n processes, each pinned to one GPU (round robin) when
-    several are visible; Ctrl-C is passed on once to each. Returns their exit codes."""
+    several are visible, else sharing the CPU cores; Ctrl-C is passed on once to each.
+    Returns their exit codes."""
     procs = []
     for i in range(n):
         env = dict(os.environ)
         if len(gpus) > 1:
             env["CUDA_VISIBLE_DEVICES"] = gpus[i % len(gpus)]
+        else:  # n processes with a thread per core each would thrash
+            env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // n)))
         procs.append(subprocess.Popen([sys.executable, "-m", "se_design", "search", *args],
                                       env=env, start_new_session=True))
     try:

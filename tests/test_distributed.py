@@ -1,0 +1,227 @@
+"""Distributed search with real processes, on a real PostgreSQL server and on Optuna's journal
+file: concurrent workers finish exactly the trials asked for, a SIGKILLed worker's trial is
+failed within the grace period and retried once by another worker, Ctrl-C then --resume keeps
+every finished trial, and bad database URLs are one sentence with exit code 2.
+
+`.ci/run` starts the server with `.ci/postgres start` and exports SE_DESIGN_PG_URL (and
+SE_DESIGN_PG_REQUIRED, which turns a missing server into a failure instead of a skip)."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import optuna
+import pytest
+from conftest import write_space
+from optuna.trial import TrialState
+from typer.testing import CliRunner
+
+from se_design.cli import app
+from se_design.cost import cost
+from se_design.search import GRACE
+from se_design.search.storage import open_storage
+from se_design.search.worker import DONE, RUN, WAIT, plan
+from se_design.spec import validate
+
+
+@pytest.fixture
+def pg_url():
+    url = os.environ.get("SE_DESIGN_PG_URL")
+    if not url:
+        if os.environ.get("SE_DESIGN_PG_REQUIRED"):
+            pytest.fail("SE_DESIGN_PG_REQUIRED is set but SE_DESIGN_PG_URL is not")
+        pytest.skip("no PostgreSQL server: `.ci/postgres start` prints a URL for SE_DESIGN_PG_URL")
+    return url
+
+
+@pytest.fixture(params=["postgresql", "journal"])
+def shared_url(request, tmp_path):
+    if request.param == "journal":
+        return f"journal:{tmp_path}/study.journal"
+    return request.getfixturevalue("pg_url")
+
+
+def start(*args, cwd) -> subprocess.Popen:
+    env = os.environ | {"OMP_NUM_THREADS": "1"}  # several trainers share two cores
+    return subprocess.Popen([sys.executable, "-m", "se_design", "search", *map(str, args)],
+                            cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def finish(proc: subprocess.Popen, code: int = 0) -> str:
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == code, out + err
+    assert "Traceback" not in out + err
+    return " ".join((out + err).split())
+
+
+def trials_of(url: str, study: str) -> list[optuna.trial.FrozenTrial]:
+    return optuna.load_study(study_name=study, storage=open_storage(url).storage).get_trials()
+
+
+def wait_for(condition, seconds: float = 300):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+def retries(trials) -> list[optuna.trial.FrozenTrial]:
+    return [t for t in trials if "failed_trial" in t.system_attrs]
+
+
+@pytest.mark.parametrize("how", ["--workers 4", "4 commands"])
+def test_four_workers_finish_exactly_the_trials_asked_for(shared_url, tmp_path, how):
+    study, n = f"w-{uuid.uuid4().hex[:8]}", 40
+    args = ["--space", write_space(tmp_path), "--cost-only", "--n-trials", n,
+            "--storage", shared_url, "--study", study]
+    if how == "--workers 4":
+        procs = [start(*args, "--workers", 4, cwd=tmp_path)]
+    else:  # as on four machines: the same command, started at once
+        procs = [start(*args, "--resume", cwd=tmp_path) for _ in range(4)]
+    for proc in procs:
+        finish(proc)
+    trials = trials_of(shared_url, study)
+    assert [t.number for t in trials] == list(range(n))  # no duplicates, no gaps, no extras
+    assert all(t.state == TrialState.COMPLETE for t in trials)
+    for t in trials:  # every trial's spec is stored and re-costs to its recorded params
+        assert cost(validate(t.user_attrs["target_spec"])).params == t.user_attrs["params"]
+    assert len({t.user_attrs["worker"] for t in trials}) >= 2  # they really ran side by side
+
+
+def test_killed_worker_trial_is_failed_in_grace_and_retried_once(shared_url, tmp_path):
+    study, n, beat = f"k-{uuid.uuid4().hex[:8]}", 4, 1
+    space = write_space(tmp_path, proxy__train={"epochs": 6, "batch_size": 64, "lr": 0.05},
+                        early_stopping={"rungs": []})
+    args = ["--space", space, "--n-trials", n, "--storage", shared_url, "--study", study,
+            "--heartbeat", beat, "--resume"]
+    procs = {p.pid: p for p in (start(*args, cwd=tmp_path) for _ in range(2))}
+
+    def running_one_of_ours():  # a trial that has drawn its design and sent a heartbeat
+        for t in trials_of(shared_url, study) if study_exists(shared_url, study) else []:
+            pid = int(t.user_attrs.get("worker", ":0").rsplit(":", 1)[1])
+            if t.state == TrialState.RUNNING and "design" in t.user_attrs and pid in procs:
+                return t.number, procs.pop(pid)
+        return None
+
+    number, victim = wait_for(running_one_of_ours)
+    time.sleep(0.5)
+    victim.kill()
+    killed_at = time.time()
+    victim.wait()
+    (survivor,) = procs.values()
+    finish(survivor)
+
+    trials = trials_of(shared_url, study)
+    killed = trials[number]
+    assert killed.state == TrialState.FAIL
+    # Failed once `GRACE` heartbeats were missed, noticed within one more heartbeat (+ slack).
+    assert (GRACE - 1) * beat <= killed.datetime_complete.timestamp() - killed_at <= \
+        (GRACE + 1) * beat + 2
+    (retry,) = retries(trials)  # retried exactly once, by the other worker, to the end
+    assert retry.system_attrs["failed_trial"] == number and retry.params == killed.params
+    assert retry.state in (TrialState.COMPLETE, TrialState.PRUNED)
+    assert retry.user_attrs["worker"].endswith(f":{survivor.pid}")
+    assert [t.number for t in trials] == list(range(n + 1))  # the retry took no one's slot
+    assert all(t.state.is_finished() for t in trials)
+
+
+def study_exists(url: str, study: str) -> bool:
+    return study in [s.study_name for s in optuna.get_all_study_summaries(open_storage(url).storage)]
+
+
+@pytest.mark.parametrize("where", ["sqlite", "postgresql --workers 2"])
+def test_ctrl_c_keeps_finished_trials_and_resume_completes(where, tmp_path, request):
+    url = f"sqlite:///{tmp_path}/s.db"
+    extra = []
+    if where.startswith("postgresql"):
+        url, extra = request.getfixturevalue("pg_url"), ["--workers", 2]
+    study, n = f"c-{uuid.uuid4().hex[:8]}", 6
+    space = write_space(tmp_path, proxy__train={"epochs": 4, "batch_size": 64, "lr": 0.05},
+                        early_stopping={"rungs": []})
+    args = ["--space", space, "--n-trials", n, "--storage", url, "--study", study]
+    proc = start(*args, *extra, cwd=tmp_path)
+
+    def two_done_one_running():
+        trials = trials_of(url, study) if study_exists(url, study) else []
+        done = {t.number: t.values for t in trials if t.state == TrialState.COMPLETE}
+        running = any(t.state == TrialState.RUNNING and "design" in t.user_attrs for t in trials)
+        return done if len(done) >= 2 and running else None
+
+    wait_for(two_done_one_running)
+    proc.send_signal(signal.SIGINT)
+    text = finish(proc, 2)
+    assert "interrupted" in text and "--resume" in text
+    before = {t.number: t.values for t in trials_of(url, study) if t.state == TrialState.COMPLETE}
+    assert len(before) >= 2
+    interrupted = [t for t in trials_of(url, study) if t.state == TrialState.FAIL]
+    assert interrupted and not [t for t in trials_of(url, study) if t.state == TrialState.RUNNING]
+
+    finish(start(*args, *extra, "--resume", cwd=tmp_path))
+    trials = trials_of(url, study)
+    after = {t.number: t.values for t in trials if t.state == TrialState.COMPLETE}
+    assert before.items() <= after.items()  # every finished trial kept, unchanged
+    assert sorted(r.system_attrs["failed_trial"] for r in retries(trials)) == \
+        sorted(t.number for t in interrupted)  # each interrupted design ran again
+    assert len(trials) - len(retries(trials)) == n and all(t.state.is_finished() for t in trials)
+
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize("url,words", [
+    ("postgresql://se_design:se_design@127.0.0.1:1/se_design", ["cannot open storage", "127.0.0.1"]),
+    ("mysql://u:secret@localhost/db", ["unsupported storage", "postgresql://"]),
+    ("journal:/nonexistent/dir/s.journal", ["needs a file in an existing folder"]),
+])
+def test_bad_storage_is_one_sentence_exit_2(tmp_path, url, words):
+    res = runner.invoke(app, ["search", "--space", str(write_space(tmp_path)), "--cost-only",
+                              "--storage", url])
+    text = " ".join(res.output.split())
+    assert res.exit_code == 2 and isinstance(res.exception, SystemExit), text
+    assert all(w in text for w in words) and "secret" not in text, text
+
+
+def test_wrong_password_is_one_sentence_exit_2(pg_url, tmp_path):
+    wrong = pg_url.replace(":se_design@", ":not-the-password@")
+    assert wrong != pg_url
+    res = runner.invoke(app, ["search", "--space", str(write_space(tmp_path)), "--cost-only",
+                              "--storage", wrong])
+    text = " ".join(res.output.split())
+    assert res.exit_code == 2 and isinstance(res.exception, SystemExit), text
+    assert "password authentication failed" in text and "not-the-password" not in text
+
+
+def test_workers_need_a_shared_storage(tmp_path):
+    res = runner.invoke(app, ["search", "--space", str(write_space(tmp_path)), "--cost-only",
+                              "--storage", f"sqlite:///{tmp_path}/s.db", "--workers", "2"])
+    assert res.exit_code == 2 and "--workers needs a storage" in res.output
+
+
+def frozen(state, retry_of=None):
+    values = [1.0, 1.0] if state == TrialState.COMPLETE else None
+    system = {} if retry_of is None else {"failed_trial": retry_of}
+    return optuna.trial.create_trial(state=state, values=values, system_attrs=system)
+
+
+@pytest.mark.parametrize("states,n,step", [
+    ([], 2, RUN),
+    ([TrialState.COMPLETE, TrialState.RUNNING], 3, RUN),  # one slot left
+    ([TrialState.COMPLETE, TrialState.RUNNING], 2, WAIT),  # spent, but the runner may die
+    ([TrialState.COMPLETE, TrialState.FAIL], 2, DONE),  # a failure that was not retried counts
+    ([TrialState.COMPLETE, TrialState.WAITING], 1, RUN),  # queued trials always run
+])
+def test_plan(states, n, step):
+    assert plan([frozen(s) for s in states], n) == step
+
+
+def test_plan_retry_reuses_the_slot_of_the_trial_it_retries():
+    trials = [frozen(TrialState.COMPLETE), frozen(TrialState.FAIL),
+              frozen(TrialState.COMPLETE, retry_of=1)]
+    assert plan(trials, 2) == DONE and plan(trials, 3) == RUN
