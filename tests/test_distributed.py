@@ -133,7 +133,7 @@ def test_killed_worker_trial_is_failed_in_grace_and_retried_once(shared_url, tmp
 
 
 def study_exists(url: str, study: str) -> bool:
-    return study in [s.study_name for s in optuna.get_all_study_summaries(open_storage(url).storage)]
+    return study in optuna.get_all_study_names(open_storage(url).storage)
 
 
 @pytest.mark.parametrize("where", ["sqlite", "postgresql --workers 2"])

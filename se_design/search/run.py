@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import optuna
@@ -11,7 +12,7 @@ from rich.console import Console
 from se_design.errors import UserError
 from se_design.search.space import Problem, load_space
 from se_design.search.storage import HEARTBEAT, Store, open_storage, shown
-from se_design.search.study import DEFAULT_STORAGE, Objective, join, load, prepare
+from se_design.search.study import DEFAULT_STORAGE, Objective, join, prepare
 from se_design.search.worker import work
 
 
@@ -73,8 +74,8 @@ def search(space: Path, n_trials: int, timeout: float | None, storage: str | Non
     else:
         _work(problem, name, store, n_trials, timeout, sampler, data, device, cost_only, seed,
               console, interrupted)
-    st = load(name, url)
-    count = {s: len(st.get_trials(deepcopy=False, states=(s,))) for s in TrialState}
+    finished = optuna.load_study(study_name=name, storage=store.storage)
+    count = Counter(t.state for t in finished.get_trials(deepcopy=False))
     return (f"study {name!r} in {shown(url)}: {count[TrialState.COMPLETE]} finished, "
             f"{count[TrialState.PRUNED]} stopped early, {count[TrialState.FAIL]} failed. "
             f"Next: se-design report --study {name}" + (f" --storage {shown(url)}" if storage else ""))

@@ -28,14 +28,10 @@ REFERENCES = ("no SE", "SE r=16 everywhere")
 optuna.logging.set_verbosity(logging.ERROR)
 
 
-def study_names(storage) -> list[str]:
-    return [s.study_name for s in optuna.study.get_all_study_summaries(storage)]
-
-
 def load(name: str, url: str) -> optuna.Study:
     storage = open_storage(url).storage
-    if name not in study_names(storage):
-        known = ", ".join(study_names(storage)) or "none"
+    if name not in optuna.get_all_study_names(storage):
+        known = ", ".join(optuna.get_all_study_names(storage)) or "none"
         raise UserError(f"no study named {name!r} in {shown(url)} (studies there: {known}).")
     return optuna.load_study(study_name=name, storage=storage)
 
@@ -50,7 +46,7 @@ def prepare(problem: Problem, name: str, store: Store, sampler: str = "nsga2",
     objectives = ["se_blocks" if cost_only else "accuracy"] + problem.space.objectives[1:]
     directions = ["maximize"] + ["minimize"] * (len(objectives) - 1)
     with store.lock(name):  # workers starting at once: one creates, the others join
-        exists = name in study_names(store.storage)
+        exists = name in optuna.get_all_study_names(store.storage)
         if exists and not resume:
             raise UserError(f"study {name!r} already exists in {shown(store.url)}; pass --resume "
                             "to continue or join it, or choose another --study.")
