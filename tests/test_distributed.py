@@ -23,7 +23,7 @@ from se_design.cli import app
 from se_design.cost import cost
 from se_design.search import GRACE
 from se_design.search.storage import open_storage
-from se_design.search.worker import DONE, RUN, WAIT, plan
+from se_design.search.worker import DONE, RUN, WAIT, plan, worker_env
 from se_design.spec import validate
 
 
@@ -103,15 +103,9 @@ def test_killed_worker_trial_is_failed_in_grace_and_retried_once(shared_url, tmp
             "--heartbeat", beat, "--resume"]
     procs = {p.pid: p for p in (start(*args, cwd=tmp_path) for _ in range(2))}
 
-    def running_one_of_ours():  # a trial that has drawn its design and sent a heartbeat
-        for t in trials_of(shared_url, study) if study_exists(shared_url, study) else []:
-            pid = int(t.user_attrs.get("worker", ":0").rsplit(":", 1)[1])
-            if t.state == TrialState.RUNNING and "design" in t.user_attrs and pid in procs:
-                return t.number, procs.pop(pid)
-        return None
-
-    number, victim = wait_for(running_one_of_ours)
-    time.sleep(0.5)
+    number, victim = wait_for(lambda: running_trial(shared_url, study, procs))
+    del procs[victim.pid]
+    time.sleep(0.5)  # past its first heartbeat
     victim.kill()
     killed_at = time.time()
     victim.wait()
@@ -130,6 +124,47 @@ def test_killed_worker_trial_is_failed_in_grace_and_retried_once(shared_url, tmp
     assert retry.user_attrs["worker"].endswith(f":{survivor.pid}")
     assert [t.number for t in trials] == list(range(n + 1))  # the retry took no one's slot
     assert all(t.state.is_finished() for t in trials)
+
+
+def test_frozen_worker_past_grace_cannot_finish_its_failed_trial(shared_url, tmp_path):
+    """A worker stopped (SIGSTOP) past the grace period loses its trial to a retry; when it
+    wakes up, its late result is not recorded: no trial is finished twice."""
+    study, n, beat = f"f-{uuid.uuid4().hex[:8]}", 3, 1
+    space = write_space(tmp_path, proxy__train={"epochs": 4, "batch_size": 64, "lr": 0.05},
+                        early_stopping={"rungs": []})
+    args = ["--space", space, "--n-trials", n, "--storage", shared_url, "--study", study,
+            "--heartbeat", beat, "--resume"]
+    procs = {p.pid: p for p in (start(*args, cwd=tmp_path) for _ in range(2))}
+    number, frozen_proc = wait_for(lambda: running_trial(shared_url, study, procs))
+    time.sleep(0.5)
+
+    def failed_while_frozen():
+        frozen_proc.send_signal(signal.SIGSTOP)
+        try:  # the frozen worker may hold the study lock for a moment: then thaw, try again
+            return wait_for(lambda: trials_of(shared_url, study)[number].state == TrialState.FAIL,
+                            (GRACE + 3) * beat)
+        except AssertionError:
+            return None
+        finally:
+            frozen_proc.send_signal(signal.SIGCONT)
+
+    wait_for(failed_while_frozen, 120)
+    text = " ".join(finish(p) for p in procs.values())
+    assert f"trial {number} was silent past its grace period" in text
+    trials = trials_of(shared_url, study)
+    assert trials[number].state == TrialState.FAIL  # the late result was refused
+    (retry,) = retries(trials)
+    assert retry.system_attrs["failed_trial"] == number and retry.state.is_finished()
+    assert len(trials) == n + 1 and all(t.state.is_finished() for t in trials)
+
+
+def running_trial(url: str, study: str, procs: dict):
+    """(number, process) of a trial one of `procs` runs that has drawn its design."""
+    for t in trials_of(url, study) if study_exists(url, study) else []:
+        pid = int(t.user_attrs.get("worker", ":0").rsplit(":", 1)[1])
+        if t.state == TrialState.RUNNING and "design" in t.user_attrs and pid in procs:
+            return t.number, procs[pid]
+    return None
 
 
 def study_exists(url: str, study: str) -> bool:
@@ -225,3 +260,12 @@ def test_plan_retry_reuses_the_slot_of_the_trial_it_retries():
     trials = [frozen(TrialState.COMPLETE), frozen(TrialState.FAIL),
               frozen(TrialState.COMPLETE, retry_of=1)]
     assert plan(trials, 2) == DONE and plan(trials, 3) == RUN
+
+
+def test_workers_get_one_gpu_each_or_a_share_of_the_cores():
+    envs = [worker_env(i, 4, ["3", "5"], {}) for i in range(4)]
+    assert [e["CUDA_VISIBLE_DEVICES"] for e in envs] == ["3", "5", "3", "5"]
+    cores = os.cpu_count()
+    assert worker_env(0, 2, [], {})["OMP_NUM_THREADS"] == str(max(1, cores // 2))
+    assert worker_env(0, 2, [], {"OMP_NUM_THREADS": "3"})["OMP_NUM_THREADS"] == "3"  # yours wins
+    assert "CUDA_VISIBLE_DEVICES" not in worker_env(0, 2, ["0"], {})  # one GPU: shared by all

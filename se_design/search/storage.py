@@ -12,6 +12,7 @@ then ask for a trial" atomic across workers, so a study ends with exactly the tr
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import os
@@ -97,7 +98,9 @@ class HeartbeatJournal(JournalStorage, BaseHeartbeat):
         self.heartbeat, self.callback = heartbeat, retry_callback()
 
     def record_heartbeat(self, trial_id: int) -> None:
-        self.set_trial_system_attr(trial_id, "heartbeat", time.time())
+        # A worker that was frozen past the grace period finds its trial failed and retried.
+        with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
+            self.set_trial_system_attr(trial_id, "heartbeat", time.time())
 
     def _get_stale_trial_ids(self, study_id: int) -> list[int]:
         now = time.time()

@@ -123,19 +123,23 @@ def visible_gpus() -> list[str]:
     return ids[:count] if ids else [str(i) for i in range(count)]
 
 
+def worker_env(i: int, n: int, gpus: list[str], environ: dict) -> dict:
+    """Worker i of n: pinned to one GPU (round robin) when several are visible, else given
+    its share of the CPU cores (n processes with a thread per core each would thrash)."""
+    env = dict(environ)
+    if len(gpus) > 1:
+        env["CUDA_VISIBLE_DEVICES"] = gpus[i % len(gpus)]
+    else:
+        env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // n)))
+    return env
+
+
 def spawn(args: list[str], n: int, gpus: list[str]) -> list[int]:
-    """Run `se-design search ARGS` in n processes, each pinned to one GPU (round robin) when
-    several are visible, else sharing the CPU cores; Ctrl-C is passed on once to each.
+    """Run `se-design search ARGS` in n processes; Ctrl-C is passed on once to each.
     Returns their exit codes."""
-    procs = []
-    for i in range(n):
-        env = dict(os.environ)
-        if len(gpus) > 1:
-            env["CUDA_VISIBLE_DEVICES"] = gpus[i % len(gpus)]
-        else:  # n processes with a thread per core each would thrash
-            env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // n)))
-        procs.append(subprocess.Popen([sys.executable, "-m", "se_design", "search", *args],
-                                      env=env, start_new_session=True))
+    procs = [subprocess.Popen([sys.executable, "-m", "se_design", "search", *args],
+                              env=worker_env(i, n, gpus, os.environ), start_new_session=True)
+             for i in range(n)]
     try:
         return [p.wait() for p in procs]
     except KeyboardInterrupt:
