@@ -96,13 +96,8 @@ def test_four_workers_finish_exactly_the_trials_asked_for(shared_url, tmp_path, 
 
 
 def test_killed_worker_trial_is_failed_in_grace_and_retried_once(shared_url, tmp_path):
-    study, n, beat = f"k-{uuid.uuid4().hex[:8]}", 4, 1
-    space = write_space(tmp_path, proxy__train={"epochs": 6, "batch_size": 64, "lr": 0.05},
-                        early_stopping={"rungs": []})
-    args = ["--space", space, "--n-trials", n, "--storage", shared_url, "--study", study,
-            "--heartbeat", beat, "--resume"]
-    procs = {p.pid: p for p in (start(*args, cwd=tmp_path) for _ in range(2))}
-
+    n, beat = 4, 1
+    study, procs = two_training_workers(shared_url, tmp_path, n, beat, epochs=6)
     number, victim = wait_for(lambda: running_trial(shared_url, study, procs))
     del procs[victim.pid]
     time.sleep(0.5)  # past its first heartbeat
@@ -129,12 +124,8 @@ def test_killed_worker_trial_is_failed_in_grace_and_retried_once(shared_url, tmp
 def test_frozen_worker_past_grace_cannot_finish_its_failed_trial(shared_url, tmp_path):
     """A worker stopped (SIGSTOP) past the grace period loses its trial to a retry; when it
     wakes up, its late result is not recorded: no trial is finished twice."""
-    study, n, beat = f"f-{uuid.uuid4().hex[:8]}", 3, 1
-    space = write_space(tmp_path, proxy__train={"epochs": 4, "batch_size": 64, "lr": 0.05},
-                        early_stopping={"rungs": []})
-    args = ["--space", space, "--n-trials", n, "--storage", shared_url, "--study", study,
-            "--heartbeat", beat, "--resume"]
-    procs = {p.pid: p for p in (start(*args, cwd=tmp_path) for _ in range(2))}
+    n, beat = 3, 1
+    study, procs = two_training_workers(shared_url, tmp_path, n, beat, epochs=4)
     number, frozen_proc = wait_for(lambda: running_trial(shared_url, study, procs))
     time.sleep(0.5)
 
@@ -156,6 +147,16 @@ def test_frozen_worker_past_grace_cannot_finish_its_failed_trial(shared_url, tmp
     (retry,) = retries(trials)
     assert retry.system_attrs["failed_trial"] == number and retry.state.is_finished()
     assert len(trials) == n + 1 and all(t.state.is_finished() for t in trials)
+
+
+def two_training_workers(url: str, tmp_path, n: int, beat: int, epochs: int):
+    """A fresh study of n training trials and two worker processes on it, by pid."""
+    study = f"t-{uuid.uuid4().hex[:8]}"
+    space = write_space(tmp_path, proxy__train={"epochs": epochs, "batch_size": 64, "lr": 0.05},
+                        early_stopping={"rungs": []})
+    args = ["--space", space, "--n-trials", n, "--storage", url, "--study", study,
+            "--heartbeat", beat, "--resume"]
+    return study, {p.pid: p for p in (start(*args, cwd=tmp_path) for _ in range(2))}
 
 
 def running_trial(url: str, study: str, procs: dict):
