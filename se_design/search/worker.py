@@ -60,12 +60,17 @@ def run_one(study: optuna.Study, objective, lock, catch: tuple, callbacks: list,
     """One trial through Optuna's own loop (heartbeat, tell, callbacks); the lock is released
     as soon as the trial exists."""
     mine: list[int] = []
+    raised: list[Exception] = []  # the objective's own errors, told apart from tell's
 
     def call(trial: optuna.Trial):
         lock.release()
         mine.append(trial.number)
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
-        return objective(trial)
+        try:
+            return objective(trial)
+        except Exception as err:
+            raised.append(err)
+            raise
 
     try:
         study.optimize(call, n_trials=1, catch=catch, callbacks=callbacks)
@@ -73,11 +78,13 @@ def run_one(study: optuna.Study, objective, lock, catch: tuple, callbacks: list,
         if mine:  # Optuna has failed the interrupted trial: queue it for --resume
             requeue(study, mine[0])
         raise
-    except (ValueError, optuna.exceptions.UpdateFinishedTrialError):
-        if not mine or state_of(study, mine[0]) != TrialState.FAIL:
+    except (ValueError, optuna.exceptions.UpdateFinishedTrialError) as err:
+        # Telling a trial that another worker already failed as silent (this one was frozen
+        # or cut off past the grace period): its retry stands, this late result is dropped.
+        if err in raised or not mine or state_of(study, mine[0]) != TrialState.FAIL:
             raise
         log(f"trial {mine[0]} was silent past its grace period and was failed by another "
-            "worker; its retry counts instead")
+            "worker; this worker's late result is dropped")
 
 
 def state_of(study: optuna.Study, number: int) -> TrialState:
