@@ -7,11 +7,14 @@ every finished trial, and bad database URLs are one sentence with exit code 2.
 SE_DESIGN_PG_REQUIRED, which turns a missing server into a failure instead of a skip)."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
+from pathlib import Path
 
 import optuna
 import pytest
@@ -25,6 +28,8 @@ from se_design.search import GRACE
 from se_design.search.storage import open_storage
 from se_design.search.worker import DONE, RUN, WAIT, plan, worker_env
 from se_design.spec import validate
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -147,6 +152,34 @@ def test_frozen_worker_past_grace_cannot_finish_its_failed_trial(shared_url, tmp
     (retry,) = retries(trials)
     assert retry.system_attrs["failed_trial"] == number and retry.state.is_finished()
     assert len(trials) == n + 1 and all(t.state.is_finished() for t in trials)
+
+
+def own_server(folder: str, command: str) -> str:
+    """A second throwaway PostgreSQL server, this test's alone to stop."""
+    env = os.environ | {"SE_DESIGN_PG_DIR": folder, "SE_DESIGN_PG_PORT": "54330"}
+    return subprocess.run([REPO / ".ci/postgres", command], env=env, check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
+@pytest.mark.parametrize("kind", ["postgresql", "journal"])
+def test_storage_lost_mid_search_is_one_sentence_exit_2(kind, tmp_path, request):
+    if kind == "postgresql":
+        request.getfixturevalue("pg_url")  # where PostgreSQL is there to start
+        folder = tempfile.mkdtemp(prefix="se-design-pg-")  # the server's user must reach it
+        url = own_server(folder, "start")
+        request.addfinalizer(lambda: own_server(folder, "stop"))
+        go_away = lambda: own_server(folder, "stop")  # the server stops
+    else:
+        (tmp_path / "shared").mkdir()
+        url = f"journal:{tmp_path}/shared/study.journal"
+        go_away = lambda: shutil.rmtree(tmp_path / "shared")  # the shared disk goes away
+    space = write_space(tmp_path, proxy__train={"epochs": 6, "batch_size": 64, "lr": 0.05},
+                        early_stopping={"rungs": []})
+    proc = start("--space", space, "--n-trials", 4, "--storage", url, "--study", "s", cwd=tmp_path)
+    wait_for(lambda: running_trial(url, "s", {proc.pid: proc}))
+    go_away()
+    text = finish(proc, 2)
+    assert "lost the storage" in text and "--resume" in text
 
 
 def two_training_workers(url: str, tmp_path, n: int, beat: int, epochs: int):

@@ -11,7 +11,14 @@ from rich.console import Console
 
 from se_design.errors import UserError
 from se_design.search.space import Problem, load_space
-from se_design.search.storage import HEARTBEAT, Store, open_storage, shown
+from se_design.search.storage import (
+    HEARTBEAT,
+    Store,
+    first_line,
+    open_storage,
+    shown,
+    storage_failure,
+)
 from se_design.search.study import DEFAULT_STORAGE, Objective, join, prepare
 from se_design.search.worker import work
 
@@ -103,6 +110,13 @@ def _work(problem: Problem, name: str, store: Store, n_trials: int, timeout: flo
              log=lambda text: console.print(prefix + text, highlight=False))
     except KeyboardInterrupt:
         raise UserError(interrupted) from None
+    except Exception as err:
+        lost = storage_failure(err)
+        if lost is None:
+            raise
+        raise UserError(f"lost the storage {shown(store.url)} ({first_line(lost)}); the "
+                        "finished trials are kept there and a running one is retried: continue "
+                        "with --resume when it is back.") from None
 
 
 def _spawn(args: list[str], n: int, store: Store, device: str, cost_only: bool,

@@ -144,9 +144,22 @@ def open_storage(url: str, heartbeat: int = HEARTBEAT) -> Store:
     except UserError:
         raise
     except Exception as err:  # noqa: BLE001 - sqlalchemy/driver errors vary by backend
-        lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
-        reason = lines[0] if lines else type(err).__name__
-        raise UserError(f"cannot open storage {shown(url)!r}: {reason}") from None
+        raise UserError(f"cannot open storage {shown(url)!r}: {first_line(err)}") from None
+
+
+def first_line(err: BaseException) -> str:
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    return lines[0] if lines else type(err).__name__
+
+
+def storage_failure(err: BaseException | None) -> BaseException | None:
+    """The storage outage (server gone, shared disk unmounted) behind `err`, if any, also
+    when an error in Optuna's clean-up was raised over it."""
+    from sqlalchemy.exc import OperationalError
+
+    while err is not None and not isinstance(err, OperationalError | OSError):
+        err = err.__context__
+    return err
 
 
 def _open(url: str, heartbeat: int) -> Store:

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 import optuna
 from optuna.trial import TrialState
 
-from se_design.search.storage import Store, retry_callback
+from se_design.search.storage import Store, first_line, retry_callback
 
 RUN, WAIT, DONE = "run", "wait", "done"
 
@@ -41,7 +41,7 @@ def plan(trials: list[optuna.trial.FrozenTrial], n_trials: int) -> str:
 def work(study: optuna.Study, store: Store, objective, n_trials: int, timeout: float | None,
          catch: tuple = (), callbacks: list | None = None, log=print) -> None:
     start, waiting = time.monotonic(), False
-    with reaper(study, store):
+    with reaper(study, store), thread_errors_logged(log):
         while timeout is None or time.monotonic() - start < timeout:
             with store.lock(study.study_name) as lock:
                 step = plan(study.get_trials(deepcopy=False), n_trials)
@@ -118,6 +118,17 @@ def reaper(study: optuna.Study, store: Store):
     finally:
         stop.set()
         thread.join()
+
+
+@contextmanager
+def thread_errors_logged(log):
+    """A storage outage also hits Optuna's heartbeat thread: one line, not a traceback."""
+    default = threading.excepthook
+    threading.excepthook = lambda a: log(f"{a.thread.name}: {first_line(a.exc_value)}")
+    try:
+        yield
+    finally:
+        threading.excepthook = default
 
 
 def visible_gpus() -> list[str]:
