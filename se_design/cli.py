@@ -131,7 +131,7 @@ STUDY = typer.Option(None, "--study", help="Study name [default: the space's nam
 @app.command()
 @user_errors
 def search(space: Path = typer.Option(..., "--space", help="Search space file (search_spaces/*.yaml)."),
-           n_trials: int = typer.Option(20, "--n-trials", min=1, help="Trials the study ends with, over all workers and runs (a retry of a killed trial reuses its slot)."),
+           n_trials: int = typer.Option(20, "--n-trials", min=2, help="Trials the study ends with, over all workers and runs (at least the 2 reference designs; a retry of a killed trial reuses its slot)."),
            timeout: float | None = typer.Option(None, "--timeout", help="Seconds, per worker."),
            storage: str | None = STORAGE, study: str | None = STUDY,
            sampler: str = typer.Option("nsga2", "--sampler", help="nsga2 | tpe | brute (enumerate; for --cost-only)."),

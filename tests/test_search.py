@@ -168,7 +168,7 @@ def test_diverging_trial_fails_with_reason_and_search_goes_on(tmp_path):
     (["report", "--study", "nope"], ["no study named 'nope'"]),
     (["export", "--study", "nope", "--pick", "knee", "--out", "x.yaml"], ["no study named"]),
     (["search", "--space", "missing.yaml"], ["does not exist"]),
-    (["search", "--space", "{space}", "--data", "{tmp}/nodata", "--n-trials", "1"],
+    (["search", "--space", "{space}", "--data", "{tmp}/nodata", "--n-trials", "2"],
      ["{tmp}/nodata"]),
     (["search", "--space", "{space}", "--storage", "sqlite:////nonexistent/dir/x.db"],
      ["cannot open storage"]),
