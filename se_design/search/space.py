@@ -13,6 +13,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from se_design.cost import cost
 from se_design.errors import UserError
 from se_design.spec import SE, Arch, SpecError, StrictModel, explain, load_config, override, with_se
+from se_design.train_config import TrainConfig
 from se_design.zoo import get_arch
 
 Unit = Annotated[float, Field(gt=0, lt=1)]
@@ -56,8 +57,6 @@ class ProxyCfg(NetCfg):
     @field_validator("train")
     @classmethod
     def _train_keys(cls, v: dict) -> dict:
-        from se_design.train import TrainConfig  # torch: only when a space is loaded
-
         known = {f.name for f in fields(TrainConfig)}
         unknown = sorted(set(v) - known)
         if unknown:
