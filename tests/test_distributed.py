@@ -205,8 +205,11 @@ def study_exists(url: str, study: str) -> bool:
     return study in optuna.get_all_study_names(open_storage(url).storage)
 
 
-@pytest.mark.parametrize("where", ["sqlite", "postgresql --workers 2"])
-def test_ctrl_c_keeps_finished_trials_and_resume_completes(where, tmp_path, request):
+@pytest.mark.parametrize("where,stop", [("sqlite", signal.SIGINT),
+                                        ("postgresql --workers 2", signal.SIGINT),
+                                        ("postgresql --workers 2", signal.SIGTERM)],
+                         ids=["sqlite-ctrl-c", "workers-ctrl-c", "workers-sigterm"])
+def test_ctrl_c_keeps_finished_trials_and_resume_completes(where, stop, tmp_path, request):
     url = f"sqlite:///{tmp_path}/s.db"
     extra = []
     if where.startswith("postgresql"):
@@ -224,7 +227,7 @@ def test_ctrl_c_keeps_finished_trials_and_resume_completes(where, tmp_path, requ
         return done if len(done) >= 2 and running else None
 
     wait_for(two_done_one_running)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(stop)
     text = finish(proc, 2)
     assert "interrupted" in text and "--resume" in text
     before = {t.number: t.values for t in trials_of(url, study) if t.state == TrialState.COMPLETE}

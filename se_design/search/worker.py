@@ -153,11 +153,12 @@ def worker_env(i: int, n: int, gpus: list[str], environ: dict) -> dict:
 
 
 def spawn(args: list[str], n: int, gpus: list[str]) -> list[int]:
-    """Run `se-design search ARGS` in n processes; Ctrl-C is passed on once to each.
-    Returns their exit codes."""
+    """Run `se-design search ARGS` in n processes; Ctrl-C or SIGTERM (a batch system ending
+    the job) is passed on once to each, as Ctrl-C. Returns their exit codes."""
     procs = [subprocess.Popen([sys.executable, "-m", "se_design", "search", *args],
                               env=worker_env(i, n, gpus, os.environ), start_new_session=True)
              for i in range(n)]
+    default = signal.signal(signal.SIGTERM, signal.default_int_handler)  # -> KeyboardInterrupt
     try:
         return [p.wait() for p in procs]
     except KeyboardInterrupt:
@@ -167,3 +168,5 @@ def spawn(args: list[str], n: int, gpus: list[str]) -> list[int]:
         for p in procs:
             p.wait()
         raise
+    finally:
+        signal.signal(signal.SIGTERM, default)
