@@ -63,6 +63,21 @@ def test_cost_only_search_enumerates_with_references_first(tmp_path):
         assert cost(spec).params == t.values[1] == t.user_attrs["params"]
 
 
+def test_space_size_is_counted_by_hand_and_caps_brute_force(tmp_path):
+    # TINY: 3 stages, each none or r in {4, 8, 16} x variant in {standard, post}: 1 + 3*2 = 7
+    assert load_space(write_space(tmp_path)).size() == 7 ** 3
+    # per-block switches: stage1..3 of ResNet-20 have 3 blocks each -> 1 + 3*2*2**3 = 49
+    assert load_space(write_space(tmp_path, variables={"r": ["none", 4, 8, 16], "variant": [
+        "standard", "post"], "per_block": True})).size() == 49 ** 3
+    # one stage, none or r=16: two designs, both references; brute force stops there
+    space = write_space(tmp_path, variables={"stages": ["stage3"], "r": ["none", 16]})
+    db = f"sqlite:///{tmp_path}/s.db"
+    res, text = cli("search", "--space", space, "--cost-only", "--n-trials", 10, "--storage", db,
+                    "--sampler", "brute")
+    assert res.exit_code == 0, text
+    assert len(load("tiny-cost", db).get_trials()) == 2
+
+
 def load_config_from(data, tmp_path):
     path = tmp_path / "spec.json"
     path.write_text(json.dumps(data))

@@ -72,17 +72,27 @@ def search(space: Path, n_trials: int, timeout: float | None, storage: str | Non
                         f"{shown(url)}: use --storage postgresql://... or --storage journal:FILE.")
     if sampler == "brute":  # nothing left to enumerate after this many
         n_trials = min(n_trials, problem.size())
-    prepare(problem, name, store, sampler, resume, cost_only)
     interrupted = (f"interrupted: the finished trials of study {name!r} are kept in "
                    f"{shown(url)}; continue with --resume.")
-    if workers > 1:
-        _spawn(worker_args, workers, store, device or problem.space.proxy.device, cost_only,
-               interrupted)
-    else:
-        _work(problem, name, store, n_trials, timeout, sampler, data, device, cost_only, seed,
-              console, interrupted)
-    finished = optuna.load_study(study_name=name, storage=store.storage)
-    count = Counter(t.state for t in finished.get_trials(deepcopy=False))
+    try:
+        prepare(problem, name, store, sampler, resume, cost_only)
+        if workers > 1:
+            _spawn(worker_args, workers, store, device or problem.space.proxy.device, cost_only,
+                   interrupted)
+        else:
+            _work(problem, name, store, n_trials, timeout, sampler, data, device, cost_only,
+                  seed, console, interrupted)
+        finished = optuna.load_study(study_name=name, storage=store.storage)
+        count = Counter(t.state for t in finished.get_trials(deepcopy=False))
+    except UserError:
+        raise
+    except Exception as err:
+        lost = storage_failure(err)
+        if lost is None:
+            raise
+        raise UserError(f"lost the storage {shown(url)} ({first_line(lost)}); the finished "
+                        "trials are kept there and a running one is retried: continue with "
+                        "--resume when it is back.") from None
     return (f"study {name!r} in {shown(url)}: {count[TrialState.COMPLETE]} finished, "
             f"{count[TrialState.PRUNED]} stopped early, {count[TrialState.FAIL]} failed. "
             f"Next: se-design report --study {name}" + (f" --storage {shown(url)}" if storage else ""))
@@ -110,13 +120,6 @@ def _work(problem: Problem, name: str, store: Store, n_trials: int, timeout: flo
              log=lambda text: console.print(prefix + text, highlight=False))
     except KeyboardInterrupt:
         raise UserError(interrupted) from None
-    except Exception as err:
-        lost = storage_failure(err)
-        if lost is None:
-            raise
-        raise UserError(f"lost the storage {shown(store.url)} ({first_line(lost)}); the "
-                        "finished trials are kept there and a running one is retried: continue "
-                        "with --resume when it is back.") from None
 
 
 def _spawn(args: list[str], n: int, store: Store, device: str, cost_only: bool,
