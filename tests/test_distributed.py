@@ -232,8 +232,10 @@ def test_ctrl_c_keeps_finished_trials_and_resume_completes(where, stop, tmp_path
     assert "interrupted" in text and "--resume" in text
     before = {t.number: t.values for t in trials_of(url, study) if t.state == TrialState.COMPLETE}
     assert len(before) >= 2
+    # The running trial was failed and queued again, or, where the signal landed in a
+    # garbage-collection callback (Python ignores it there), finished before the worker left.
     interrupted = [t for t in trials_of(url, study) if t.state == TrialState.FAIL]
-    assert interrupted and not [t for t in trials_of(url, study) if t.state == TrialState.RUNNING]
+    assert not [t for t in trials_of(url, study) if t.state == TrialState.RUNNING]
 
     finish(start(*args, *extra, "--resume", cwd=tmp_path))
     trials = trials_of(url, study)

@@ -172,12 +172,15 @@ def _open(url: str, heartbeat: int) -> Store:
     scheme = url.partition("://")[0].partition("+")[0]
     if scheme not in ("sqlite", "postgresql"):
         raise UserError(f"unsupported storage {shown(url)!r}: use {FORMS}.")
+    # Processes opening a new database at once: one creates the tables, under the lock.
     if scheme == "sqlite":
         path = url.removeprefix("sqlite:///")
-        return Store(url, _rdb(url, heartbeat, {}), lambda name: FileLock(path + ".se-design.lock"),
-                     False, heartbeat)
+        with FileLock(path + ".se-design.lock"):
+            storage = _rdb(url, heartbeat, {})
+        return Store(url, storage, lambda name: FileLock(path + ".se-design.lock"), False,
+                     heartbeat)
     engine = _pg_engine(url)
-    with PgLock(engine, "se-design schema"):  # workers starting at once: one creates the tables
+    with PgLock(engine, "se-design schema"):
         storage = _rdb(url, heartbeat, {"connect_args": {"connect_timeout": 10}})
     return Store(url, storage, lambda name: PgLock(engine, name), True, heartbeat)
 

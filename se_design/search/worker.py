@@ -41,8 +41,10 @@ def plan(trials: list[optuna.trial.FrozenTrial], n_trials: int) -> str:
 def work(study: optuna.Study, store: Store, objective, n_trials: int, timeout: float | None,
          catch: tuple = (), callbacks: list | None = None, log=print) -> None:
     start, waiting = time.monotonic(), False
-    with reaper(study, store), thread_errors_logged(log):
+    with reaper(study, store), thread_errors_logged(log), ctrl_c() as pressed:
         while timeout is None or time.monotonic() - start < timeout:
+            if pressed.is_set():  # a Ctrl-C that Python swallowed inside a finalizer
+                raise KeyboardInterrupt
             with store.lock(study.study_name) as lock:
                 step = plan(study.get_trials(deepcopy=False), n_trials)
                 if step == RUN:
@@ -95,6 +97,30 @@ def requeue(study: optuna.Study, number: int) -> None:
     trial = next(t for t in study.get_trials() if t.number == number)
     if trial.state == TrialState.FAIL:
         retry_callback()(study, trial)
+
+
+@contextmanager
+def ctrl_c():
+    """Ctrl-C raises KeyboardInterrupt where it lands; where that is a garbage-collection
+    callback, Python ignores it (with a traceback), so it is also remembered, to stop the
+    loop before the next trial, and that traceback is not printed."""
+    pressed = threading.Event()
+    unraisable = sys.unraisablehook
+
+    def handler(signum, frame):
+        pressed.set()
+        raise KeyboardInterrupt
+
+    def hook(u):
+        if not isinstance(u.exc_value, KeyboardInterrupt):
+            unraisable(u)
+
+    default, sys.unraisablehook = signal.signal(signal.SIGINT, handler), hook
+    try:
+        yield pressed
+    finally:
+        signal.signal(signal.SIGINT, default)
+        sys.unraisablehook = unraisable
 
 
 @contextmanager
