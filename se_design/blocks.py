@@ -22,7 +22,7 @@ def se_node(se: s.SE, c: int, where: str) -> g.Scale:
     squeeze = None if se.squeeze == "none" else g.Squeeze(se.squeeze)
     return g.Scale(g.seq(("squeeze", squeeze), ("fc1", g.Conv(c, d, bias=True)),
                          ("act", g.Act("relu")), ("fc2", g.Conv(d, c, bias=True)),
-                         ("gate", g.Act(se.gate))))
+                         ("gate", g.Act(se.gate))), g.SESetting(se, c, d))
 
 
 def _se_at(block, variant: str, c: int, where: str) -> g.Scale | None:
@@ -118,9 +118,19 @@ EXPANDERS = {"conv": _conv, "pool": _pool, "basic": _basic, "bottleneck": _bottl
              "dwsep": _dwsep, "shuffle": _shuffle, "branches": _branches}
 
 
+_NODES: dict = {}
+
+
 def block(b, cin: int, where: str) -> tuple[g.Node, int]:
-    """(graph of one spec block, its output channels)."""
-    return EXPANDERS[b.kind](b, cin, where), out_channels(b, cin)
+    """(graph of one spec block, its output channels). Memoised without the position (used
+    only in error messages), so repeated blocks and the specs a search costs share nodes."""
+    key = (b, cin)
+    hit = _NODES.get(key)
+    if hit is None:
+        if len(_NODES) > 100_000:
+            _NODES.clear()
+        hit = _NODES[key] = EXPANDERS[b.kind](b, cin, where), out_channels(b, cin)
+    return hit
 
 
 def out_channels(b, cin: int) -> int:
@@ -179,12 +189,16 @@ def head(arch: s.Arch, shape: g.Shape) -> g.Seq:
 
 
 def expand(arch: s.Arch) -> g.Seq:
-    """The whole network: stem, one node per stage (named as the stage), head."""
+    """The whole network: stem, one node per stage (named as the stage), each a Seq of one
+    node per block, then the head. The only spec -> graph function: the cost, the builder
+    and verify all walk what it returns."""
     c = arch.in_chans
+    shape = (arch.in_chans, arch.resolution, arch.resolution)
     items = []
     for name, blocks in parts(arch):
-        items.append((name, sequence(blocks, c, name)))
-        c = sequence_channels(blocks, c)
-    net = g.Seq(tuple(items))
-    shape = g.walk(net, (arch.in_chans, arch.resolution, arch.resolution))
-    return g.Seq(net.items + (("head", head(arch, shape)),))
+        node = sequence(blocks, c, name)
+        for i, (_, child) in enumerate(node.items):
+            shape = g.out_shape(child, shape, f"{name}.{i}")
+        items.append((name, node))
+        c = shape[0]
+    return g.Seq(tuple(items) + (("head", head(arch, shape)),))

@@ -81,7 +81,12 @@ class Unit:
     params: int
     flops: int
     se_params: int
-    se_closed_form: float  # the paper's 2/r * C^2 (no biases)
+    ses: tuple[g.SESetting, ...]  # its SE modules, nested ones included
+
+    @property
+    def se_closed_form(self) -> int:
+        """The paper's 2/r·C² per SE module (2·C·d: FC weights, no biases)."""
+        return sum(x.closed_form for x in self.ses)
 
 
 @dataclass
@@ -91,7 +96,6 @@ class Group:
     name: str
     blocks: int
     channels: int
-    r: str  # the stage's reduction ratios, "-" without SE
     units: list[tuple[str, Unit]]  # (module path, unit)
 
     def total(self, attr: str):
@@ -101,6 +105,20 @@ class Group:
     flops = property(lambda self: self.total("flops"))
     se_params = property(lambda self: self.total("se_params"))
     se_closed_form = property(lambda self: self.total("se_closed_form"))
+
+    @property
+    def rs(self) -> tuple[int, ...]:
+        """The distinct reduction ratios of the stage's SE modules (nested ones included)."""
+        return tuple(sorted({x.se.r for _, u in self.units for x in u.ses}))
+
+    @property
+    def r(self) -> int | None:
+        """The stage's reduction ratio; None without SE or when its blocks differ (see rs)."""
+        return self.rs[0] if len(self.rs) == 1 else None
+
+    @property
+    def r_label(self) -> str:
+        return "/".join(map(str, self.rs)) or "-"
 
 
 @dataclass
@@ -118,56 +136,59 @@ class Cost:
     se_params = property(lambda self: self.total("se_params"))
     se_closed_form = property(lambda self: self.total("se_closed_form"))
 
+    @property
     def layers(self) -> list[Layer]:
         """Every layer with its full module path (as in the built torch model)."""
-        return [la._replace(path=f"{path}.{la.path}")
+        return [la._replace(path=f"{path}.{la.path}" if la.path else path)
                 for gr in self.groups for path, u in gr.units for la in u.layers]
 
 
-def _unit(node: g.Node, shape: g.Shape, convention: str, se=None) -> Unit:
+def _unit(node: g.Node, shape: g.Shape, convention: str, where: str) -> Unit:
     table = CONVENTIONS[convention]
     rows: list[g.Row] = []
-    out = g.walk(node, shape, "", rows)
-    layers = tuple(Layer(p, type(n).__name__, o, PARAMS.get(type(n), _zero)(n),
-                         table.get(type(n), _zero)(n, i, o), ".se." in f".{p}.")
-                   for p, n, i, o in rows)
-    closed = 0.0
-    if se is not None:
-        c = next(la.out_shape[0] for la in layers if la.path.endswith("se.fc2"))
-        closed = 2 * c * c / se.r
+    ses: list[tuple[str, g.SESetting]] = []
+    out = g.walk(node, shape, "", rows, ses)
+    layers = tuple(Layer(r.path, type(r.leaf).__name__, r.out, PARAMS.get(type(r.leaf), _zero)(r.leaf),
+                         table.get(type(r.leaf), _zero)(r.leaf, r.shape, r.out), r.se is not None)
+                   for r in rows)
     return Unit(layers, out, sum(la.params for la in layers), sum(la.flops for la in layers),
-                sum(la.params for la in layers if la.se), closed)
+                sum(la.params for la in layers if la.se), tuple(x for _, x in ses))
 
 
 _UNITS: dict = {}
 
 
-def block_unit(b, shape: g.Shape, convention: str, where: str) -> Unit:
-    """Cost of one spec block on an input shape. Memoised without the position, so the
+def block_unit(node: g.Node, shape: g.Shape, convention: str, where: str = "") -> Unit:
+    """Cost of one block's graph on an input shape. Memoised without the position, so the
     repeated blocks of a stage, and the thousands of specs a search costs, share work."""
-    key = (b, shape, convention)
+    key = (node, shape, convention)
     unit = _UNITS.get(key)
     if unit is None:
         if len(_UNITS) > 100_000:
             _UNITS.clear()
-        unit = _UNITS[key] = _unit(blocks.block(b, shape[0], where)[0], shape, convention,
-                                   getattr(b, "se", None))
+        unit = _UNITS[key] = _unit(node, shape, convention, where)
     return unit
 
 
 def cost(arch: Arch, convention: str = "fvcore") -> Cost:
     """Per-layer, per-stage and total cost of `arch` under `convention` (see module doc)."""
+    return cost_graph(arch, blocks.expand(arch), convention)
+
+
+def cost_graph(arch: Arch, net: g.Seq, convention: str) -> Cost:
+    """The cost of `net`, the expansion of `arch` (so verify and build share one expansion)."""
     if convention not in CONVENTIONS:
         raise SpecError(f"unknown convention {convention!r}; use one of {', '.join(CONVENTIONS)}.")
     shape: g.Shape = (arch.in_chans, arch.resolution, arch.resolution)
     groups = []
-    for name, specs in blocks.parts(arch):
+    for name, part in net.items:
+        if name == "head":
+            head = block_unit(part, shape, convention, name)
+            groups.append(Group("head", 0, head.out[0], [("head", head)]))
+            continue
         units = []
-        for i, b in enumerate(specs):
-            units.append((f"{name}.{i}", block_unit(b, shape, convention, f"{name}.{i}")))
+        for i, node in part.items:
+            units.append((f"{name}.{i}", block_unit(node, shape, convention, f"{name}.{i}")))
             shape = units[-1][1].out
-        rs = sorted({b.se.r for b in specs if getattr(b, "se", None)})
-        groups.append(Group(name, len(specs), shape[0], "/".join(map(str, rs)) or "-", units))
-    head = _unit(blocks.head(arch, shape), shape, convention)
-    groups.append(Group("head", 0, head.out[0], "-", [("head", head)]))
+        groups.append(Group(name, len(units), shape[0], units))
     return Cost(arch.name, convention, arch.resolution, groups)

@@ -9,8 +9,9 @@ Composite nodes name their children; those names become the torch module paths.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from se_design.spec import SpecError
+from se_design.spec import SE, SpecError
 
 Shape = tuple[int, int, int]  # (channels, height, width) of one sample
 
@@ -100,10 +101,27 @@ class Parallel:
 
 
 @dataclass(frozen=True, slots=True)
+class SESetting:
+    """What an SE node is: its spec setting, the channels it sees and its squeeze width.
+    Cost, per-stage r and the search read these fields, never the layer paths."""
+
+    se: SE
+    channels: int  # C: the channels the SE sees (and rescales)
+    reduced: int  # d: the width of its bottleneck
+
+    @property
+    def closed_form(self) -> int:
+        """Weights of the two FCs, 2·C·d: the paper's 2C²/r when d = C/r (no biases)."""
+        return 2 * self.channels * self.reduced
+
+
+@dataclass(frozen=True, slots=True)
 class Scale:
-    """x * gate(x): the excitation's rescaling, gate broadcast over H and W."""
+    """x * gate(x): the excitation's rescaling, gate broadcast over H and W; `setting` is
+    set when the node is an SE module."""
 
     gate: Node
+    setting: SESetting | None = None
 
 
 Leaf = (Conv | BN | Act | Pool | GlobalPool | Squeeze | Flatten | Linear | Dropout | Shuffle
@@ -140,31 +158,54 @@ OUT_SHAPE = {  # leaves not listed keep their input's shape
 }
 
 
-Row = tuple[str, Leaf, Shape, Shape]  # module path, leaf, input shape, output shape
+class Row(NamedTuple):
+    path: str  # module path
+    leaf: Leaf
+    shape: Shape  # input
+    out: Shape
+    se: SESetting | None  # the SE module the leaf belongs to, if any
 
 
-def walk(node: Node, shape: Shape, path: str = "", rows: list[Row] | None = None) -> Shape:
-    """Append a Row per leaf to `rows` in execution order; return the node's output shape.
+def walk(node: Node, shape: Shape, path: str = "", rows: list[Row] | None = None,
+         ses: list[tuple[str, SESetting]] | None = None, se: SESetting | None = None) -> Shape:
+    """Append a Row per leaf to `rows` and (path, setting) per SE node to `ses`, in execution
+    order; return the node's output shape.
 
     Raises SpecError when a feature map vanishes or parallel branches disagree."""
     kind = type(node)
     if kind is Seq:
         for name, child in node.items:
-            shape = walk(child, shape, f"{path}.{name}" if path else name, rows)
+            shape = walk(child, shape, f"{path}.{name}" if path else name, rows, ses, se)
         return shape
     if kind is Parallel:
-        outs = [walk(child, shape, f"{path}.{name}" if path else name, rows)
+        outs = [walk(child, shape, f"{path}.{name}" if path else name, rows, ses, se)
                 for name, child in node.branches]
-        return walk(node.post, _merge(outs, node.merge, path), path, rows)
+        return walk(node.post, _merge(outs, node.merge, path), path, rows, ses, se)
     if kind is Scale:
-        walk(node.gate, shape, path, rows)
+        if node.setting is not None and ses is not None:
+            ses.append((path, node.setting))
+        walk(node.gate, shape, path, rows, ses, node.setting or se)
         return shape
     f = OUT_SHAPE.get(type(node))
     out = f(node, shape) if f else shape
     if out[1] < 1 or out[2] < 1:
         raise SpecError(f"the feature map vanishes at {path} (input {shape[1]}x{shape[2]}).")
     if rows is not None:
-        rows.append((path, node, shape, out))
+        rows.append(Row(path, node, shape, out, se))
+    return out
+
+
+_SHAPES: dict = {}
+
+
+def out_shape(node: Node, shape: Shape, path: str) -> Shape:
+    """walk() without rows, memoised: the output shape of a (block) node."""
+    key = (node, shape)
+    out = _SHAPES.get(key)
+    if out is None:
+        if len(_SHAPES) > 100_000:
+            _SHAPES.clear()
+        out = _SHAPES[key] = walk(node, shape, path)
     return out
 
 

@@ -27,7 +27,7 @@ def cost_table(c: Cost, fvcore: dict[str, int] | None = None) -> Table:
         t.add_column(col, justify="left" if i == 0 else "right")
     for gr in c.groups:
         extra = [n(fvcore[gr.name])] if fvcore else []
-        t.add_row(gr.name, str(gr.blocks or ""), str(gr.channels), gr.r, n(gr.se_closed_form),
+        t.add_row(gr.name, str(gr.blocks or ""), str(gr.channels), gr.r_label, n(gr.se_closed_form),
                   n(gr.se_params), n(gr.params), n(gr.flops), f"{gr.flops / c.flops:.1%}", *extra)
     extra = [n(fvcore[""])] if fvcore else []
     t.add_row("total", str(sum(gr.blocks for gr in c.groups[1:-1])), "", "",
@@ -41,7 +41,7 @@ def layer_table(c: Cost) -> Table:
     t = Table(title="per layer", title_justify="left")
     for col in ("layer", "op", "output", "params", "FLOPs"):
         t.add_column(col, justify="left" if col in ("layer", "op") else "right")
-    for la in c.layers():
+    for la in c.layers:
         t.add_row(la.path, la.op, "x".join(map(str, la.out_shape)), n(la.params), n(la.flops))
     return t
 
@@ -52,10 +52,11 @@ def cost_dict(c: Cost, with_layers: bool = True) -> dict:
            "total": {"params": c.params, "flops": c.flops, "se_params": c.se_params,
                      "se_params_closed_form": c.se_closed_form},
            "stages": [{"name": gr.name, "blocks": gr.blocks, "channels": gr.channels, "r": gr.r,
+                       "r_values": list(gr.rs),
                        "se_params_closed_form": gr.se_closed_form, "se_params": gr.se_params,
                        "params": gr.params, "flops": gr.flops} for gr in c.groups]}
     if with_layers:
-        out["layers"] = [la._asdict() for la in c.layers()]
+        out["layers"] = [la._asdict() for la in c.layers]
     return out
 
 

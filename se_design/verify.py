@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 import torch
 
-from se_design.build import build_model
-from se_design.cost import Cost, cost
+from se_design import blocks
+from se_design.build import init_weights, module
+from se_design.cost import Cost, cost_graph
 from se_design.spec import Arch
 
 
@@ -51,10 +52,13 @@ def fvcore_counts(model: torch.nn.Module, resolution: int, in_chans: int = 3):
 
 
 def verify(arch: Arch) -> Check:
-    analytic = cost(arch, "fvcore")
+    net = blocks.expand(arch)  # one expansion: the model and the analytic cost share it
+    analytic = cost_graph(arch, net, "fvcore")
+    model = module(net)
+    init_weights(model)
     with torch.no_grad():
-        flops, params = fvcore_counts(build_model(arch), arch.resolution, arch.in_chans)
-    mismatches = [(la.path, la.flops, flops.get(la.path, 0)) for la in analytic.layers()
+        flops, params = fvcore_counts(model, arch.resolution, arch.in_chans)
+    mismatches = [(la.path, la.flops, flops.get(la.path, 0)) for la in analytic.layers
                   if flops.get(la.path, 0) != la.flops]
     names = [""] + [gr.name for gr in analytic.groups]
     return Check(analytic, {n: int(flops.get(n, 0)) for n in names},

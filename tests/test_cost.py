@@ -81,7 +81,7 @@ def test_se_flops_and_paths_follow_the_variant():
                               ("pre", "conv3.0.main.se.fc1", 256),
                               ("post", "conv3.1.se.fc1", 512),
                               ("identity", "conv3.0.shortcut.se.fc1", 512)]:
-        layers = {la.path: la for la in cost(with_se(base, SE(variant=variant))).layers()}
+        layers = {la.path: la for la in cost(with_se(base, SE(variant=variant))).layers}
         assert where in layers, (variant, sorted(p for p in layers if ".se." in p)[:3])
         assert layers[where].params == c * (c // 16) + c // 16  # weights + bias
 
@@ -90,12 +90,35 @@ def test_per_stage_rows_add_up_and_report_r():
     c = cost(with_se(with_se(get_arch("resnet50"), SE(r=8), ["conv2"]), SE(r=32), ["conv5"]))
     rows = {gr.name: gr for gr in c.groups}
     assert [rows[n].r for n in ("stem", "conv2", "conv3", "conv5", "head")] == \
-        ["-", "8", "-", "32", "-"]
+        [None, 8, None, 32, None]
     assert (rows["conv2"].blocks, rows["conv2"].channels) == (3, 256)
-    assert sum(la.flops for la in c.layers()) == c.flops
-    assert sum(la.params for la in c.layers()) == c.params
+    assert sum(la.flops for la in c.layers) == c.flops
+    assert sum(la.params for la in c.layers) == c.params
 
 
 def test_unknown_convention():
     with pytest.raises(s.SpecError, match="unknown convention"):
         cost(get_arch("resnet18"), "macs")
+
+
+def test_nested_se_closed_form_by_hand():
+    """Issue 11: a branches block with an outer SE (128 channels, r=16) around a block with
+    an inner SE (64 channels, r=4): 2·128²/16 + 2·64²/4 = 2,048 + 2,048, with biases
+    (8 + 128) + (16 + 64) on top; the stage reports both ratios."""
+    inner = s.Conv(out=64, kernel=1, se=SE(r=4))
+    unit = s.Branches(branches=((inner,), (s.Conv(out=64, kernel=1),)), merge="concat",
+                      se=SE(r=16))
+    arch = s.Arch(name="nested", resolution=8, num_classes=10,
+                  stages=(s.Stage(name="a", blocks=(unit,)),))
+    c = cost(arch)
+    assert c.se_closed_form == 2 * 128**2 // 16 + 2 * 64**2 // 4 == 4096
+    assert c.se_params == 4096 + (8 + 128) + (16 + 64)
+    assert c.groups[0].rs == (4, 16) and c.groups[0].r is None
+    assert [la.path for la in c.layers if la.se and la.op == "Conv"] == \
+        ["a.0.b0.0.se.fc1", "a.0.b0.0.se.fc2", "a.0.se.fc1", "a.0.se.fc2"]
+
+
+def test_layer_paths_have_no_trailing_dot():
+    c = cost(get_arch("resnet18"))
+    assert "stem.1" in {la.path for la in c.layers}  # the max pool is a block on its own
+    assert not [la.path for la in c.layers if la.path.endswith(".")]
