@@ -11,7 +11,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from se_design import blocks
+from se_design import expand as ex
 from se_design import graph as g
 from se_design.spec import Arch
 
@@ -62,7 +62,8 @@ class PadShortcut(nn.Module):
         return nn.functional.pad(x, (0, 0, 0, 0, 0, self.extra))
 
 
-ACTS = {"relu": lambda: nn.ReLU(inplace=True), "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
+ACTS = {"relu": lambda: nn.ReLU(inplace=True), "relu6": nn.ReLU6, "hardswish": nn.Hardswish,
+        "silu": nn.SiLU, "sigmoid": nn.Sigmoid, "hardsigmoid": nn.Hardsigmoid, "tanh": nn.Tanh}
 
 
 def module(node: g.Node) -> nn.Module:
@@ -113,6 +114,6 @@ def init_weights(model: nn.Module) -> None:
 
 def build_model(arch: Arch) -> nn.Module:
     """The PyTorch model of a spec (raises SpecError for specs that cannot be built)."""
-    model = module(blocks.expand(arch))
+    model = module(ex.expand(arch))
     init_weights(model)
     return model

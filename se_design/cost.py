@@ -18,9 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from se_design import blocks
+from se_design import expand as ex
 from se_design import graph as g
-from se_design.spec import Arch, SpecError
+from se_design.errors import SpecError
+from se_design.spec import Arch
 
 
 def _conv_flops(n: g.Conv, i: g.Shape, o: g.Shape) -> int:
@@ -172,7 +173,7 @@ def block_unit(node: g.Node, shape: g.Shape, convention: str, where: str = "") -
 
 def cost(arch: Arch, convention: str = "fvcore") -> Cost:
     """Per-layer, per-stage and total cost of `arch` under `convention` (see module doc)."""
-    return cost_graph(arch, blocks.expand(arch), convention)
+    return cost_graph(arch, ex.expand(arch), convention)
 
 
 def cost_graph(arch: Arch, net: g.Seq, convention: str) -> Cost:

@@ -3,3 +3,7 @@
 
 class UserError(ValueError):
     """Bad input (spec, config, option, file); the message is one sentence."""
+
+
+class SpecError(UserError):
+    """A spec or config that cannot describe a network; the message is one sentence."""

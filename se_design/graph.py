@@ -9,9 +9,12 @@ Composite nodes name their children; those names become the torch module paths.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from se_design.spec import SE, SpecError
+from se_design.errors import SpecError
+
+if TYPE_CHECKING:
+    from se_design.se import SE
 
 Shape = tuple[int, int, int]  # (channels, height, width) of one sample
 
@@ -33,7 +36,7 @@ class BN:
 
 @dataclass(frozen=True, slots=True)
 class Act:
-    fn: str  # relu | sigmoid | tanh
+    fn: str  # relu | relu6 | hardswish | silu | sigmoid | hardsigmoid | tanh
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,8 @@
 An `Arch` is the single source of truth: the PyTorch model (build.py), the analytic cost
 (cost.py) and the exported config (dump/load here) are all functions of it. Input channels
 are never written down: each block takes the channels its predecessor produces, so a spec
-can be edited (widths, SE settings) without keeping two numbers in step.
+can be edited (widths, SE settings) without keeping two numbers in step. Block kinds are
+the families of se_design.families (one module each); they are re-exported here.
 """
 
 from __future__ import annotations
@@ -13,165 +14,24 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    model_serializer,
-    model_validator,
-)
+from pydantic import Field, ValidationError
 
-from se_design.errors import UserError
+from se_design.errors import SpecError
+from se_design.families import FAMILIES, SE_VARIANTS, Block, BlockSpec
+from se_design.families.branches import Branches
+from se_design.families.conv import Conv
+from se_design.families.dwsep import DWSep
+from se_design.families.mbconv import MBConv
+from se_design.families.pool import Pool
+from se_design.families.resnet import Basic, Bottleneck
+from se_design.families.shuffle import Shuffle
+from se_design.model import PosInt, StrictModel
+from se_design.se import PRESETS, SE
 
-PosInt = Annotated[int, Field(strict=True, ge=1)]
-
-
-class SpecError(UserError):
-    """A spec or config that cannot describe a network; the message is one sentence."""
-
-
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class _Block(StrictModel):
-    """Base of the block kinds: keeps `kind` in every dump and checks the SE variant."""
-
-    @model_serializer(mode="wrap")
-    def _keep_kind(self, handler):
-        return {"kind": self.kind} | handler(self)
-
-    @model_validator(mode="after")
-    def _se_fits(self):
-        check_se_fits(self.kind, getattr(self, "se", None))
-        return self
-
-
-def check_se_fits(kind: str, se: SE | None) -> None:
-    if se is not None and se.variant not in SE_VARIANTS[kind]:
-        raise SpecError(f"SE variant {se.variant!r} does not fit a {kind} block "
-                        f"(allowed: {', '.join(SE_VARIANTS[kind])}).")
-
-
-class SE(StrictModel):
-    """Squeeze-and-Excitation setting of one block.
-
-    Reduced width d = max(1, floor(C / r)) where C is the channel count the SE sees;
-    with divisor > 1, d = C / r rounded to a multiple of divisor as timm's
-    `make_divisible` does (never below divisor, never more than 10% below C / r).
-    """
-
-    @model_serializer(mode="wrap")
-    def _keep_r(self, handler):
-        return {"r": self.r} | handler(self)
-
-    r: PosInt = 16
-    # standard: after the block's last BN, before the residual add; pre: at the start of the
-    # residual branch; post: after the add (and its ReLU); identity: on the shortcut branch;
-    # 3x3: after the 3x3 conv's activation (depthwise 3x3 for dwsep blocks).
-    variant: Literal["standard", "pre", "post", "identity", "3x3"] = "standard"
-    # none = the paper's NoSqueeze: the two FCs become 1x1 convs at full resolution.
-    squeeze: Literal["avg", "max", "none"] = "avg"
-    gate: Literal["sigmoid", "tanh", "relu"] = "sigmoid"
-    divisor: PosInt = 1
-
-    def reduced(self, channels: int) -> int:
-        if self.divisor == 1:
-            return max(1, channels // self.r)
-        v, d = channels / self.r, self.divisor
-        out = max(d, int(v + d / 2) // d * d)
-        return out + d if out < 0.9 * v else out
-
-
-class Conv(_Block):
-    """conv(kernel, stride, groups) -> BN -> activation; VGG layers and stems."""
-
-    kind: Literal["conv"] = "conv"
-    out: PosInt
-    kernel: PosInt = 3
-    stride: PosInt = 1
-    groups: PosInt = 1
-    act: Literal["relu", "none"] = "relu"
-    se: SE | None = None
-
-
-class Pool(_Block):
-    """Windowed max or average pooling; padding is explicit to match Caffe and torch."""
-
-    kind: Literal["pool"] = "pool"
-    op: Literal["max", "avg"] = "max"
-    kernel: PosInt = 2
-    stride: PosInt = 2
-    padding: Annotated[int, Field(strict=True, ge=0)] = 0
-
-
-class Basic(_Block):
-    """ResNet basic block: two 3x3 convs; shortcut 'projection' (1x1 conv + BN) when the
-    shape changes, or 'pad' (subsample and zero-pad channels: CIFAR ResNet option A)."""
-
-    kind: Literal["basic"] = "basic"
-    out: PosInt
-    stride: PosInt = 1
-    shortcut: Literal["projection", "pad"] = "projection"
-    se: SE | None = None
-
-
-class Bottleneck(_Block):
-    """ResNet/ResNeXt bottleneck 1x1 -> 3x3 (grouped) -> 1x1; `width` is the 3x3's channels.
-
-    stride_at '1x1' is the paper's Caffe ResNet (v1); '3x3' is torchvision/timm ("v1.5")."""
-
-    kind: Literal["bottleneck"] = "bottleneck"
-    out: PosInt
-    width: PosInt
-    stride: PosInt = 1
-    groups: PosInt = 1
-    stride_at: Literal["1x1", "3x3"] = "1x1"
-    se: SE | None = None
-
-
-class DWSep(_Block):
-    """MobileNet depthwise-separable block: depthwise kxk -> BN -> ReLU -> 1x1 -> BN -> ReLU."""
-
-    kind: Literal["dwsep"] = "dwsep"
-    out: PosInt
-    kernel: PosInt = 3
-    stride: PosInt = 1
-    se: SE | None = None
-
-
-class Shuffle(_Block):
-    """Channel shuffle (ShuffleNet): no parameters, no FLOPs."""
-
-    kind: Literal["shuffle"] = "shuffle"
-    groups: PosInt
-
-
-class Branches(_Block):
-    """Parallel branches, each a sequence of blocks (empty = identity), merged by channel
-    concatenation (Inception) or addition (residual units), then an optional ReLU."""
-
-    kind: Literal["branches"] = "branches"
-    branches: tuple[tuple[Block, ...], ...] = Field(min_length=1)
-    merge: Literal["concat", "add"] = "concat"
-    act: Literal["relu", "none"] = "none"
-    se: SE | None = None
-
-
-Block = Annotated[
-    Conv | Pool | Basic | Bottleneck | DWSep | Shuffle | Branches, Field(discriminator="kind")
-]
-Branches.model_rebuild()
-
-# Which SE variants make sense for each block kind (pool and shuffle carry no SE).
-SE_VARIANTS: dict[str, tuple[str, ...]] = {
-    "conv": ("standard", "pre"),
-    "basic": ("standard", "pre", "post", "identity", "3x3"),
-    "bottleneck": ("standard", "pre", "post", "identity", "3x3"),
-    "dwsep": ("standard", "pre", "3x3"),
-    "branches": ("standard", "pre"),
-}
+__all__ = ["PRESETS", "SE", "SE_VARIANTS", "Arch", "Basic", "Block", "BlockSpec", "Bottleneck",
+           "Branches", "Conv", "DWSep", "Head", "MBConv", "Pool", "Shuffle", "SpecError",
+           "Stage", "StrictModel", "dumps", "explain", "load_config", "loads", "override",
+           "save_config", "to_dict", "validate", "with_se"]
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 RESERVED_NAMES = ("stem", "head")
@@ -188,6 +48,7 @@ class Head(StrictModel):
 
     pool: Literal["avg", "flatten"] = "avg"
     hidden: tuple[PosInt, ...] = ()
+    act: Literal["relu", "hardswish", "silu"] = "relu"  # after each hidden layer
     dropout: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
 
 
@@ -212,7 +73,7 @@ class Arch(StrictModel):
 
 def _where(loc: tuple) -> str:
     """('stages', 0, 'blocks', 2, 'bottleneck', 'se', 'r') -> 'stages[0].blocks[2].se.r'."""
-    kinds = set(SE_VARIANTS) | {"pool", "shuffle"}
+    kinds = set(FAMILIES)
     out = ""
     for part in loc:
         if isinstance(part, int):
@@ -296,19 +157,15 @@ def override(arch: Arch, **changes) -> Arch:
     return validate(arch.model_dump() | changes) if changes else arch
 
 
-def with_se(arch: Arch, se: SE | None, stages: list[str] | None = None) -> Arch:
+def with_se(arch: Arch, se: SE | None, stages: list[str] | None = None,
+            levels: Literal["outer", "inner", "all"] = "outer") -> Arch:
     """Copy of `arch` with `se` (None removes SE) on every block of `stages` (default: all)
-    that can carry one. The stem is never changed."""
+    that can carry one. Blocks holding blocks (branches) take it on themselves ('outer'), on
+    the blocks inside ('inner'), or both ('all'). The stem is never changed."""
     names = arch.stage_names() if stages is None else stages
     for name in names:
         arch.stage(name)  # unknown stage names fail here with a clear message
-
-    def edit(b):
-        if b.kind not in SE_VARIANTS:
-            return b
-        check_se_fits(b.kind, se)
-        return b.model_copy(update={"se": se})  # se is already validated: skip re-validation
-
-    new = tuple(st.model_copy(update={"blocks": tuple(map(edit, st.blocks))})
+    new = tuple(st.model_copy(update={"blocks": tuple(b.with_block_se(se, levels)
+                                                      for b in st.blocks)})
                 if st.name in names else st for st in arch.stages)
     return arch.model_copy(update={"stages": new})

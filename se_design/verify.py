@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
-from se_design import blocks
+from se_design import expand as ex
 from se_design.build import init_weights, module
 from se_design.cost import Cost, cost_graph
 from se_design.spec import Arch
@@ -52,7 +52,7 @@ def fvcore_counts(model: torch.nn.Module, resolution: int, in_chans: int = 3):
 
 
 def verify(arch: Arch) -> Check:
-    net = blocks.expand(arch)  # one expansion: the model and the analytic cost share it
+    net = ex.expand(arch)  # one expansion: the model and the analytic cost share it
     analytic = cost_graph(arch, net, "fvcore")
     model = module(net)
     init_weights(model)

@@ -72,8 +72,10 @@ class Variables(StrictModel):
     r: list[Choice] = Field(["none", 4, 8, 16, 32], min_length=1)
     variant: list[Literal["standard", "pre", "post", "identity", "3x3"]] = ["standard"]
     squeeze: list[Literal["avg", "max", "none"]] = ["avg"]
-    gate: list[Literal["sigmoid", "tanh", "relu"]] = ["sigmoid"]
+    gate: list[Literal["sigmoid", "hardsigmoid", "tanh", "relu"]] = ["sigmoid"]
     per_block: bool = False  # also switch SE on/off block by block
+    # multi-branch (Inception) blocks: SE after the merge, on the blocks inside, or both
+    levels: Literal["outer", "inner", "all"] = "outer"
 
     @model_validator(mode="after")
     def _references_possible(self):
@@ -130,14 +132,15 @@ class Design:
 
     se: dict[str, SE | None]
     off: frozenset[tuple[str, int]] = frozenset()
+    levels: str = "outer"  # see Variables.levels
 
     def apply(self, arch: Arch) -> Arch:
         for stage, se in self.se.items():
-            arch = with_se(arch, se, [stage])
+            arch = with_se(arch, se, [stage], self.levels)
         if not self.off:
             return arch
         stages = tuple(st.model_copy(update={"blocks": tuple(
-            b.model_copy(update={"se": None}) if (st.name, i) in self.off else b
+            b.with_block_se(None, "all") if (st.name, i) in self.off else b
             for i, b in enumerate(st.blocks))}) for st in arch.stages)
         return arch.model_copy(update={"stages": stages})
 
@@ -215,7 +218,7 @@ class Problem:
             if v.per_block:
                 off |= {(s, i) for i in range(self.blocks(s))
                         if not trial.suggest_categorical(f"on_{s}_{i}", [True, False])}
-        return Design(se, frozenset(off))
+        return Design(se, frozenset(off), v.levels)
 
 
 def load_space(path: str | Path, overrides: dict | None = None) -> Problem:
@@ -257,7 +260,7 @@ def resolve(space: Space, where: Path | str = "the search space") -> Problem:
         if missing:
             raise UserError(f"{where}: the {name} {net.name} has no stage {missing[0]!r} "
                             f"(its stages: {', '.join(net.stage_names())}).")
-        if any(getattr(b, "se", None) for st in net.stages for b in st.blocks):
+        if cost(net).se_params:  # SE modules anywhere, nested ones included
             raise UserError(f"{where}: the {name} {net.name} must be the plain network (no SE); "
                             "the search decides where SE goes.")
     plain = cost(target, space.convention)
@@ -269,7 +272,7 @@ def resolve(space: Space, where: Path | str = "the search space") -> Problem:
     v = space.variables
     for r in (x for x in v.r if x != "none"):  # every r and variant must fit every stage
         for variant in v.variant:
-            design = Design({s: SE(r=r, variant=variant) for s in stages})
+            design = Design({s: SE(r=r, variant=variant) for s in stages}, levels=v.levels)
             for net, name in ((target, "target"), (proxy, "proxy")):
                 try:
                     cost(design.apply(net))

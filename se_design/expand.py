@@ -1,0 +1,54 @@
+"""Spec -> layer graph, the only such function: the cost, the builder and verify walk what
+`expand` returns. Each block expands through its family (se_design.families)."""
+
+from __future__ import annotations
+
+from math import prod
+
+from se_design import graph as g
+from se_design import spec as s
+from se_design.errors import SpecError
+from se_design.families import sequence
+
+
+def parts(arch: s.Arch) -> list[tuple[str, tuple]]:
+    """(name, blocks) of the stem (if any) and each stage, after checking the resolution
+    against the network's total stride."""
+    out = ([("stem", arch.stem)] if arch.stem else []) + [(st.name, st.blocks) for st in arch.stages]
+    total = prod(b.total_stride() for _, blocks in out for b in blocks)
+    if arch.resolution < total:
+        raise SpecError(f"resolution {arch.resolution} is too small for {arch.name}, which "
+                        f"downsamples by {total}: use at least {total}.")
+    return out
+
+
+def head(arch: s.Arch, shape: g.Shape) -> g.Seq:
+    """Classifier on a (C, H, W) feature map."""
+    items: list[tuple[str, g.Node]] = []
+    if arch.head.pool == "avg":
+        items.append(("pool", g.GlobalPool()))
+        shape = (shape[0], 1, 1)
+    items.append(("flatten", g.Flatten()))
+    c = prod(shape)
+    for i, width in enumerate(arch.head.hidden, 1):
+        items += [(f"fc{i}", g.Linear(c, width)), (f"{arch.head.act}{i}", g.Act(arch.head.act))]
+        if arch.head.dropout:
+            items.append((f"drop{i}", g.Dropout(arch.head.dropout)))
+        c = width
+    items.append(("fc", g.Linear(c, arch.num_classes)))
+    return g.Seq(tuple(items))
+
+
+def expand(arch: s.Arch) -> g.Seq:
+    """The whole network: stem, one node per stage (named as the stage), each a Seq of one
+    node per block, then the head."""
+    c = arch.in_chans
+    shape = (arch.in_chans, arch.resolution, arch.resolution)
+    items = []
+    for name, blocks in parts(arch):
+        node = sequence(blocks, c, name)
+        for i, (_, child) in enumerate(node.items):
+            shape = g.out_shape(child, shape, f"{name}.{i}")
+        items.append((name, node))
+        c = shape[0]
+    return g.Seq(tuple(items) + (("head", head(arch, shape)),))

@@ -1,0 +1,113 @@
+"""What every block family shares: the spec base class that registers a family, and the
+expansion helpers families call (sequences of blocks, SE slots, group checks)."""
+
+from __future__ import annotations
+
+from math import prod
+from typing import ClassVar
+
+from pydantic import model_serializer, model_validator
+
+from se_design import graph as g
+from se_design.errors import SpecError
+from se_design.model import StrictModel
+from se_design.se import SE, se_node
+
+FAMILIES: dict[str, type[BlockSpec]] = {}  # kind -> spec class, filled as modules load
+
+
+class BlockSpec(StrictModel):
+    """A block family: a pydantic spec (its fields, with `kind` a Literal naming it) that
+    knows its graph expansion, its SE slots, output channels and stride. Subclassing
+    registers the family; modules of se_design.families are loaded automatically."""
+
+    se_slots: ClassVar[tuple[str, ...]] = ()  # SE variants that fit (empty: no SE)
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs):
+        super().__pydantic_init_subclass__(**kwargs)
+        FAMILIES[cls.model_fields["kind"].default] = cls
+
+    @model_serializer(mode="wrap")
+    def _keep_kind(self, handler):
+        return {"kind": self.kind} | handler(self)
+
+    @model_validator(mode="after")
+    def _se_fits(self):
+        check_se_fits(type(self), getattr(self, "se", None))
+        return self
+
+    def expand(self, cin: int, where: str) -> g.Node:
+        """The block's layer graph on `cin` input channels (`where` is for messages)."""
+        raise NotImplementedError
+
+    def out_channels(self, cin: int) -> int:
+        return getattr(self, "out", cin)
+
+    def total_stride(self) -> int:
+        return getattr(self, "stride", 1)
+
+    def with_block_se(self, se: SE | None, levels: str = "outer") -> BlockSpec:
+        """Copy with `se` (None removes it) if the block has SE slots. `levels` matters only to
+        families holding blocks: 'outer' = on the block itself, 'inner' = on the blocks it
+        holds, 'all' = both."""
+        if not self.se_slots:
+            return self
+        check_se_fits(type(self), se)
+        return self.model_copy(update={"se": se})  # se is already validated
+
+
+def check_se_fits(cls: type[BlockSpec], se: SE | None) -> None:
+    if se is not None and se.variant not in cls.se_slots:
+        kind = cls.model_fields["kind"].default
+        raise SpecError(f"SE variant {se.variant!r} does not fit a {kind} block "
+                        f"(allowed: {', '.join(cls.se_slots) or 'none'}).")
+
+
+def se_at(b: BlockSpec, variant: str, seen: int, cin: int, where: str) -> g.Scale | None:
+    """The SE node if the block's SE sits at `variant`'s slot, else None."""
+    se = getattr(b, "se", None)
+    return se_node(se, seen, cin, where) if se is not None and se.variant == variant else None
+
+
+def check_groups(cin: int, cout: int, groups: int, where: str) -> None:
+    if cin % groups or cout % groups:
+        raise SpecError(f"{groups} groups at {where} do not divide {cin} -> {cout} channels.")
+
+
+_NODES: dict = {}
+
+
+def block(b: BlockSpec, cin: int, where: str) -> tuple[g.Node, int]:
+    """(graph of one spec block, its output channels). Memoised without the position (used
+    only in error messages), so repeated blocks and the specs a search costs share nodes."""
+    key = (b, cin)
+    hit = _NODES.get(key)
+    if hit is None:
+        if len(_NODES) > 100_000:
+            _NODES.clear()
+        hit = _NODES[key] = b.expand(cin, where), b.out_channels(cin)
+    return hit
+
+
+def sequence(blocks, cin: int, where: str) -> g.Seq:
+    items = []
+    for i, b in enumerate(blocks):
+        node, cin = block(b, cin, f"{where}.{i}")
+        items.append((str(i), node))
+    return g.Seq(tuple(items))
+
+
+def sequence_channels(blocks, cin: int) -> int:
+    for b in blocks:
+        cin = b.out_channels(cin)
+    return cin
+
+
+def sequence_stride(blocks) -> int:
+    return prod(b.total_stride() for b in blocks)
+
+
+def act(fn: str) -> g.Act | None:
+    return None if fn == "none" else g.Act(fn)
+
