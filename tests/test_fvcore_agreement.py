@@ -71,3 +71,18 @@ def test_multi_branch_grouped_depthwise_and_shuffle():
                   stages=(s.Stage(name="inc", blocks=(inception,)),
                           s.Stage(name="shuf", blocks=(s.Conv(out=80, kernel=1), shuffle_unit))))
     assert_agrees(arch)
+
+
+def test_new_activations_and_se_conventions_cost_nothing_in_fvcore():
+    """hard-swish, SiLU, ReLU6 (convs, MBConv, head) and the SE presets' SiLU and
+    hard-sigmoid: the analytic 'fvcore' convention counts none of them, so agreement here is
+    fvcore itself showing it counts none (the convention table in the README says so)."""
+    mb = [s.MBConv(out=24, expanded=48, act=a, se=SE(preset=p), stride=st)
+          for a, p, st in (("hardswish", "mobilenetv3", 2), ("silu", "efficientnet", 1),
+                           ("relu6", "regnet", 1), ("relu", "paper", 1))]
+    arch = s.Arch(name="acts", resolution=32, num_classes=10,
+                  stem=(s.Conv(out=16, stride=2, act="hardswish"), s.Conv(out=24, act="relu6"),
+                        s.Conv(out=24, act="silu")),
+                  stages=(s.Stage(name="mb", blocks=tuple(mb)),),
+                  head=s.Head(hidden=(32,), act="hardswish", dropout=0.2))
+    assert_agrees(arch)

@@ -91,3 +91,30 @@ def test_with_se_edits_only_named_stages():
 ])
 def test_reduced_width_rule(c, r, divisor, expected):
     assert SE(r=r, divisor=divisor).reduced(c) == expected
+
+
+@pytest.mark.parametrize("preset,expected", [
+    ("paper", 15),  # floor(240 / 16): the channels the SE sees
+    ("efficientnet", 9),  # floor(38 / 4): the block's input width
+    ("regnet", 10),  # round(38 / 4 = 9.5) = 10, as torchvision's int(round(0.25 * w_in))
+    ("mobilenetv3", 64),  # make_divisible(240 / 4 = 60, 8) = 64
+])
+def test_se_presets_reduced_width_by_hand(preset, expected):
+    """An MBConv block 38 -> 240 (depthwise) -> 80 with each preset's SE after the
+    depthwise: the SE sees 240 channels; its squeeze width follows the preset's rule."""
+    arch = s.validate({"name": "x", "resolution": 8, "stem": [{"kind": "conv", "out": 38}],
+                       "stages": [{"name": "a", "blocks": [{"kind": "mbconv", "out": 80,
+                                   "expanded": 240, "se": {"preset": preset}}]}]})
+    from se_design.cost import cost
+    (se,) = cost(arch).groups[1].units[0][1].ses
+    assert (se.channels, se.reduced) == (240, expected)
+    assert se.se == s.PRESETS[preset]
+
+
+def test_preset_fields_can_be_overridden_and_round_trip():
+    se = SE.model_validate({"preset": "mobilenetv3", "r": 8})
+    assert (se.r, se.divisor, se.gate) == (8, 8, "hardsigmoid")
+    arch = with_se(get_arch("mobilenet_v1"), se)
+    assert s.loads(s.dumps(arch)) == arch
+    with pytest.raises(SpecError, match="unknown SE preset 'timm'"):
+        s.validate(with_block(se={"preset": "timm"}))
