@@ -143,6 +143,34 @@ class Cost:
         return [la._replace(path=f"{path}.{la.path}" if la.path else path)
                 for gr in self.groups for path, u in gr.units for la in u.layers]
 
+    def table(self) -> str:
+        """The per-stage table as plain text (print(cost(arch)) shows it)."""
+        rows = [[gr.name, gr.blocks or "", gr.channels, gr.r_label, gr.se_closed_form,
+                 gr.se_params, gr.params, gr.flops] for gr in self.groups]
+        rows.append(["total", "", "", "", self.se_closed_form, self.se_params, self.params,
+                     self.flops])
+        return (f"{self.arch} at {self.resolution}x{self.resolution}, convention "
+                f"'{self.convention}' (1 multiply-add = 1 FLOP)\n" + _text_table(
+                    ["stage", "blocks", "C", "r", "SE closed form", "SE params", "params",
+                     "FLOPs"], rows, left=1))
+
+    def layer_table(self) -> str:
+        """Every layer as plain text: path, op, output shape, params, FLOPs, SE or not."""
+        return _text_table(["layer", "op", "output", "params", "FLOPs", "SE"],
+                           [[la.path, la.op, "x".join(map(str, la.out_shape)), la.params,
+                             la.flops, "SE" if la.se else ""] for la in self.layers], left=2)
+
+    __str__ = table
+
+
+def _text_table(head: list[str], rows: list[list], left: int) -> str:
+    """Columns aligned, the first `left` to the left, numbers with thousands separators."""
+    cells = [head] + [[f"{x:,}" if isinstance(x, int) else str(x) for x in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(head))]
+    return "\n".join("  ".join(c.ljust(w) if i < left else c.rjust(w)
+                               for i, (c, w) in enumerate(zip(r, widths))).rstrip()
+                     for r in cells)
+
 
 def _unit(node: g.Node, shape: g.Shape, convention: str, where: str) -> Unit:
     table = CONVENTIONS[convention]

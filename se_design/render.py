@@ -84,7 +84,7 @@ def check_text(check) -> str:
 
 
 def archs_table(rows: list[dict]) -> Table:
-    t = Table(title="model zoo (se_* = SE in every block, r=16)", title_justify="left")
+    t = Table(title="model zoo (se_* = SE in every block, r=16; plain_* = a net published with SE, without it)", title_justify="left")
     for col in ("name", "input", "classes", "params", "GFLOPs (paper)", "GFLOPs (fvcore)"):
         t.add_column(col, justify="left" if col == "name" else "right")
     for r in rows:
@@ -105,7 +105,7 @@ def paper_table(comparisons) -> Table:
             cells += [paper or "", f"{ours:.3f}",
                       f"{c.rel(ours, paper):+.2%}" if paper else ""]
         t.add_row(c.row.table, c.row.model, *cells,
-                  "[green]yes[/green]" if c.ok else "[red]no[/red]")
+                  "[green]yes[/green]" if c.matches else "explained" if c.ok else "[red]no[/red]")
     return t
 
 

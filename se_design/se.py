@@ -66,9 +66,14 @@ class SE(StrictModel):
         if self.divisor == 1:
             v = channels // self.r if self.rounding == "floor" else round(channels / self.r)
             return max(1, v)
-        v, d = channels / self.r, self.divisor
-        out = max(d, int(v + d / 2) // d * d)
-        return out + d if out < 0.9 * v else out
+        return make_divisible(channels / self.r, self.divisor)
+
+
+def make_divisible(v: float, d: int = 8) -> int:
+    """v rounded to a multiple of d, at least d and never more than 10% below v (timm's and
+    torchvision's `_make_divisible`)."""
+    out = max(d, int(v + d / 2) // d * d)
+    return out + d if out < 0.9 * v else out
 
 
 PRESETS: dict[str, SE] = {

@@ -122,3 +122,41 @@ def test_layer_paths_have_no_trailing_dot():
     c = cost(get_arch("resnet18"))
     assert "stem.1" in {la.path for la in c.layers}  # the max pool is a block on its own
     assert not [la.path for la in c.layers if la.path.endswith(".")]
+
+
+TORCHVISION_PARAMS = {  # torchvision's documented parameter counts of the same definitions
+    "mobilenet_v3_large": 5_483_032, "mobilenet_v3_small": 2_542_856,
+    "efficientnet_b0": 5_288_548, "regnet_y_400mf": 4_344_144, "regnet_y_800mf": 6_432_512,
+    "regnet_y_1_6gf": 11_202_430,
+}
+
+
+@pytest.mark.parametrize("name", TORCHVISION_PARAMS)
+def test_published_se_networks_match_torchvision_and_have_a_plain_version(name):
+    se, plain = cost(get_arch(name)), cost(get_arch(f"plain_{name}"))
+    assert se.params == TORCHVISION_PARAMS[name]
+    assert plain.se_params == 0 and se.params - plain.params == se.se_params > 0
+    with pytest.raises(s.SpecError, match="unknown architecture"):
+        get_arch(f"se_{name}")  # SE is already in: se_ is for the SE paper's plain networks
+
+
+def test_r_overrides_the_published_ratio():
+    """MobileNetV3-Small's first SE sees 16 channels: make_divisible(16/4, 8) = 8, and
+    with r=2 make_divisible(8, 8) = 8 too; its last sees 576: 144 at r=4, 288 at r=2."""
+    c = cost(get_arch("mobilenet_v3_small", r=2))
+    first, last = c.groups[1].units[0][1].ses[0], c.groups[4].units[-1][1].ses[0]
+    assert (first.channels, first.reduced, last.channels, last.reduced) == (16, 8, 576, 288)
+    with pytest.raises(s.SpecError, match="r does not apply; use mobilenet_v3_small"):
+        get_arch("plain_mobilenet_v3_small", r=4)
+
+
+def test_printable_tables():
+    """print(cost(arch)) shows the per-stage table, cost(arch).layer_table() every layer."""
+    c = cost(get_arch("se_cifar_resnet20"))
+    lines = str(c).splitlines()
+    assert lines[-1].split()[-2:] == [f"{c.params:,}", f"{c.flops:,}"]
+    stage2 = next(ln.split() for ln in lines if ln.startswith("stage2"))
+    assert stage2[1:4] == ["3", "32", "16"]  # blocks, channels, r
+    rows = c.layer_table().splitlines()[1:]
+    assert len(rows) == len(c.layers)
+    assert sum(r.endswith("SE") for r in rows) == sum(la.se for la in c.layers) == 9 * 5

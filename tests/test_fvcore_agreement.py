@@ -21,8 +21,8 @@ def test_zoo_at_default_resolution(name):
     assert_agrees(get_arch(name))
 
 
-@pytest.mark.parametrize("name", names())
-def test_zoo_at_another_resolution(name):
+@pytest.mark.parametrize("name", [n for n in names() if not n.endswith(("b1", "b2", "b3"))])
+def test_zoo_at_another_resolution(name):  # EfficientNet-B1..B3 only rescale B0
     res = 40 if "cifar" in name else 160
     assert_agrees(get_arch(name, resolution=res, num_classes=100))
 
