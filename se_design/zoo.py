@@ -12,6 +12,7 @@ from functools import partial
 
 from pydantic import ValidationError
 
+from se_design import zoo_paper
 from se_design.spec import (
     SE,
     Arch,
@@ -106,6 +107,7 @@ ZOO: dict[str, Callable[..., Arch]] = {
     "vgg16": vgg16,
     "mobilenet_v1": mobilenet_v1,
     **{f"cifar_resnet{d}": partial(cifar_resnet, depth=d) for d in (20, 32, 44, 56, 110)},
+    **zoo_paper.NETS,  # BN-Inception, Inception-ResNet-v2, ShuffleNet v1
 }
 
 

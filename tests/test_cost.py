@@ -99,3 +99,13 @@ def test_per_stage_rows_add_up_and_report_r():
 def test_unknown_convention():
     with pytest.raises(s.SpecError, match="unknown convention"):
         cost(get_arch("resnet18"), "macs")
+
+
+def test_bn_inception_params_against_a_published_port():
+    """Cadene's pretrainedmodels BNInception (a port of the BN-Inception Caffe model) has
+    11,295,240 parameters (counted on its module); its convs carry biases, 10,016 in all, which
+    the SE authors' prototxt leaves out (bias_term: false). Without them: ours."""
+    arch = get_arch("bn_inception")
+    conv_biases = sum(la.out_shape[0] for la in cost(arch).layers() if la.op == "Conv")
+    assert conv_biases == 10_016
+    assert cost(arch).params == 11_295_240 - conv_biases
