@@ -4,7 +4,9 @@ authors put it. Registered into zoo.ZOO; same arguments as the rest of the zoo.
 
 from __future__ import annotations
 
-from se_design.spec import SE, Arch, Branches, Conv, Pool, Stage
+from functools import partial
+
+from se_design.spec import SE, Arch, Branches, Conv, Pool, Shuffle, Stage
 
 
 def _scaled(c: int, width: float, multiple: int = 8) -> int:
@@ -43,7 +45,7 @@ def bn_inception(name: str, *, num_classes: int = 1000, resolution: int = 224,
 
     Caffe's ceil-mode 3x3/2 max pools are written as padding 1 (the same sizes at even
     input sizes, and the same as the stride-2 convs beside them); convs have no bias."""
-    w = lambda c: _scaled(c, width)  # noqa: E731
+    w = lambda c: _scaled(c, width)
     stem = (Conv(out=w(64), kernel=7, stride=2), Pool(op="max", kernel=3, stride=2, padding=1),
             Conv(out=w(64), kernel=1), Conv(out=w(192)),
             Pool(op="max", kernel=3, stride=2, padding=1))
@@ -53,4 +55,45 @@ def bn_inception(name: str, *, num_classes: int = 1000, resolution: int = 224,
                 stages=stages)
 
 
-NETS = {"bn_inception": bn_inception}
+
+
+def _shuffle_unit(cin: int, out: int, stride: int, groups: int, first: bool,
+                  se: SE | None) -> Branches:
+    """ShuffleNet v1 unit (megvii's ShuffleNet-Series): grouped 1x1 (plain 1x1 in the first
+    unit) -> shuffle -> depthwise 3x3 -> grouped 1x1, added to the input (stride 1) or
+    concatenated with a 3x3/2 average pool of it (stride 2), then ReLU. SE sits on the
+    residual branch after its last BN, before the merge, as in SE-ResNet."""
+    mid = out // 4
+    main = (Conv(out=mid, kernel=1, groups=1 if first else groups), Shuffle(groups=groups),
+            Conv(out=mid, stride=stride, groups=mid, act="none"),
+            Conv(out=out - cin if stride == 2 else out, kernel=1, groups=groups, act="none",
+                 se=se))
+    if stride == 1:
+        return Branches(branches=(main, ()), merge="add", act="relu")
+    return Branches(branches=((Pool(op="avg", kernel=3, stride=2, padding=1),), main),
+                    merge="concat", act="relu")
+
+
+# ShuffleNet v1's stage-2 output channels per group count (its paper's Table 1, at 1x);
+# stages 3 and 4 double it.
+SHUFFLENET_CHANNELS = {1: 144, 2: 200, 3: 240, 4: 272, 8: 384}
+
+
+def shufflenet_v1(name: str, groups: int, *, num_classes: int = 1000, resolution: int = 224,
+                  width: float = 1.0, se: SE | None = None) -> Arch:
+    """ShuffleNet v1 (Zhang et al. 2018): 3x3/2 conv (24) and max pool, then 4/8/4 units.
+    Widths round to multiples of 4 * groups (megvii's 0.5x and 2x g=3 models come out exact)."""
+    c = _scaled(24, width, 4 * groups)
+    stem = (Conv(out=c, stride=2), Pool(op="max", kernel=3, stride=2, padding=1))
+    stages = []
+    for i, n in enumerate((4, 8, 4)):
+        out, blocks = _scaled(SHUFFLENET_CHANNELS[groups] * 2**i, width, 4 * groups), []
+        for j in range(n):
+            blocks.append(_shuffle_unit(c, out, 2 if j == 0 else 1, groups, i == j == 0, se))
+            c = out
+        stages.append(Stage(name=f"stage{i + 2}", blocks=tuple(blocks)))
+    return Arch(name=name, resolution=resolution, num_classes=num_classes, stem=stem,
+                stages=tuple(stages))
+
+
+NETS = {"bn_inception": bn_inception, "shufflenet_v1_g3": partial(shufflenet_v1, groups=3)}
