@@ -39,8 +39,9 @@ def _check_groups(cin: int, cout: int, groups: int, where: str) -> None:
 def _conv(b: s.Conv, cin: int, where: str) -> g.Node:
     _check_groups(cin, b.out, b.groups, where)
     return g.seq(("se", _se_at(b, "pre", cin, where)),
-                 ("conv", g.Conv(cin, b.out, b.kernel, b.stride, b.groups)),
-                 ("bn", g.BN(b.out)), ("act", g.Act("relu") if b.act == "relu" else None),
+                 ("conv", g.Conv(cin, b.out, b.kernel, b.stride, b.groups, b.bias, b.padding)),
+                 ("bn", g.BN(b.out) if b.bn else None),
+                 ("act", g.Act("relu") if b.act == "relu" else None),
                  ("se", _se_at(b, "standard", b.out, where)))
 
 
@@ -104,7 +105,7 @@ def _shuffle(b: s.Shuffle, cin: int, where: str) -> g.Node:
 
 
 def _branches(b: s.Branches, cin: int, where: str) -> g.Node:
-    branches = tuple((f"b{i}", sequence(blocks, cin, f"{where}.b{i}"))
+    branches = tuple((f"b{i}", _scaled(sequence(blocks, cin, f"{where}.b{i}"), b.scale))
                      for i, blocks in enumerate(b.branches))
     cout = out_channels(b, cin)
     post = g.seq(("relu", g.Act("relu") if b.act == "relu" else None),
@@ -112,6 +113,13 @@ def _branches(b: s.Branches, cin: int, where: str) -> g.Node:
     par = g.Parallel(branches, b.merge, post)
     pre = _se_at(b, "pre", cin, where)
     return g.seq(("se", pre), ("body", par)) if pre else par
+
+
+def _scaled(branch: g.Seq, scale: float) -> g.Seq:
+    """The branch times `scale`, unless it is the identity or the scale is 1."""
+    if scale == 1 or not branch.items:
+        return branch
+    return g.Seq(branch.items + (("scale", g.Mul(scale)),))
 
 
 EXPANDERS = {"conv": _conv, "pool": _pool, "basic": _basic, "bottleneck": _bottleneck,

@@ -25,6 +25,7 @@ from pydantic import (
 from se_design.errors import UserError
 
 PosInt = Annotated[int, Field(strict=True, ge=1)]
+NonNegInt = Annotated[int, Field(strict=True, ge=0)]
 
 
 class SpecError(UserError):
@@ -85,13 +86,20 @@ class SE(StrictModel):
 
 
 class Conv(_Block):
-    """conv(kernel, stride, groups) -> BN -> activation; VGG layers and stems."""
+    """conv(kernel, stride, groups) -> BN -> activation; VGG layers and stems.
+
+    kernel [h, w] is an asymmetric kernel (Inception's 1x7); padding None pads kernel // 2 on
+    each side of each dimension, 0 is TF's 'valid'; bn false with bias true is a plain
+    biased conv (Inception-ResNet's residual up-projection)."""
 
     kind: Literal["conv"] = "conv"
     out: PosInt
-    kernel: PosInt = 3
+    kernel: PosInt | tuple[PosInt, PosInt] = 3
     stride: PosInt = 1
     groups: PosInt = 1
+    padding: NonNegInt | None = None
+    bias: bool = False
+    bn: bool = True
     act: Literal["relu", "none"] = "relu"
     se: SE | None = None
 
@@ -156,6 +164,8 @@ class Branches(_Block):
     branches: tuple[tuple[Block, ...], ...] = Field(min_length=1)
     merge: Literal["concat", "add"] = "concat"
     act: Literal["relu", "none"] = "none"
+    # multiplies each non-empty branch before the merge (Inception-ResNet's residual scaling)
+    scale: Annotated[float, Field(gt=0)] = 1.0
     se: SE | None = None
 
 
@@ -217,13 +227,13 @@ def _where(loc: tuple) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part not in kinds:
+        elif part not in kinds and not any(c in part for c in "-["):  # union member tags
             out += f".{part}" if out else str(part)
     return out or "the top level"
 
 
 def explain(err: ValidationError) -> str:
-    e = err.errors()[0]
+    e = max(err.errors(), key=lambda e: len(e["loc"]))  # the most specific: kernel [1, 0]
     where = _where(e["loc"])
     if e["type"] == "extra_forbidden":
         return f"unknown field {where!r} in the architecture spec."

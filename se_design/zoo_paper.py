@@ -96,4 +96,55 @@ def shufflenet_v1(name: str, groups: int, *, num_classes: int = 1000, resolution
                 stages=tuple(stages))
 
 
-NETS = {"bn_inception": bn_inception, "shufflenet_v1_g3": partial(shufflenet_v1, groups=3)}
+def _conv(out: int, kernel: int | tuple[int, int] = 1, stride: int = 1,
+          valid: bool = False) -> Conv:
+    return Conv(out=out, kernel=kernel, stride=stride, padding=0 if valid else None)
+
+
+def _residual(branches: tuple, channels: int, scale: float, se: SE | None,
+              act: str = "relu") -> Branches:
+    """Inception-ResNet block: x + scale * up(concat(branches)), then ReLU; `up` is a biased
+    1x1 conv without BN back to the input's channels. SE on the residual branch before the
+    scaling and the add, as in SE-ResNet."""
+    up = Conv(out=channels, kernel=1, bias=True, bn=False, act="none", se=se)
+    return Branches(branches=((Branches(branches=branches), up), ()), merge="add", act=act,
+                    scale=scale)
+
+
+def inception_resnet_v2(name: str, *, num_classes: int = 1000, resolution: int = 299,
+                        width: float = 1.0, se: SE | None = None) -> Arch:
+    """Inception-ResNet-v2 as Google released it (TF-slim; Cadene's pretrainedmodels port):
+    10/20/10 residual blocks scaled by 0.17/0.10/0.20, the last without ReLU, then a 1x1
+    conv to 1536. SE after the concat of each non-residual Inception module (as
+    SE-BN-Inception) and on the residual branch of each residual block."""
+    w = lambda c: _scaled(c, width)
+    pool = Pool(op="max", kernel=3, stride=2)
+    stem = (_conv(w(32), 3, 2, valid=True), _conv(w(32), 3, valid=True), _conv(w(64), 3), pool,
+            _conv(w(80)), _conv(w(192), 3, valid=True), pool)
+    mixed_5b = ((_conv(w(96)),), (_conv(w(48)), _conv(w(64), 5)),
+                (_conv(w(64)), _conv(w(96), 3), _conv(w(96), 3)),
+                (Pool(op="avg", kernel=3, stride=1, padding=1), _conv(w(64))))
+    ch = 2 * w(96) + 2 * w(64)
+    block35 = ((_conv(w(32)),), (_conv(w(32)), _conv(w(32), 3)),
+               (_conv(w(32)), _conv(w(48), 3), _conv(w(64), 3)))
+    a = (Branches(branches=mixed_5b, se=se),) + (_residual(block35, ch, 0.17, se),) * 10
+    mixed_6a = ((_conv(w(384), 3, 2, valid=True),),
+                (_conv(w(256)), _conv(w(256), 3), _conv(w(384), 3, 2, valid=True)), (pool,))
+    ch += 2 * w(384)
+    block17 = ((_conv(w(192)),), (_conv(w(128)), _conv(w(160), (1, 7)), _conv(w(192), (7, 1))))
+    b = (Branches(branches=mixed_6a, se=se),) + (_residual(block17, ch, 0.10, se),) * 20
+    mixed_7a = ((_conv(w(256)), _conv(w(384), 3, 2, valid=True)),
+                (_conv(w(256)), _conv(w(288), 3, 2, valid=True)),
+                (_conv(w(256)), _conv(w(288), 3), _conv(w(320), 3, 2, valid=True)), (pool,))
+    ch += w(384) + w(288) + w(320)
+    block8 = ((_conv(w(192)),), (_conv(w(192)), _conv(w(224), (1, 3)), _conv(w(256), (3, 1))))
+    c = ((Branches(branches=mixed_7a, se=se),) + (_residual(block8, ch, 0.20, se),) * 9
+        + (_residual(block8, ch, 1.0, se, act="none"), _conv(w(1536))))
+    stages = tuple(Stage(name=f"inception_resnet_{n}", blocks=blocks)
+                   for n, blocks in zip("abc", (a, b, c)))
+    return Arch(name=name, resolution=resolution, num_classes=num_classes, stem=stem,
+                stages=stages)
+
+
+NETS = {"bn_inception": bn_inception, "inception_resnet_v2": inception_resnet_v2,
+        "shufflenet_v1_g3": partial(shufflenet_v1, groups=3)}

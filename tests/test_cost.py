@@ -132,3 +132,42 @@ def test_se_shufflenet_increment_matches_the_paper():
 def test_explained_paper_rows_really_miss():
     """A row marked explained must be one that the tolerance rejects (no stale marks)."""
     assert all(not c.close_to_paper for c in compare() if c.row.explained)
+
+
+def test_inception_resnet_v2_against_a_published_port():
+    """Cadene's pretrainedmodels InceptionResNetV2 (a port of Google's TF-slim model), built
+    with 1000 classes: 55,843,464 parameters, and fvcore counts 13,155,794,016 multiply-adds
+    of convs and linears at 299x299 (its total less batch_norm)."""
+    c = cost(get_arch("inception_resnet_v2"), "paper")
+    assert (c.params, c.flops) == (55_843_464, 13_155_794_016)
+
+
+def test_inception_resnet_v2_paper_figures_fit_a_34_grid():
+    """The paper's 11.75 / 11.76 GFLOPs are what the released definition costs when its grids
+    are 34/16/7 instead of 35/17/8 (input 297 or 298), not at 299: that is the explanation
+    the paper table gives for those rows."""
+    for name, paper in (("inception_resnet_v2", 11.75), ("se_inception_resnet_v2", 11.76)):
+        assert cost(get_arch(name, resolution=298), "paper").flops / 1e9 == \
+            pytest.approx(paper, rel=0.005)
+        assert cost(get_arch(name), "paper").flops / 1e9 > paper * 1.1
+
+
+def inception_resnet_parts(se: SE | None = None) -> s.Arch:
+    """A 1x7 unpadded conv, then a residual unit scaled by 0.5 whose branch is a biased 1x1
+    conv without BN: the spec fields Inception-ResNet-v2 needs."""
+    up = s.Conv(out=6, kernel=1, bias=True, bn=False, act="none", se=se)
+    return s.Arch(name="parts", resolution=10, in_chans=4, num_classes=10, stages=(
+        s.Stage(name="s", blocks=(s.Conv(out=6, kernel=(1, 7), padding=0),
+                                  s.Branches(branches=((up,), ()), merge="add", act="relu",
+                                             scale=0.5))),))
+
+
+def test_asymmetric_unpadded_biased_and_scaled_by_hand():
+    fv, paper = cost(inception_resnet_parts(), "fvcore"), cost(inception_resnet_parts(), "paper")
+    hw = 10 * (10 - 7 + 1)  # 1x7 without padding: 10x4
+    conv17, up, fc = 6 * 4 * 7 * hw, 6 * 6 * hw, 6 * 10
+    assert paper.flops == conv17 + up + fc
+    assert fv.flops == paper.flops + 2 * 6 * hw + 6 * hw  # + BN of the 1x7, + global pool
+    assert fv.params == (6 * 4 * 7 + 2 * 6) + (6 * 6 + 6) + (6 * 10 + 10)
+    ops = {la.path: la.op for la in fv.layers()}
+    assert ops["s.1.b0.scale"] == "Mul" and "s.1.b0.0.bn" not in ops

@@ -2,6 +2,7 @@
 built from the same spec, per layer, per stage and in total, params and FLOPs."""
 
 import pytest
+from test_cost import inception_resnet_parts
 
 from se_design import spec as s
 from se_design.spec import SE, with_se
@@ -71,3 +72,8 @@ def test_multi_branch_grouped_depthwise_and_shuffle():
                   stages=(s.Stage(name="inc", blocks=(inception,)),
                           s.Stage(name="shuf", blocks=(s.Conv(out=80, kernel=1), shuffle_unit))))
     assert_agrees(arch)
+
+
+@pytest.mark.parametrize("se", [None, SE(r=2), SE(r=3, variant="pre")])
+def test_asymmetric_unpadded_biased_and_scaled(se):
+    assert_agrees(inception_resnet_parts(se))
