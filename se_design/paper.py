@@ -61,7 +61,8 @@ ROWS = [
     Row("main results", "SE-ResNeXt-101 (32x4d)", _zoo("se_resnext101_32x4d"), None, "8.00"),
     Row("main results", "Inception-ResNet-v2 (299x299)", _zoo("inception_resnet_v2"), None,
         "11.75", "Google's released definition (TF-slim; = fvcore on Cadene's port, BN excluded); "
-        "the paper's figures fit a 34/16/7 grid: at 298x298 ours are 11.73 / 11.75 (test_cost)",
+        "the paper's figures fit a 34/16/7 grid: with the stem's 64-channel 3x3 unpadded, or at "
+        "298x298, ours are 11.73 / 11.75 (test_cost)",
         explained=True),
     Row("main results", "SE-Inception-ResNet-v2 (299x299)", _zoo("se_inception_resnet_v2"),
         None, "11.76", "no released model: SE after each Inception module's concat and on each "
