@@ -105,7 +105,7 @@ def _shuffle(b: s.Shuffle, cin: int, where: str) -> g.Node:
 
 
 def _branches(b: s.Branches, cin: int, where: str) -> g.Node:
-    branches = tuple((f"b{i}", _scaled(sequence(blocks, cin, f"{where}.b{i}"), b.scale))
+    branches = tuple((f"b{i}", _times(sequence(blocks, cin, f"{where}.b{i}"), b.scale))
                      for i, blocks in enumerate(b.branches))
     cout = out_channels(b, cin)
     post = g.seq(("relu", g.Act("relu") if b.act == "relu" else None),
@@ -115,7 +115,7 @@ def _branches(b: s.Branches, cin: int, where: str) -> g.Node:
     return g.seq(("se", pre), ("body", par)) if pre else par
 
 
-def _scaled(branch: g.Seq, scale: float) -> g.Seq:
+def _times(branch: g.Seq, scale: float) -> g.Seq:
     """The branch times `scale`, unless it is the identity or the scale is 1."""
     if scale == 1 or not branch.items:
         return branch
