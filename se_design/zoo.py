@@ -1,7 +1,8 @@
 """Named architectures -> specs.
 
-The SE paper's networks (ResNet, ResNeXt, VGG, MobileNet, CIFAR ResNets): `<name>` is the
-plain network and `se_<name>` puts SE (r=16) in every block. Networks published with SE
+The SE paper's networks (ResNet, ResNeXt, VGG, MobileNet, CIFAR ResNets; BN-Inception,
+Inception-ResNet-v2 and ShuffleNet v1 in zoo_paper.py): `<name>` is the plain network and
+`se_<name>` puts SE (r=16) where the SE authors put it. Networks published with SE
 (MobileNetV3, EfficientNet, RegNetY; see `PUBLISHED_SE`): `<name>` is the network as
 torchvision builds it, SE where its authors put it, and `plain_<name>` is it without SE
 (the target a search starts from).
@@ -19,6 +20,7 @@ from math import ceil, log
 
 from pydantic import ValidationError
 
+from se_design import zoo_paper
 from se_design.se import PRESETS, make_divisible
 from se_design.spec import (
     SE,
@@ -230,6 +232,7 @@ ZOO: dict[str, Callable[..., Arch]] = {
     "vgg16": vgg16,
     "mobilenet_v1": mobilenet_v1,
     **{f"cifar_resnet{d}": partial(cifar_resnet, depth=d) for d in (20, 32, 44, 56, 110)},
+    **zoo_paper.NETS,  # BN-Inception, Inception-ResNet-v2, ShuffleNet v1
     "mobilenet_v3_large": partial(mobilenet_v3, size="large"),
     "mobilenet_v3_small": partial(mobilenet_v3, size="small"),
     **{f"efficientnet_{v}": partial(efficientnet, variant=v) for v in EFFICIENTNET_SCALE},

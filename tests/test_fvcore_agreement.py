@@ -2,6 +2,7 @@
 built from the same spec, per layer, per stage and in total, params and FLOPs."""
 
 import pytest
+from test_cost import inception_resnet_parts
 
 from se_design import spec as s
 from se_design.spec import SE, with_se
@@ -86,3 +87,8 @@ def test_new_activations_and_se_conventions_cost_nothing_in_fvcore():
                   stages=(s.Stage(name="mb", blocks=tuple(mb)),),
                   head=s.Head(hidden=(32,), act="hardswish", dropout=0.2))
     assert_agrees(arch)
+
+
+@pytest.mark.parametrize("se", [None, SE(r=2), SE(r=3, variant="pre")])
+def test_asymmetric_unpadded_biased_and_scaled(se):
+    assert_agrees(inception_resnet_parts(se))

@@ -11,10 +11,11 @@ from se_design.zoo import get_arch, names
 @pytest.mark.parametrize("name", [n for n in names() if "152" not in n and "101" not in n])
 def test_forward_shape(name):
     r = 4 if name.startswith("se_") else None  # quarter width leaves as few as 8 channels
-    arch = get_arch(name, r=r, resolution=32, num_classes=7, width=0.25)
+    res = 75 if "inception_resnet" in name else 32  # its unpadded convs need 75, as in TF
+    arch = get_arch(name, r=r, resolution=res, num_classes=7, width=0.25)
     model = build_model(arch).eval()
     with torch.no_grad():
-        assert model(torch.randn(2, 3, 32, 32)).shape == (2, 7)
+        assert model(torch.randn(2, 3, res, res)).shape == (2, 7)
 
 
 @pytest.mark.parametrize("squeeze,gate", [("avg", "sigmoid"), ("max", "tanh"), ("none", "relu")])
@@ -52,3 +53,18 @@ def test_option_a_shortcut_has_no_parameters_and_pads_channels():
     assert y.shape == (1, 32, 16, 16)
     torch.testing.assert_close(y[:, :16], x[:, :, ::2, ::2])
     assert y[:, 16:].abs().sum() == 0
+
+
+def test_inception_resnet_block_scales_its_residual_branch():
+    """Inception-ResNet: relu(x + scale * up(concat(branches))), `up` a biased 1x1 conv
+    without BN; the SE of the SE version sits on the residual branch before the scaling."""
+    model = build_model(get_arch("se_inception_resnet_v2", resolution=75, width=0.25)).eval()
+    block = model.inception_resnet_b[1]
+    residual = block.b0
+    assert residual.scale.factor == 0.10 and block.b1 is not None and len(block.b1) == 0
+    assert residual[1].conv.bias is not None and not hasattr(residual[1], "bn")
+    assert list(residual[1]._modules) == ["conv", "se"]
+    x = torch.relu(torch.randn(1, 272, 7, 7))  # 1088 channels at quarter width
+    with torch.no_grad():
+        up = residual[1].se(residual[1].conv(residual[0](x)))
+        torch.testing.assert_close(block(x), torch.relu(x + 0.10 * up))

@@ -48,6 +48,11 @@ def with_block(**fields):
     (with_block(colour="red"), ["unknown field", "colour"]),
     (with_block(se={"variant": "identity"}), ["identity", "conv block"]),
     (with_block(kind="transformer"), ["transformer", "does not match"]),
+    (with_block(kernel=[1, 0]), ["stages[0].blocks[0].kernel", "greater than or equal to 1"]),
+    (with_block(padding=-1), ["stages[0].blocks[0].padding"]),
+    ({"name": "x", "stages": [{"name": "s", "blocks": [
+        {"kind": "branches", "branches": [[], []], "merge": "add", "scale": 0}]}]},
+     ["scale", "greater than 0"]),
     ({"name": "x"}, ["missing", "stages"]),
     ({"name": "x", "stages": [{"name": "head", "blocks": [{"kind": "conv", "out": 3}]}]},
      ["head", "reserved"]),
