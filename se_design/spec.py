@@ -158,10 +158,13 @@ def override(arch: Arch, **changes) -> Arch:
 
 
 def with_se(arch: Arch, se: SE | None, stages: list[str] | None = None,
-            levels: Literal["outer", "inner", "all"] = "outer") -> Arch:
+            levels: Literal["outer", "inner", "all"] | None = None) -> Arch:
     """Copy of `arch` with `se` (None removes SE) on every block of `stages` (default: all)
     that can carry one. Blocks holding blocks (branches) take it on themselves ('outer'), on
-    the blocks inside ('inner'), or both ('all'). The stem is never changed."""
+    the blocks inside ('inner'), or both ('all'); by default an SE goes on 'outer' and None
+    removes 'all' (nested SEs too: se_shufflenet_v1_g3 -> shufflenet_v1_g3). The stem is
+    never changed."""
+    levels = levels or ("all" if se is None else "outer")
     names = arch.stage_names() if stages is None else stages
     for name in names:
         arch.stage(name)  # unknown stage names fail here with a clear message

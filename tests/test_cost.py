@@ -235,3 +235,24 @@ def test_asymmetric_unpadded_biased_and_scaled_by_hand():
     ops = {la.path: la.op for la in fv.layers}
     assert ops["s.1.b0.scale"] == "Mul" and "s.1.b0.0.bn" not in ops
 
+
+def test_se_shufflenet_nested_se_closed_form_by_hand():
+    """SE-ShuffleNet's SEs sit inside its units' branches (nested in `branches` blocks): each
+    sees the unit's residual output, out - in channels in a stage's first (concat) unit, d =
+    floor(C/16): 2·Σ C·d over the 16 units, and every stage reports r = 16."""
+    units = [(216, 1), (240, 3), (240, 1), (480, 7), (480, 1), (960, 3)]  # (C, how many)
+    c = cost(get_arch("se_shufflenet_v1_g3"))
+    assert c.se_closed_form == sum(2 * ch * (ch // 16) * n for ch, n in units) == 610_416
+    assert c.se_params == c.se_closed_form + sum((ch + ch // 16) * n for ch, n in units)
+    assert [gr.r for gr in c.groups[1:4]] == [16, 16, 16]
+
+
+@pytest.mark.parametrize("name,plain", [
+    ("se_bn_inception", "bn_inception"), ("se_shufflenet_v1_g3", "shufflenet_v1_g3"),
+    ("se_inception_resnet_v2", "inception_resnet_v2"),
+    ("mobilenet_v3_large", "plain_mobilenet_v3_large")])
+def test_with_se_none_removes_nested_se_too(name, plain):
+    """Removing SE from the SE version gives the plain network (ShuffleNet's and
+    Inception-ResNet's SEs are nested inside branches blocks)."""
+    arch = with_se(get_arch(name), None).model_copy(update={"name": plain})
+    assert arch == get_arch(plain)
