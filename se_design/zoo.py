@@ -37,10 +37,7 @@ from se_design.spec import (
     explain,
 )
 
-
-def _ch(c: int, width: float) -> int:
-    """Scaled channel count, a multiple of 8 (at least 8) unless width is 1."""
-    return c if width == 1 else max(8, int(c * width + 4) // 8 * 8)
+_ch = zoo_paper.scaled  # c * width, a multiple of 8 (at least 8) unless width is 1
 
 
 def resnet(name: str, depths: tuple[int, ...], bottleneck: bool, groups: int = 1,

@@ -9,8 +9,9 @@ from functools import partial
 from se_design.spec import SE, Arch, Branches, Conv, Pool, Shuffle, Stage
 
 
-def _scaled(c: int, width: float, multiple: int = 8) -> int:
-    """c channels times width, rounded to a multiple (at least one); exactly c at width 1."""
+def scaled(c: int, width: float, multiple: int = 8) -> int:
+    """c channels times width, rounded to a multiple (at least one); exactly c at width 1.
+    The whole zoo's width multiplier (zoo.py's SE paper networks use it too)."""
     return c if width == 1 else max(multiple, int(c * width + multiple / 2) // multiple * multiple)
 
 
@@ -28,7 +29,7 @@ BN_INCEPTION = {
 
 
 def _inception(plan: tuple, width: float, se: SE | None) -> Branches:
-    c1, c3r, c3, d3r, d3, pool, proj = (p if isinstance(p, str) else _scaled(p, width)
+    c1, c3r, c3, d3r, d3, pool, proj = (p if isinstance(p, str) else scaled(p, width)
                                         for p in plan)
     stride = 1 if proj else 2
     pooling = (Pool(op=pool, kernel=3, stride=stride, padding=1),)
@@ -45,7 +46,7 @@ def bn_inception(name: str, *, num_classes: int = 1000, resolution: int = 224,
 
     Caffe's ceil-mode 3x3/2 max pools are written as padding 1 (the same sizes at even
     input sizes, and the same as the stride-2 convs beside them); convs have no bias."""
-    w = lambda c: _scaled(c, width)
+    w = lambda c: scaled(c, width)
     stem = (Conv(out=w(64), kernel=7, stride=2), Pool(op="max", kernel=3, stride=2, padding=1),
             Conv(out=w(64), kernel=1), Conv(out=w(192)),
             Pool(op="max", kernel=3, stride=2, padding=1))
@@ -83,11 +84,11 @@ def shufflenet_v1(name: str, groups: int, *, num_classes: int = 1000, resolution
                   width: float = 1.0, se: SE | None = None) -> Arch:
     """ShuffleNet v1 (Zhang et al. 2018): 3x3/2 conv (24) and max pool, then 4/8/4 units.
     Widths round to multiples of 4 * groups (megvii's 0.5x and 2x g=3 models come out exact)."""
-    c = _scaled(24, width, 4 * groups)
+    c = scaled(24, width, 4 * groups)
     stem = (Conv(out=c, stride=2), Pool(op="max", kernel=3, stride=2, padding=1))
     stages = []
     for i, n in enumerate((4, 8, 4)):
-        out, blocks = _scaled(SHUFFLENET_CHANNELS[groups] * 2**i, width, 4 * groups), []
+        out, blocks = scaled(SHUFFLENET_CHANNELS[groups] * 2**i, width, 4 * groups), []
         for j in range(n):
             blocks.append(_shuffle_unit(c, out, 2 if j == 0 else 1, groups, i == j == 0, se))
             c = out
@@ -117,7 +118,7 @@ def inception_resnet_v2(name: str, *, num_classes: int = 1000, resolution: int =
     10/20/10 residual blocks scaled by 0.17/0.10/0.20, the last without ReLU, then a 1x1
     conv to 1536. SE after the concat of each non-residual Inception module (as
     SE-BN-Inception) and on the residual branch of each residual block."""
-    w = lambda c: _scaled(c, width)
+    w = lambda c: scaled(c, width)
     pool = Pool(op="max", kernel=3, stride=2)
     stem = (_conv(w(32), 3, 2, valid=True), _conv(w(32), 3, valid=True), _conv(w(64), 3), pool,
             _conv(w(80)), _conv(w(192), 3, valid=True), pool)
