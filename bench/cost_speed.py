@@ -16,7 +16,7 @@ import torch
 from fvcore.nn import FlopCountAnalysis
 
 from se_design.build import build_model
-from se_design.cost import _UNITS, cost  # _UNITS: the block memo, cleared for cold runs
+from se_design.cost import clear_memos, cost  # memos cleared for cold runs
 from se_design.spec import SE, with_se
 from se_design.zoo import get_arch
 
@@ -53,7 +53,7 @@ def vs_fvcore() -> None:
     assert analytic == counted == EXPECTED_FLOPS, (analytic, counted)
     print(f"se_resnet50 FLOPs: analytic {analytic:,} == fvcore {counted:,}")
 
-    cold = median_time(lambda: cost(arch, "fvcore"), 200, _UNITS.clear)
+    cold = median_time(lambda: cost(arch, "fvcore"), 200, clear_memos)
     warm = median_time(lambda: cost(arch, "fvcore"), 2000)  # memo kept, as a search
     trace = median_time(lambda: fvcore_total(model), 5)
     built = median_time(lambda: fvcore_total(build_model(arch).eval()), 5)  # as cost --verify
@@ -79,14 +79,14 @@ def sweep() -> None:
             arch = with_se(arch, SE(r=r) if r else None, [st])
         return arch
 
-    _UNITS.clear()
+    clear_memos()
     t = time.perf_counter()
     params = [cost(make(rs), "fvcore").params for rs in choices]
     total = time.perf_counter() - t
 
     # Costing alone: specs built beforehand, memo cleared again so the work is the same.
     specs = [make(rs) for rs in choices]
-    _UNITS.clear()
+    clear_memos()
     t = time.perf_counter()
     for spec in specs:
         cost(spec, "fvcore")

@@ -175,29 +175,30 @@ def _text_table(head: list[str], rows: list[list], left: int) -> str:
 
 def _unit(node: g.Node, shape: g.Shape, convention: str, where: str) -> Unit:
     table = CONVENTIONS[convention]
-    rows: list[g.Row] = []
-    ses: list[tuple[str, g.SESetting]] = []
-    out = g.walk(node, shape, "", rows, ses)
+    w = g.walked(node, shape, where)
     layers = tuple(Layer(r.path, type(r.leaf).__name__, r.out, PARAMS.get(type(r.leaf), _zero)(r.leaf),
                          table.get(type(r.leaf), _zero)(r.leaf, r.shape, r.out), r.se is not None)
-                   for r in rows)
-    return Unit(layers, out, sum(la.params for la in layers), sum(la.flops for la in layers),
-                sum(la.params for la in layers if la.se), tuple(x for _, x in ses))
+                   for r in w.rows)
+    return Unit(layers, w.out, sum(la.params for la in layers), sum(la.flops for la in layers),
+                sum(la.params for la in layers if la.se), tuple(x for _, x in w.ses))
 
 
-_UNITS: dict = {}
+_UNITS = g.Memo()
 
 
 def block_unit(node: g.Node, shape: g.Shape, convention: str, where: str = "") -> Unit:
     """Cost of one block's graph on an input shape. Memoised without the position, so the
     repeated blocks of a stage, and the thousands of specs a search costs, share work."""
-    key = (node, shape, convention)
-    unit = _UNITS.get(key)
-    if unit is None:
-        if len(_UNITS) > 100_000:
-            _UNITS.clear()
-        unit = _UNITS[key] = _unit(node, shape, convention, where)
-    return unit
+    return _UNITS.get(node, (shape, convention), lambda: _unit(node, shape, convention, where))
+
+
+def clear_memos() -> None:
+    """Forget every memoised expansion, shape and cost (for cold-start benchmarks)."""
+    from se_design.families import base
+
+    base.NODES.clear()
+    g.WALKS.clear()
+    _UNITS.clear()
 
 
 def cost(arch: Arch, convention: str = "fvcore") -> Cost:

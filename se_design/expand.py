@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from math import prod
 
 from se_design import graph as g
@@ -24,18 +25,23 @@ def parts(arch: s.Arch) -> list[tuple[str, tuple]]:
 
 def head(arch: s.Arch, shape: g.Shape) -> g.Seq:
     """Classifier on a (C, H, W) feature map."""
+    return _head(arch.head, arch.num_classes, shape)
+
+
+@lru_cache(maxsize=1024)  # one node per head: its cost is memoised by identity
+def _head(spec: s.Head, num_classes: int, shape: g.Shape) -> g.Seq:
     items: list[tuple[str, g.Node]] = []
-    if arch.head.pool == "avg":
+    if spec.pool == "avg":
         items.append(("pool", g.GlobalPool()))
         shape = (shape[0], 1, 1)
     items.append(("flatten", g.Flatten()))
     c = prod(shape)
-    for i, width in enumerate(arch.head.hidden, 1):
-        items += [(f"fc{i}", g.Linear(c, width)), (f"{arch.head.act}{i}", g.Act(arch.head.act))]
-        if arch.head.dropout:
-            items.append((f"drop{i}", g.Dropout(arch.head.dropout)))
+    for i, width in enumerate(spec.hidden, 1):
+        items += [(f"fc{i}", g.Linear(c, width)), (f"{spec.act}{i}", g.Act(spec.act))]
+        if spec.dropout:
+            items.append((f"drop{i}", g.Dropout(spec.dropout)))
         c = width
-    items.append(("fc", g.Linear(c, arch.num_classes)))
+    items.append(("fc", g.Linear(c, num_classes)))
     return g.Seq(tuple(items))
 
 
@@ -48,7 +54,7 @@ def expand(arch: s.Arch) -> g.Seq:
     for name, blocks in parts(arch):
         node = sequence(blocks, c, name)
         for i, (_, child) in enumerate(node.items):
-            shape = g.out_shape(child, shape, f"{name}.{i}")
+            shape = g.walked(child, shape, f"{name}.{i}").out
         items.append((name, node))
         c = shape[0]
     return g.Seq(tuple(items) + (("head", head(arch, shape)),))

@@ -215,18 +215,52 @@ def walk(node: Node, shape: Shape, path: str = "", rows: list[Row] | None = None
     return out
 
 
-_SHAPES: dict = {}
+class Memo:
+    """Results keyed by a graph node's identity (hashing a node walks all of it), plus other
+    hashable keys; the node is kept with the result, so a recycled id never matches."""
+
+    def __init__(self, limit: int = 100_000):
+        self.data: dict = {}
+        self.limit = limit
+
+    def get(self, node: Node, key: tuple, make):
+        hit = self.data.get((id(node), *key))
+        if hit is not None and hit[0] is node:
+            return hit[1]
+        if len(self.data) > self.limit:
+            self.data.clear()
+        value = make()
+        self.data[(id(node), *key)] = (node, value)
+        return value
+
+    def clear(self) -> None:
+        self.data.clear()
 
 
-def out_shape(node: Node, shape: Shape, path: str) -> Shape:
-    """walk() without rows, memoised: the output shape of a (block) node."""
-    key = (node, shape)
-    out = _SHAPES.get(key)
-    if out is None:
-        if len(_SHAPES) > 100_000:
-            _SHAPES.clear()
-        out = _SHAPES[key] = walk(node, shape, path)
-    return out
+class Walked(NamedTuple):
+    rows: list[Row]
+    ses: list[tuple[str, SESetting]]
+    out: Shape
+
+
+def _walk_all(node: Node, shape: Shape, path: str) -> Walked:
+    rows: list[Row] = []
+    ses: list[tuple[str, SESetting]] = []
+    try:
+        out = walk(node, shape, "", rows, ses)
+    except SpecError:
+        walk(node, shape, path)  # again with the node's own path, for the message
+        raise
+    return Walked(rows, ses, out)
+
+
+WALKS = Memo()
+
+
+def walked(node: Node, shape: Shape, path: str = "") -> Walked:
+    """walk() of a (block) node on an input shape, rows relative to the node, memoised:
+    expand() takes its shapes from it and cost its rows, so each block is walked once."""
+    return WALKS.get(node, shape, lambda: _walk_all(node, shape, path))
 
 
 def _merge(outs: list[Shape], merge: str, path: str) -> Shape:

@@ -50,3 +50,25 @@ def test_search_places_se_inside_branches(tmp_path):
     assert arch.stages[0].blocks[0].branches[0][0].se == SE(r=4)
     off = Design({"a": SE(r=4)}, frozenset({("a", 1)}), "inner").apply(prob.target)
     assert cost(off).se_params == cost(arch).se_params / 2
+
+
+def test_mobilenet_v3_space_searches_with_the_papers_se_convention():
+    """The shipped space: plain MobileNetV3-Large target, SE per stage with the paper's
+    make-divisible-by-8 squeeze; a suggested design's SE sits after the depthwise conv."""
+    from pathlib import Path
+
+    from se_design.search.space import load_space
+    from se_design.zoo import get_arch
+
+    prob = load_space(Path(__file__).parents[1] / "search_spaces/mobilenet_v3_large.yaml")
+    assert prob.target == get_arch("plain_mobilenet_v3_large")
+    assert prob.stages == ["stage1", "stage2", "stage3", "stage4", "stage5"]
+    params = {"squeeze": "avg", "gate": "hardsigmoid", "r_stage1": "none", "r_stage2": "none",
+              "r_stage3": "4", "variant_stage3": "standard", "r_stage4": "none",
+              "r_stage5": "4", "variant_stage5": "standard"}
+    arch = prob.suggest(optuna.trial.FixedTrial(params)).apply(prob.target)
+    c = cost(arch)
+    assert {x.se for _, u in c.groups[3].units for x in u.ses} == {s.PRESETS["mobilenetv3"]}
+    # stage 3 (72, 120, 120 expanded) and stage 5 (672, 960, 960): d = make_divisible(e/4, 8)
+    assert [x.reduced for gr in c.groups for _, u in gr.units for x in u.ses] == \
+        [24, 32, 32, 168, 240, 240]

@@ -75,18 +75,18 @@ def check_groups(cin: int, cout: int, groups: int, where: str) -> None:
         raise SpecError(f"{groups} groups at {where} do not divide {cin} -> {cout} channels.")
 
 
-_NODES: dict = {}
+NODES: dict = {}
 
 
 def block(b: BlockSpec, cin: int, where: str) -> tuple[g.Node, int]:
     """(graph of one spec block, its output channels). Memoised without the position (used
     only in error messages), so repeated blocks and the specs a search costs share nodes."""
     key = (b, cin)
-    hit = _NODES.get(key)
+    hit = NODES.get(key)
     if hit is None:
-        if len(_NODES) > 100_000:
-            _NODES.clear()
-        hit = _NODES[key] = b.expand(cin, where), b.out_channels(cin)
+        if len(NODES) > 100_000:
+            NODES.clear()
+        hit = NODES[key] = b.expand(cin, where), b.out_channels(cin)
     return hit
 
 

@@ -12,6 +12,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from se_design.cost import cost
 from se_design.errors import UserError
+from se_design.se import PRESETS
 from se_design.spec import SE, Arch, SpecError, StrictModel, explain, load_config, override, with_se
 from se_design.train_config import TrainConfig
 from se_design.zoo import get_arch
@@ -76,6 +77,13 @@ class Variables(StrictModel):
     per_block: bool = False  # also switch SE on/off block by block
     # multi-branch (Inception) blocks: SE after the merge, on the blocks inside, or both
     levels: Literal["outer", "inner", "all"] = "outer"
+    # SE conventions not searched (width d is taken from, rounding, inner activation)
+    preset: Literal["paper", "efficientnet", "regnet", "mobilenetv3"] = "paper"
+
+    def se(self, r: int, variant: str = "standard", squeeze: str = "avg",
+           gate: str = "sigmoid") -> SE:
+        return PRESETS[self.preset].model_copy(
+            update={"r": r, "variant": variant, "squeeze": squeeze, "gate": gate})
 
     @model_validator(mode="after")
     def _references_possible(self):
@@ -214,7 +222,7 @@ class Problem:
                 se[s] = None
                 continue
             variant = trial.suggest_categorical(f"variant_{s}", v.variant)
-            se[s] = SE(r=int(r), variant=variant, squeeze=squeeze, gate=gate)
+            se[s] = v.se(int(r), variant, squeeze, gate)
             if v.per_block:
                 off |= {(s, i) for i in range(self.blocks(s))
                         if not trial.suggest_categorical(f"on_{s}_{i}", [True, False])}
@@ -272,7 +280,7 @@ def resolve(space: Space, where: Path | str = "the search space") -> Problem:
     v = space.variables
     for r in (x for x in v.r if x != "none"):  # every r and variant must fit every stage
         for variant in v.variant:
-            design = Design({s: SE(r=r, variant=variant) for s in stages}, levels=v.levels)
+            design = Design({s: v.se(r, variant) for s in stages}, levels=v.levels)
             for net, name in ((target, "target"), (proxy, "proxy")):
                 try:
                     cost(design.apply(net))
