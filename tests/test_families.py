@@ -72,3 +72,18 @@ def test_mobilenet_v3_space_searches_with_the_papers_se_convention():
     # stage 3 (72, 120, 120 expanded) and stage 5 (672, 960, 960): d = make_divisible(e/4, 8)
     assert [x.reduced for gr in c.groups for _, u in gr.units for x in u.ses] == \
         [24, 32, 32, 168, 240, 240]
+
+
+def test_cost_only_objective_counts_nested_se_modules(tmp_path):
+    """'blocks with SE' counts SE modules from the graph, those inside branches included."""
+    from se_design.search.study import Objective
+
+    spec_path = tmp_path / "inc.yaml"
+    s.save_config(ARCH, spec_path)
+    space = Space.model_validate({
+        "name": "x", "target": {"config": str(spec_path)}, "proxy": {"config": str(spec_path)},
+        "variables": {"r": ["none", 4, 16], "levels": "all"}, "objectives": ["accuracy", "params"]})
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    study.enqueue_trial({"squeeze": "avg", "gate": "sigmoid", "r_a": "4", "variant_a": "standard"})
+    study.optimize(Objective(resolve(space), cost_only=True), n_trials=1)
+    assert study.trials[0].values[0] == 2 * (1 + 3)  # per unit: after the concat + 3 convs
