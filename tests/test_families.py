@@ -87,3 +87,13 @@ def test_cost_only_objective_counts_nested_se_modules(tmp_path):
     study.enqueue_trial({"squeeze": "avg", "gate": "sigmoid", "r_a": "4", "variant_a": "standard"})
     study.optimize(Objective(resolve(space), cost_only=True), n_trials=1)
     assert study.trials[0].values[0] == 2 * (1 + 3)  # per unit: after the concat + 3 convs
+
+
+def test_verify_builds_and_costs_one_expansion(monkeypatch):
+    from se_design import expand
+    from se_design.verify import verify
+
+    calls, real = [], expand.expand
+    monkeypatch.setattr(expand, "expand", lambda arch: calls.append(arch) or real(arch))
+    assert verify(with_se(ARCH, SE(r=4), levels="all")).ok
+    assert len(calls) == 1
