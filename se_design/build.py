@@ -62,6 +62,15 @@ class PadShortcut(nn.Module):
         return nn.functional.pad(x, (0, 0, 0, 0, 0, self.extra))
 
 
+class Mul(nn.Module):
+    def __init__(self, factor: float):
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x):
+        return x * self.factor
+
+
 ACTS = {"relu": lambda: nn.ReLU(inplace=True), "relu6": nn.ReLU6, "hardswish": nn.Hardswish,
         "silu": nn.SiLU, "sigmoid": nn.Sigmoid, "hardsigmoid": nn.Hardsigmoid, "tanh": nn.Tanh}
 
@@ -75,7 +84,7 @@ def module(node: g.Node) -> nn.Module:
     if isinstance(node, g.Scale):
         return Scale(OrderedDict((n, module(c)) for n, c in node.gate.items))
     if isinstance(node, g.Conv):
-        return nn.Conv2d(node.cin, node.cout, node.k, node.stride, node.k // 2,
+        return nn.Conv2d(node.cin, node.cout, node.hw, node.stride, node.pad,
                          groups=node.groups, bias=node.bias)
     if isinstance(node, g.BN):
         return nn.BatchNorm2d(node.c)
@@ -98,6 +107,8 @@ def module(node: g.Node) -> nn.Module:
         return Shuffle(node.groups)
     if isinstance(node, g.PadShortcut):
         return PadShortcut(node.cin, node.cout, node.stride)
+    if isinstance(node, g.Mul):
+        return Mul(node.factor)
     raise TypeError(f"no torch module for {node!r}")
 
 

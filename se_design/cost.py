@@ -6,8 +6,9 @@ This module must not import torch: it is what the search calls thousands of time
 A convention is a table from graph primitive to counting function, as fvcore's handle table:
 - fvcore: exactly what fvcore.nn.FlopCountAnalysis counts on the model build.py makes, in
   eval mode: conv and linear multiply-adds (bias ignored), BatchNorm as 2 per element (scale
-  and shift), adaptive average pooling as 1 per input element; nothing for ReLU, sigmoid,
-  tanh, the SE multiply, residual adds, max/avg windowed pooling or adaptive max pooling.
+  and shift), adaptive average pooling as 1 per input element; nothing for the activations
+  (ReLU, ReLU6, hard-swish, SiLU, sigmoid, hard-sigmoid, tanh), the SE multiply, residual
+  scaling and adds, max/avg windowed pooling or adaptive max pooling.
 - paper: multiply-adds of convolutions and fully connected layers plus the SE squeeze (1 per
   input element, avg or max), which reproduces the SE paper's GFLOPs; BatchNorm is taken as
   folded into the convs, and the classifier's global pooling is not counted.
@@ -25,7 +26,7 @@ from se_design.spec import Arch
 
 
 def _conv_flops(n: g.Conv, i: g.Shape, o: g.Shape) -> int:
-    return n.cout * (n.cin // n.groups) * n.k * n.k * o[1] * o[2]
+    return n.cout * (n.cin // n.groups) * n.hw[0] * n.hw[1] * o[1] * o[2]
 
 
 def _linear_flops(n: g.Linear, i: g.Shape, o: g.Shape) -> int:
@@ -54,7 +55,7 @@ CONVENTIONS = {
 # Trainable parameters per leaf kind (BN running statistics are buffers, not parameters);
 # kinds not listed have none.
 PARAMS = {
-    g.Conv: lambda n: n.cout * (n.cin // n.groups) * n.k * n.k + (n.cout if n.bias else 0),
+    g.Conv: lambda n: n.cout * (n.cin // n.groups) * n.hw[0] * n.hw[1] + (n.cout if n.bias else 0),
     g.BN: lambda n: 2 * n.c,
     g.Linear: lambda n: n.cin * n.cout + n.cout,
 }

@@ -23,10 +23,27 @@ Shape = tuple[int, int, int]  # (channels, height, width) of one sample
 class Conv:
     cin: int
     cout: int
-    k: int = 1
+    k: int | tuple[int, int] = 1  # (height, width) for asymmetric kernels
     stride: int = 1
     groups: int = 1
-    bias: bool = False  # padding is always k // 2
+    bias: bool = False
+    padding: int | None = None  # None: k // 2 on each side, per dimension
+
+    @property
+    def hw(self) -> tuple[int, int]:
+        return (self.k, self.k) if isinstance(self.k, int) else self.k
+
+    @property
+    def pad(self) -> tuple[int, int]:
+        kh, kw = self.hw
+        return (kh // 2, kw // 2) if self.padding is None else (self.padding, self.padding)
+
+
+@dataclass(frozen=True, slots=True)
+class Mul:
+    """Multiplication by a constant (Inception-ResNet's residual scaling)."""
+
+    factor: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +145,7 @@ class Scale:
 
 
 Leaf = (Conv | BN | Act | Pool | GlobalPool | Squeeze | Flatten | Linear | Dropout | Shuffle
-        | PadShortcut)
+        | PadShortcut | Mul)
 Node = Leaf | Seq | Parallel | Scale
 
 
@@ -142,8 +159,8 @@ def _conv_out(size: int, k: int, stride: int, padding: int) -> int:
 
 
 def _conv_shape(n: Conv, s: Shape) -> Shape:
-    p = n.k // 2
-    return n.cout, _conv_out(s[1], n.k, n.stride, p), _conv_out(s[2], n.k, n.stride, p)
+    (kh, kw), (ph, pw) = n.hw, n.pad
+    return n.cout, _conv_out(s[1], kh, n.stride, ph), _conv_out(s[2], kw, n.stride, pw)
 
 
 def _pool_shape(n: Pool, s: Shape) -> Shape:

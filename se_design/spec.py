@@ -78,13 +78,13 @@ def _where(loc: tuple) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part not in kinds:
+        elif part not in kinds and not any(c in part for c in "-["):  # union member tags
             out += f".{part}" if out else str(part)
     return out or "the top level"
 
 
 def explain(err: ValidationError) -> str:
-    e = err.errors()[0]
+    e = max(err.errors(), key=lambda e: len(e["loc"]))  # the most specific: kernel [1, 0]
     where = _where(e["loc"])
     if e["type"] == "extra_forbidden":
         return f"unknown field {where!r} in the architecture spec."

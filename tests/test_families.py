@@ -97,3 +97,21 @@ def test_verify_builds_and_costs_one_expansion(monkeypatch):
     monkeypatch.setattr(expand, "expand", lambda arch: calls.append(arch) or real(arch))
     assert verify(with_se(ARCH, SE(r=4), levels="all")).ok
     assert len(calls) == 1
+
+
+def test_inception_features_agree_with_fvcore():
+    """Asymmetric kernels, explicit padding, a biased conv without BN and a scaled residual
+    branch (Inception-ResNet's pieces, ported from the nets branch to the conv and branches
+    family modules) cost what fvcore counts on the built model."""
+    from se_design.verify import verify
+
+    unit = s.Branches(branches=(
+        (s.Conv(out=16, kernel=1), s.Conv(out=16, kernel=(1, 7)), s.Conv(out=16, kernel=(7, 1)),
+         s.Conv(out=32, kernel=1, bn=False, bias=True, act="none")),
+        ()), merge="add", act="relu", scale=0.2, se=SE(r=4))
+    arch = s.Arch(name="irv2", resolution=19, num_classes=10,
+                  stem=(s.Conv(out=32, stride=2, padding=0),),
+                  stages=(s.Stage(name="a", blocks=(unit,)),))
+    check = verify(arch)
+    assert check.ok and not check.layer_mismatches, check.layer_mismatches
+    assert check.analytic.groups[0].units[0][1].out == (32, 9, 9)  # (19 - 3) // 2 + 1

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field
 
@@ -30,6 +30,8 @@ class Branches(BlockSpec):
     branches: tuple[tuple[Block, ...], ...] = Field(min_length=1)
     merge: Literal["concat", "add"] = "concat"
     act: Literal["relu", "none"] = "none"
+    # multiplies each non-empty branch before the merge (Inception-ResNet's residual scaling)
+    scale: Annotated[float, Field(gt=0)] = 1.0
     se: SE | None = None
 
     se_slots = ("standard", "pre")  # standard: after the merge (and its ReLU)
@@ -42,7 +44,7 @@ class Branches(BlockSpec):
         return max(sequence_stride(br) for br in self.branches)
 
     def expand(self, cin: int, where: str) -> g.Node:
-        branches = tuple((f"b{i}", sequence(blocks, cin, f"{where}.b{i}"))
+        branches = tuple((f"b{i}", _times(sequence(blocks, cin, f"{where}.b{i}"), self.scale))
                          for i, blocks in enumerate(self.branches))
         post = g.seq(("relu", act(self.act)),
                      ("se", se_at(self, "standard", self.out_channels(cin), cin, where)))
@@ -61,3 +63,10 @@ class Branches(BlockSpec):
             check_se_fits(type(self), se)
             update["se"] = se
         return self.model_copy(update=update)
+
+
+def _times(branch: g.Seq, scale: float) -> g.Seq:
+    """The branch times `scale`, unless it is the identity or the scale is 1."""
+    if scale == 1 or not branch.items:
+        return branch
+    return g.Seq(branch.items + (("scale", g.Mul(scale)),))
