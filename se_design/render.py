@@ -105,7 +105,7 @@ def paper_table(comparisons) -> Table:
             cells += [paper or "", f"{ours:.3f}",
                       f"{c.rel(ours, paper):+.2%}" if paper else ""]
         t.add_row(c.row.table, c.row.model, *cells,
-                  "[green]yes[/green]" if c.matches else "explained" if c.ok else "[red]no[/red]")
+                  f"[green]{c.match}[/green]" if c.ok else "[red]no[/red]")
     return t
 
 
