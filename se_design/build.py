@@ -125,6 +125,11 @@ def init_weights(model: nn.Module) -> None:
 
 def build_model(arch: Arch) -> nn.Module:
     """The PyTorch model of a spec (raises SpecError for specs that cannot be built)."""
-    model = module(ex.expand(arch))
+    return build_graph(ex.expand(arch))
+
+
+def build_graph(net: g.Seq) -> nn.Module:
+    """The PyTorch model of an expanded spec (verify builds and costs the same expansion)."""
+    model = module(net)
     init_weights(model)
     return model

@@ -6,9 +6,9 @@ This module must not import torch: it is what the search calls thousands of time
 A convention is a table from graph primitive to counting function, as fvcore's handle table:
 - fvcore: exactly what fvcore.nn.FlopCountAnalysis counts on the model build.py makes, in
   eval mode: conv and linear multiply-adds (bias ignored), BatchNorm as 2 per element (scale
-  and shift), adaptive average pooling as 1 per input element; nothing for ReLU, sigmoid,
-  tanh, the SE multiply, residual scaling and adds, max/avg windowed pooling or adaptive
-  max pooling.
+  and shift), adaptive average pooling as 1 per input element; nothing for the activations
+  (ReLU, ReLU6, hard-swish, SiLU, sigmoid, hard-sigmoid, tanh), the SE multiply, residual
+  scaling and adds, max/avg windowed pooling or adaptive max pooling.
 - paper: multiply-adds of convolutions and fully connected layers plus the SE squeeze (1 per
   input element, avg or max), which reproduces the SE paper's GFLOPs; BatchNorm is taken as
   folded into the convs, and the classifier's global pooling is not counted.

@@ -43,7 +43,7 @@ class Row:
     params_m: str | None = None  # paper's params in millions, as printed
     gflops: str | None = None  # paper's GFLOPs (multiply-adds), as printed
     note: str = ""
-    explained: bool = False  # a known gap, explained in the note
+    explained: bool = False  # misses the tolerance for the reason given in `note`
 
 
 def _r50(se: SE | None = None, stages: list[str] | None = None) -> Callable[[], Arch]:
@@ -156,13 +156,16 @@ class Comparison:
         return abs(Comparison.rel(ours, paper)) <= TOLERANCE or f"{ours:.{decimals}f}" == paper
 
     @property
-    def matches(self) -> bool:
+    def close_to_paper(self) -> bool:
         return self.close(self.params_m, self.row.params_m) and self.close(self.gflops, self.row.gflops)
 
     @property
     def ok(self) -> bool:
-        """Matches, or the gap is a known one its note explains."""
-        return self.matches or self.row.explained
+        return self.close_to_paper or self.row.explained
+
+    @property
+    def match(self) -> str:
+        return "yes" if self.close_to_paper else "explained" if self.ok else "no"
 
 
 def compare() -> list[Comparison]:
@@ -180,16 +183,12 @@ def _cell(ours: float, paper: str | None, digits: int) -> list[str]:
     return [paper, f"{ours:.{digits}f}", f"{Comparison.rel(ours, paper):+.2%}"]
 
 
-def _match(c: Comparison) -> str:
-    return "yes" if c.matches else "explained" if c.ok else "**no**"
-
-
 def markdown(comparisons: list[Comparison]) -> str:
     head = ("| Experiment | Model | Params paper (M) | Params ours (M) | Δ | GFLOPs paper | "
             "GFLOPs ours | Δ | Match | Note |")
     lines = [head, "|" + "---|" * 10]
     for c in comparisons:
         cells = [c.row.table, c.row.model, *_cell(c.params_m, c.row.params_m, 3),
-                 *_cell(c.gflops, c.row.gflops, 3), _match(c), c.row.note]
+                 *_cell(c.gflops, c.row.gflops, 3), c.match if c.ok else "**no**", c.row.note]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

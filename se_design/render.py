@@ -21,7 +21,7 @@ def si(x: float) -> str:
 def cost_table(c: Cost, fvcore: dict[str, int] | None = None) -> Table:
     t = Table(title=f"{c.arch} at {c.resolution}x{c.resolution}, convention '{c.convention}' "
                     "(1 multiply-add = 1 FLOP)", title_justify="left")
-    cols = ["stage", "blocks N_s", "C_s", "r", "SE params 2/r·N·C²", "SE params exact",
+    cols = ["stage", "blocks N_s", "C_s", "r", "SE weights 2·C·d", "SE params exact",
             "params", "FLOPs", "share"] + (["fvcore FLOPs"] if fvcore else [])
     for i, col in enumerate(cols):
         t.add_column(col, justify="left" if i == 0 else "right")
@@ -105,7 +105,7 @@ def paper_table(comparisons) -> Table:
             cells += [paper or "", f"{ours:.3f}",
                       f"{c.rel(ours, paper):+.2%}" if paper else ""]
         t.add_row(c.row.table, c.row.model, *cells,
-                  "[green]yes[/green]" if c.matches else "explained" if c.ok else "[red]no[/red]")
+                  f"[green]{c.match}[/green]" if c.ok else "[red]no[/red]")
     return t
 
 

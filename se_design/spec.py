@@ -17,7 +17,7 @@ import yaml
 from pydantic import Field, ValidationError
 
 from se_design.errors import SpecError
-from se_design.families import FAMILIES, SE_VARIANTS, Block, BlockSpec
+from se_design.families import FAMILIES, SE_VARIANTS, Block, BlockSpec, base
 from se_design.families.branches import Branches
 from se_design.families.conv import Conv
 from se_design.families.dwsep import DWSep
@@ -30,7 +30,7 @@ from se_design.se import PRESETS, SE
 
 __all__ = ["PRESETS", "SE", "SE_VARIANTS", "Arch", "Basic", "Block", "BlockSpec", "Bottleneck",
            "Branches", "Conv", "DWSep", "Head", "MBConv", "Pool", "Shuffle", "SpecError",
-           "Stage", "StrictModel", "dumps", "explain", "load_config", "loads", "override",
+           "Stage", "StrictModel", "check_se_fits", "dumps", "explain", "load_config", "loads", "override",
            "save_config", "to_dict", "validate", "with_se"]
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
@@ -155,6 +155,11 @@ def override(arch: Arch, **changes) -> Arch:
     value is not None, validated again."""
     changes = {k: v for k, v in changes.items() if v is not None}
     return validate(arch.model_dump() | changes) if changes else arch
+
+
+def check_se_fits(kind: str, se: SE | None) -> None:
+    """SpecError when SE variant `se.variant` has no slot in a block of `kind`."""
+    base.check_se_fits(FAMILIES[kind], se)
 
 
 def with_se(arch: Arch, se: SE | None, stages: list[str] | None = None,

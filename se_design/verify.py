@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 
 from se_design import expand as ex
-from se_design.build import init_weights, module
+from se_design.build import build_graph
 from se_design.cost import Cost, cost_graph
 from se_design.spec import Arch
 
@@ -54,10 +54,8 @@ def fvcore_counts(model: torch.nn.Module, resolution: int, in_chans: int = 3):
 def verify(arch: Arch) -> Check:
     net = ex.expand(arch)  # one expansion: the model and the analytic cost share it
     analytic = cost_graph(arch, net, "fvcore")
-    model = module(net)
-    init_weights(model)
     with torch.no_grad():
-        flops, params = fvcore_counts(model, arch.resolution, arch.in_chans)
+        flops, params = fvcore_counts(build_graph(net), arch.resolution, arch.in_chans)
     mismatches = [(la.path, la.flops, flops.get(la.path, 0)) for la in analytic.layers
                   if flops.get(la.path, 0) != la.flops]
     names = [""] + [gr.name for gr in analytic.groups]

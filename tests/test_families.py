@@ -72,3 +72,46 @@ def test_mobilenet_v3_space_searches_with_the_papers_se_convention():
     # stage 3 (72, 120, 120 expanded) and stage 5 (672, 960, 960): d = make_divisible(e/4, 8)
     assert [x.reduced for gr in c.groups for _, u in gr.units for x in u.ses] == \
         [24, 32, 32, 168, 240, 240]
+
+
+def test_cost_only_objective_counts_nested_se_modules(tmp_path):
+    """'blocks with SE' counts SE modules from the graph, those inside branches included."""
+    from se_design.search.study import Objective
+
+    spec_path = tmp_path / "inc.yaml"
+    s.save_config(ARCH, spec_path)
+    space = Space.model_validate({
+        "name": "x", "target": {"config": str(spec_path)}, "proxy": {"config": str(spec_path)},
+        "variables": {"r": ["none", 4, 16], "levels": "all"}, "objectives": ["accuracy", "params"]})
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    study.enqueue_trial({"squeeze": "avg", "gate": "sigmoid", "r_a": "4", "variant_a": "standard"})
+    study.optimize(Objective(resolve(space), cost_only=True), n_trials=1)
+    assert study.trials[0].values[0] == 2 * (1 + 3)  # per unit: after the concat + 3 convs
+
+
+def test_verify_builds_and_costs_one_expansion(monkeypatch):
+    from se_design import expand
+    from se_design.verify import verify
+
+    calls, real = [], expand.expand
+    monkeypatch.setattr(expand, "expand", lambda arch: calls.append(arch) or real(arch))
+    assert verify(with_se(ARCH, SE(r=4), levels="all")).ok
+    assert len(calls) == 1
+
+
+def test_inception_features_agree_with_fvcore():
+    """Asymmetric kernels, explicit padding, a biased conv without BN and a scaled residual
+    branch (Inception-ResNet's pieces, ported from the nets branch to the conv and branches
+    family modules) cost what fvcore counts on the built model."""
+    from se_design.verify import verify
+
+    unit = s.Branches(branches=(
+        (s.Conv(out=16, kernel=1), s.Conv(out=16, kernel=(1, 7)), s.Conv(out=16, kernel=(7, 1)),
+         s.Conv(out=32, kernel=1, bn=False, bias=True, act="none")),
+        ()), merge="add", act="relu", scale=0.2, se=SE(r=4))
+    arch = s.Arch(name="irv2", resolution=19, num_classes=10,
+                  stem=(s.Conv(out=32, stride=2, padding=0),),
+                  stages=(s.Stage(name="a", blocks=(unit,)),))
+    check = verify(arch)
+    assert check.ok and not check.layer_mismatches, check.layer_mismatches
+    assert check.analytic.groups[0].units[0][1].out == (32, 9, 9)  # (19 - 3) // 2 + 1

@@ -1,5 +1,4 @@
-"""conv(kernel, stride, groups) -> BN -> activation: VGG layers, stems, 1x1 heads, Inception's
-asymmetric and unpadded convs."""
+"""conv(kernel, stride, groups) -> BN -> activation: VGG layers, stems, 1x1 heads."""
 
 from __future__ import annotations
 
@@ -33,8 +32,8 @@ class Conv(BlockSpec):
 
     def expand(self, cin: int, where: str) -> g.Node:
         check_groups(cin, self.out, self.groups, where)
-        conv = g.Conv(cin, self.out, self.kernel, self.stride, self.groups, self.bias,
-                      self.padding)
-        return g.seq(("se", se_at(self, "pre", cin, cin, where)), ("conv", conv),
+        return g.seq(("se", se_at(self, "pre", cin, cin, where)),
+                     ("conv", g.Conv(cin, self.out, self.kernel, self.stride, self.groups,
+                                     self.bias, self.padding)),
                      ("bn", g.BN(self.out) if self.bn else None), ("act", act(self.act)),
                      ("se", se_at(self, "standard", self.out, cin, where)))

@@ -105,8 +105,8 @@ class Objective:
         trial.set_user_attr("design", design.label())
         trial.set_user_attr("params", c.params)
         trial.set_user_attr("flops", c.flops)
-        trial.set_user_attr("se_blocks", sum(b.se is not None for st in target.stages
-                                             for b in st.blocks if hasattr(b, "se")))
+        trial.set_user_attr("se_blocks", sum(len(u.ses) for gr in c.groups  # SE modules,
+                                             for _, u in gr.units))  # nested ones too
         if trial.params in self.references:
             trial.set_user_attr("reference", REFERENCES[self.references.index(trial.params)])
         for key, value in self.problem.violations(c.params, c.flops).items():
