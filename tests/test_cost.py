@@ -160,3 +160,8 @@ def test_printable_tables():
     rows = c.layer_table().splitlines()[1:]
     assert len(rows) == len(c.layers)
     assert sum(r.endswith("SE") for r in rows) == sum(la.se for la in c.layers) == 9 * 5
+
+
+def test_se_without_biases_is_exactly_the_closed_form():
+    c = cost(with_se(get_arch("resnet50"), SE(bias=False)))
+    assert c.se_params == c.se_closed_form == 2_514_944
