@@ -256,3 +256,8 @@ def test_with_se_none_removes_nested_se_too(name, plain):
     Inception-ResNet's SEs are nested inside branches blocks)."""
     arch = with_se(get_arch(name), None).model_copy(update={"name": plain})
     assert arch == get_arch(plain)
+
+
+def test_se_without_biases_is_exactly_the_closed_form():
+    c = cost(with_se(get_arch("resnet50"), SE(bias=False)))
+    assert c.se_params == c.se_closed_form == 2_514_944
