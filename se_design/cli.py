@@ -11,7 +11,7 @@ from rich.console import Console
 
 from se_design import render
 from se_design.cost import cost as compute_cost
-from se_design.errors import UserError
+from se_design.errors import Interrupted, UserError
 from se_design.search import GRACE, HEARTBEAT
 from se_design.spec import Arch, load_config, override, validate
 from se_design.zoo import get_arch, names
@@ -31,6 +31,12 @@ def user_errors(fn):
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
+        except Interrupted as e:  # 130 = 128 + SIGINT, what shells expect after Ctrl-C
+            err.print(str(e), highlight=False, soft_wrap=True)
+            raise typer.Exit(130) from None
+        except KeyboardInterrupt:
+            err.print("interrupted.")
+            raise typer.Exit(130) from None
         except UserError as e:
             err.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
@@ -135,8 +141,8 @@ def search(space: Path = typer.Option(..., "--space", help="Search space file (s
            timeout: float | None = typer.Option(None, "--timeout", help="Seconds, per worker."),
            storage: str | None = STORAGE, study: str | None = STUDY,
            sampler: str = typer.Option("nsga2", "--sampler", help="nsga2 | tpe | brute (enumerate; for --cost-only)."),
-           data: str | None = typer.Option(None, "--data", help="Data directory (overrides the space's)."),
-           device: str | None = typer.Option(None, "--device", help="cpu | cuda [default: the space's]."),
+           data: str | None = typer.Option(None, "--data", help="digits (bundled), or a folder of CIFAR-10/100 python batches or of class subfolders of images [default: the space's]."),
+           device: str | None = typer.Option(None, "--device", help="cpu | cuda | cuda:N | auto [default: the space's]."),
            resume: bool = typer.Option(False, "--resume", help="Continue or join an existing study (created if missing)."),
            cost_only: bool = typer.Option(False, "--cost-only", help="No training: costs and budgets only."),
            epochs: int | None = typer.Option(None, "--epochs", min=1, help="Override the proxy's epochs."),

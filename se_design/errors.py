@@ -3,3 +3,7 @@
 
 class UserError(ValueError):
     """Bad input (spec, config, option, file); the message is one sentence."""
+
+
+class Interrupted(UserError):
+    """Ctrl-C (or SIGTERM) stopped the work; the CLI exits with 130 as shells expect."""

@@ -11,10 +11,11 @@ def n(x: float) -> str:
     return f"{x:,.0f}"
 
 
-def si(x: float) -> str:
+def compact(x: float) -> str:
+    """28.09M, 3.89G, 272.47K: a unit and two decimals, so numbers fit narrow columns."""
     for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
         if abs(x) >= scale:
-            return f"{x / scale:.3f}{unit}"
+            return f"{x / scale:.2f}{unit}"
     return f"{x:.0f}"
 
 
@@ -33,7 +34,7 @@ def cost_table(c: Cost, fvcore: dict[str, int] | None = None) -> Table:
     t.add_row("total", str(sum(gr.blocks for gr in c.groups[1:-1])), "", "",
               n(c.se_closed_form), n(c.se_params), n(c.params), n(c.flops), "100%", *extra,
               style="bold", end_section=True)
-    t.caption = f"{si(c.params)} params, {si(c.flops)}FLOPs"
+    t.caption = f"{compact(c.params)} params, {compact(c.flops)}FLOPs"
     return t
 
 

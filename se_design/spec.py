@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from se_design.errors import UserError
+from se_design.files import read_data, write_text
 
 PosInt = Annotated[int, Field(strict=True, ge=1)]
 
@@ -269,17 +270,11 @@ def loads(text: str, fmt: str = "yaml") -> Arch:
 
 
 def save_config(arch: Arch, path: str | Path) -> None:
-    path = Path(path)
-    text = dumps(arch, _fmt(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    write_text(path, dumps(arch, _fmt(Path(path))), "config file")
 
 
 def load_config(path: str | Path) -> Arch:
-    path = Path(path)
-    if not path.is_file():
-        raise SpecError(f"config file {str(path)!r} does not exist.")
-    return loads(path.read_text(), _fmt(path))
+    return validate(read_data(path, _fmt(Path(path)), "config file"))
 
 
 def _fmt(path: Path) -> str:

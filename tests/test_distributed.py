@@ -228,7 +228,7 @@ def test_ctrl_c_keeps_finished_trials_and_resume_completes(where, stop, tmp_path
 
     wait_for(two_done_one_running)
     proc.send_signal(stop)
-    text = finish(proc, 2)
+    text = finish(proc, 130)
     assert "interrupted" in text and "--resume" in text
     before = {t.number: t.values for t in trials_of(url, study) if t.state == TrialState.COMPLETE}
     assert len(before) >= 2

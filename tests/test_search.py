@@ -25,7 +25,8 @@ def cli(*args):
     return res, " ".join(res.output.split())
 
 
-@pytest.mark.parametrize("name", ["cifar_resnet20", "cifar_resnet56", "se_resnet50"])
+@pytest.mark.parametrize("name", ["digits_resnet20", "cifar_resnet20", "cifar_resnet56",
+                                  "se_resnet50"])
 def test_shipped_spaces_load(name):
     problem = load_space(REPO / "search_spaces" / f"{name}.yaml")
     assert problem.stages and problem.plain_params == cost(problem.target).params
@@ -151,7 +152,7 @@ def test_interrupted_search_resumes_and_keeps_trials(tmp_path, monkeypatch):
 
     monkeypatch.setattr(study_mod.Objective, "__call__", interrupt_third)
     res, text = cli("search", "--space", space, "--cost-only", "--n-trials", 5, "--storage", db)
-    assert res.exit_code == 2 and "--resume" in text
+    assert res.exit_code == 130 and "--resume" in text
     monkeypatch.setattr(study_mod.Objective, "__call__", real)
     assert len(load("tiny-cost", db).get_trials(states=[optuna.trial.TrialState.COMPLETE])) == 2
     res, text = cli("search", "--space", space, "--cost-only", "--n-trials", 5, "--storage", db)
@@ -180,12 +181,13 @@ def test_diverging_trial_fails_with_reason_and_search_goes_on(tmp_path):
 
 
 @pytest.mark.parametrize("args,words", [
-    (["report", "--study", "nope"], ["no study named 'nope'"]),
-    (["export", "--study", "nope", "--pick", "knee", "--out", "x.yaml"], ["no study named"]),
+    (["report", "--study", "nope"], ["no storage file", "s.db"]),
+    (["export", "--study", "nope", "--pick", "knee", "--out", "x.yaml"], ["no storage file"]),
     (["search", "--space", "missing.yaml"], ["does not exist"]),
     (["search", "--space", "{space}", "--data", "{tmp}/nodata", "--n-trials", "2"],
      ["{tmp}/nodata"]),
-    (["search", "--space", "{space}", "--storage", "sqlite:////nonexistent/dir/x.db"],
+    (["search", "--space", "{space}", "--data", "digits", "--storage",
+      "sqlite:////nonexistent/dir/x.db"],
      ["cannot open storage"]),
 ])
 def test_bad_search_input_is_one_sentence_exit_2(tmp_path, args, words):
