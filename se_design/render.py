@@ -19,22 +19,40 @@ def compact(x: float) -> str:
     return f"{x:.0f}"
 
 
+def _table(title: str, columns: list[str], rows: list[list[str]], left: int = 1,
+           styles: list[str | None] | None = None) -> Table:
+    """A borderless table for 80 columns: number columns are never cut (text columns wrap)."""
+    t = Table(title=title, title_justify="left", box=None, pad_edge=False, header_style="bold",
+              padding=(0, 1), caption_justify="left")
+    for i, col in enumerate(columns):
+        numbers = i >= left
+        width = max([len(str(r[i])) for r in rows] + [max(map(len, col.split("\n")))])
+        t.add_column(col, justify="right" if numbers else "left", no_wrap=numbers,
+                     min_width=width if numbers else None)
+    for i, row in enumerate(rows):
+        t.add_row(*row, style=(styles or [None] * len(rows))[i])
+    return t
+
+
 def cost_table(c: Cost, fvcore: dict[str, int] | None = None) -> Table:
-    t = Table(title=f"{c.arch} at {c.resolution}x{c.resolution}, convention '{c.convention}' "
-                    "(1 multiply-add = 1 FLOP)", title_justify="left")
-    cols = ["stage", "blocks N_s", "C_s", "r", "SE params 2/r·N·C²", "SE params exact",
-            "params", "FLOPs", "share"] + (["fvcore FLOPs"] if fvcore else [])
-    for i, col in enumerate(cols):
-        t.add_column(col, justify="left" if i == 0 else "right")
+    """Per stage: blocks, channels, r, SE params (closed form and exact), params and FLOPs
+    with their shares (SE mostly costs params)."""
+    rows = []
     for gr in c.groups:
-        extra = [n(fvcore[gr.name])] if fvcore else []
-        t.add_row(gr.name, str(gr.blocks or ""), str(gr.channels), gr.r, n(gr.se_closed_form),
-                  n(gr.se_params), n(gr.params), n(gr.flops), f"{gr.flops / c.flops:.1%}", *extra)
-    extra = [n(fvcore[""])] if fvcore else []
-    t.add_row("total", str(sum(gr.blocks for gr in c.groups[1:-1])), "", "",
-              n(c.se_closed_form), n(c.se_params), n(c.params), n(c.flops), "100%", *extra,
-              style="bold", end_section=True)
-    t.caption = f"{compact(c.params)} params, {compact(c.flops)}FLOPs"
+        rows.append([gr.name, str(gr.blocks or ""), str(gr.channels), str(gr.r),
+                     compact(gr.se_closed_form), compact(gr.se_params), compact(gr.params),
+                     compact(gr.flops), f"{gr.params / c.params:.1%}",
+                     f"{gr.flops / c.flops:.1%}"] + ([compact(fvcore[gr.name])] if fvcore else []))
+    rows.append(["total", str(sum(gr.blocks for gr in c.groups[1:-1])), "", "",
+                 compact(c.se_closed_form), compact(c.se_params), compact(c.params),
+                 compact(c.flops), "100%", "100%"] + ([compact(fvcore[""])] if fvcore else []))
+    t = _table(f"{c.arch} at {c.resolution}x{c.resolution}, '{c.convention}' convention "
+               "(1 multiply-add = 1 FLOP)",
+               ["stage", "N_s", "C_s", "r", "SE\n2NC²/r", "SE\nexact", "params", "FLOPs",
+                "params\nshare", "FLOPs\nshare"] + (["fvcore\nFLOPs"] if fvcore else []),
+               rows, styles=[None] * (len(rows) - 1) + ["bold"])
+    t.caption = (f"{n(c.params)} params, {n(c.flops)} FLOPs; SE {n(c.se_params)} params "
+                 f"({n(c.se_closed_form)} by the closed form 2/r·N_s·C_s²)")
     return t
 
 

@@ -11,6 +11,7 @@ import optuna
 from optuna.trial import TrialState
 
 from se_design.errors import UserError
+from se_design.files import folder, write_text, writing
 
 
 @dataclass
@@ -95,19 +96,19 @@ def knee(front: list[Row]) -> Row:
 def write(study: optuna.Study, out_dir: Path) -> list[Path]:
     """<study>.csv, <study>.json (every completed trial) and <study>.png (accuracy vs the
     first cost, the front highlighted, references labelled)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    folder(out_dir)
     table = rows(study)
     objectives = study.user_attrs["objectives"]
     base = out_dir / study.study_name
     records = [asdict(r) | dict(zip(objectives, r.values)) for r in table]
-    with open(f"{base}.csv", "w", newline="") as f:
+    with writing(f"{base}.csv", "report") as path, open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=[k for k in records[0] if k != "values"])
         writer.writeheader()
         writer.writerows({k: v for k, v in rec.items() if k != "values"} for rec in records)
     saved, planned = epochs_saved(study)
-    Path(f"{base}.json").write_text(json.dumps(
+    write_text(f"{base}.json", json.dumps(
         {"study": study.study_name, "objectives": objectives, "plain": study.user_attrs["plain"],
-         "epochs_saved": saved, "epochs_planned": planned, "trials": records}, indent=2))
+         "epochs_saved": saved, "epochs_planned": planned, "trials": records}, indent=2), "report")
     paths = [Path(f"{base}.csv"), Path(f"{base}.json")]
     if len(objectives) >= 2:
         paths.append(_plot(table, objectives, Path(f"{base}.png"), study.study_name))
@@ -141,6 +142,7 @@ def _plot(table: list[Row], objectives: list[str], path: Path, title: str) -> Pa
     ax.set_title(title)
     ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    with writing(path, "plot") as p:
+        fig.savefig(p, dpi=120)
     plt.close(fig)
     return path
