@@ -169,7 +169,9 @@ def search(space: Path = typer.Option(..., "--space", help="Search space file (s
            data: str | None = typer.Option(None, "--data", help="digits (bundled), or a folder of CIFAR-10/100 python batches or of class subfolders of images.", show_default="the space's"),
            device: str | None = typer.Option(None, "--device", help="cpu | cuda | cuda:N | auto.", show_default="the space's"),
            resume: bool = flag("--resume", "Continue or join an existing study (created if missing)."),
-           cost_only: bool = flag("--cost-only", "No training: costs and budgets only."),
+           cost_only: bool = flag("--cost-only", "No training: print the params/FLOPs frontier of the whole space, computed in memory."),
+           store: bool = flag("--store", "With --cost-only: store every design as an Optuna study instead (one trial each)."),
+           as_json: bool = flag("--json", "With --cost-only: print the frontier as JSON."),
            epochs: int | None = typer.Option(None, "--epochs", min=1, help="Override the proxy's epochs.", show_default="the space's"),
            max_train: int | None = typer.Option(None, "--max-train", min=10, help="Override the proxy's training images.", show_default="the space's"),
            seed: int = typer.Option(0, "--seed", help="Seeds the sampler, the validation split and training."),
@@ -178,18 +180,38 @@ def search(space: Path = typer.Option(..., "--space", help="Search space file (s
     """Multi-objective Optuna search over per-stage r and SE placement."""
     from se_design.search import run
 
+    if cost_only and not store:
+        return _frontier(space, as_json)
     given = {"--space": space, "--n-trials": n_trials, "--timeout": timeout, "--storage": storage,
              "--study": study, "--sampler": sampler, "--data": data, "--device": device,
              "--epochs": epochs, "--max-train": max_train, "--seed": seed,
              "--heartbeat": heartbeat}
     worker_args = [str(x) for k, v in given.items() if v is not None for x in (k, v)]
-    worker_args += ["--resume"] + ["--cost-only"] * cost_only
+    worker_args += ["--resume"] + ["--cost-only", "--store"] * cost_only
     result = run.search(space, n_trials=n_trials, timeout=timeout, storage=storage, study=study,
                         sampler=sampler, data=data, device=device, resume=resume,
                         cost_only=cost_only, seed=seed, console=out,
                         overrides={"epochs": epochs, "max_train": max_train},
                         heartbeat=heartbeat, workers=workers, worker_args=worker_args)
     out.print(result)
+
+
+def _frontier(space: Path, as_json: bool) -> None:
+    import time
+
+    from se_design.search.frontier import frontier
+    from se_design.search.space import load_space
+
+    problem = load_space(space)
+    start = time.perf_counter()
+    points = frontier(problem)
+    seconds = time.perf_counter() - start
+    if as_json:
+        print(json.dumps({"space": problem.space.name, "designs": problem.size(),
+                          "seconds": seconds, "frontier": render.frontier_dicts(problem, points)},
+                         indent=2))
+    else:
+        out.print(render.frontier_table(problem, points, seconds))
 
 
 @app.command()

@@ -147,3 +147,29 @@ def front_table(study, table) -> Table:
                   style=None if r.feasible else "dim")
     t.caption = "· = reference design not on the front; dim = over budget"
     return t
+
+
+def frontier_table(problem, points, seconds: float) -> Table:
+    """The cost-only frontier: the most SE blocks each params/FLOPs level allows."""
+    plain_p, plain_f = problem.plain_params, problem.plain_flops
+    rows, styles = [], []
+    for p in points:
+        over = [k for k, v in problem.violations(p.params, p.flops).items() if v > 0]
+        rows.append([" ".join(p.label), str(p.se_blocks), compact(p.params),
+                     f"{p.params / plain_p - 1:+.2%}", compact(p.flops),
+                     f"{p.flops / plain_f - 1:+.2%}", "over" if over else "ok"])
+        styles.append("dim" if over else None)
+    t = _table(f"{problem.space.name}: cost-only frontier of {problem.target.name}, "
+               f"{problem.size():,} designs costed in {seconds:.2f} s",
+               ["design (stage:r)", "SE\nblocks", "params", "Δparams", "FLOPs", "ΔFLOPs",
+                "budget"], rows, styles=styles)
+    t.caption = ("each row: the most SE blocks at that params/FLOPs level; Δ over the plain "
+                 f"network ({compact(plain_p)} params, {compact(plain_f)} FLOPs)")
+    return t
+
+
+def frontier_dicts(problem, points) -> list[dict]:
+    return [{"design": " ".join(p.label), "se_blocks": p.se_blocks, "params": p.params,
+             "flops": p.flops, "within_budget": all(
+                 v <= 0 for v in problem.violations(p.params, p.flops).values())}
+            for p in points]

@@ -124,7 +124,7 @@ def test_failed_start_leaves_no_study(d):
             "--study", "retry"]
     assert runner.invoke(app, [*args, "--data", f"{d}/junk"]).exit_code == 2
     assert "retry" not in optuna.get_all_study_names(f"sqlite:///{d}/s.db")
-    res = runner.invoke(app, [*args, "--cost-only", "--n-trials", "2"])
+    res = runner.invoke(app, [*args, "--cost-only", "--store", "--n-trials", "2"])
     assert res.exit_code == 0, res.output
 
 

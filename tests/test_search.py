@@ -52,7 +52,7 @@ def test_bad_space_names_the_key(tmp_path, changes, words):
 
 def test_cost_only_search_enumerates_with_references_first(tmp_path):
     db = f"sqlite:///{tmp_path}/s.db"
-    res, text = cli("search", "--space", write_space(tmp_path), "--cost-only", "--n-trials", 12,
+    res, text = cli("search", "--space", write_space(tmp_path), "--cost-only", "--store", "--n-trials", 12,
                     "--storage", db, "--sampler", "brute")
     assert res.exit_code == 0, text
     study = load("tiny-cost", db)
@@ -73,7 +73,7 @@ def test_space_size_is_counted_by_hand_and_caps_brute_force(tmp_path):
     # one stage, none or r=16: two designs, both references; brute force stops there
     space = write_space(tmp_path, variables={"stages": ["stage3"], "r": ["none", 16]})
     db = f"sqlite:///{tmp_path}/s.db"
-    res, text = cli("search", "--space", space, "--cost-only", "--n-trials", 10, "--storage", db,
+    res, text = cli("search", "--space", space, "--cost-only", "--store", "--n-trials", 10, "--storage", db,
                     "--sampler", "brute")
     assert res.exit_code == 0, text
     assert len(load("tiny-cost", db).get_trials()) == 2
@@ -153,13 +153,13 @@ def test_interrupted_search_resumes_and_keeps_trials(tmp_path, monkeypatch):
         return real(self, trial)
 
     monkeypatch.setattr(study_mod.Objective, "__call__", interrupt_third)
-    res, text = cli("search", "--space", space, "--cost-only", "--n-trials", 5, "--storage", db)
+    res, text = cli("search", "--space", space, "--cost-only", "--store", "--n-trials", 5, "--storage", db)
     assert res.exit_code == 130 and "--resume" in text
     monkeypatch.setattr(study_mod.Objective, "__call__", real)
     assert len(load("tiny-cost", db).get_trials(states=[optuna.trial.TrialState.COMPLETE])) == 2
-    res, text = cli("search", "--space", space, "--cost-only", "--n-trials", 5, "--storage", db)
+    res, text = cli("search", "--space", space, "--cost-only", "--store", "--n-trials", 5, "--storage", db)
     assert res.exit_code == 2 and "already exists" in text
-    res, text = cli("search", "--space", space, "--cost-only", "--n-trials", 5, "--storage", db,
+    res, text = cli("search", "--space", space, "--cost-only", "--store", "--n-trials", 5, "--storage", db,
                     "--resume")
     assert res.exit_code == 0, text
     trials = load("tiny-cost", db).get_trials()
@@ -223,7 +223,7 @@ def test_budget_no_candidate_meets(tmp_path):
 def test_per_block_switches_reach_the_spec(tmp_path):
     db = f"sqlite:///{tmp_path}/s.db"
     space = write_space(tmp_path, variables={"r": ["none", 4, 16], "per_block": True})
-    res, text = cli("search", "--space", space, "--cost-only", "--n-trials", 12, "--storage", db,
+    res, text = cli("search", "--space", space, "--cost-only", "--store", "--n-trials", 12, "--storage", db,
                     "--sampler", "tpe")
     assert res.exit_code == 0, text
     trials = load("tiny-cost", db).get_trials()
@@ -243,7 +243,7 @@ def test_per_block_switches_reach_the_spec(tmp_path):
 def test_latency_objective_is_measured_per_trial(tmp_path):
     db = f"sqlite:///{tmp_path}/s.db"
     space = write_space(tmp_path, objectives=["accuracy", "params", "latency"])
-    res, text = cli("search", "--space", space, "--cost-only", "--n-trials", 3, "--storage", db)
+    res, text = cli("search", "--space", space, "--cost-only", "--store", "--n-trials", 3, "--storage", db)
     assert res.exit_code == 0, text
     study = load("tiny-cost", db)
     assert study.user_attrs["objectives"] == ["se_blocks", "params", "latency"]
