@@ -172,6 +172,7 @@ def search(space: Path = typer.Option(..., "--space", help="Search space file (s
            cost_only: bool = flag("--cost-only", "No training: print the params/FLOPs frontier of the whole space, computed in memory."),
            store: bool = flag("--store", "With --cost-only: store every design as an Optuna study instead (one trial each)."),
            as_json: bool = flag("--json", "With --cost-only: print the frontier as JSON."),
+           as_worker: bool = typer.Option(False, "--as-worker", hidden=True),  # --workers' children
            epochs: int | None = typer.Option(None, "--epochs", min=1, help="Override the proxy's epochs.", show_default="the space's"),
            max_train: int | None = typer.Option(None, "--max-train", min=10, help="Override the proxy's training images.", show_default="the space's"),
            seed: int = typer.Option(0, "--seed", help="Seeds the sampler, the validation split and training."),
@@ -187,13 +188,14 @@ def search(space: Path = typer.Option(..., "--space", help="Search space file (s
              "--epochs": epochs, "--max-train": max_train, "--seed": seed,
              "--heartbeat": heartbeat}
     worker_args = [str(x) for k, v in given.items() if v is not None for x in (k, v)]
-    worker_args += ["--resume"] + ["--cost-only", "--store"] * cost_only
+    worker_args += ["--resume", "--as-worker"] + ["--cost-only", "--store"] * cost_only
     result = run.search(space, n_trials=n_trials, timeout=timeout, storage=storage, study=study,
                         sampler=sampler, data=data, device=device, resume=resume,
                         cost_only=cost_only, seed=seed, console=out,
                         overrides={"epochs": epochs, "max_train": max_train},
                         heartbeat=heartbeat, workers=workers, worker_args=worker_args)
-    out.print(result)
+    if not as_worker:  # the parent of --workers prints the one summary
+        out.print(result, highlight=False, soft_wrap=True)
 
 
 def _frontier(space: Path, as_json: bool) -> None:
@@ -232,7 +234,7 @@ def report(study: str = typer.Option(..., "--study", help="Study name (as printe
     if as_json:
         print(Path(f"{out_dir / study}.json").read_text())
         return
-    out.print(render.front_table(st, table))
+    out.print(render.front_table(st, table, rep.knee_of(table)))
     saved, planned = rep.epochs_saved(st)
     if planned:
         out.print(f"early stopping saved {saved} of {planned} epochs ({saved / planned:.0%})")

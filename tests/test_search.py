@@ -107,7 +107,8 @@ def test_trained_search_front_and_report(trained):
     assert all(0 <= r.values[0] <= 1 for r in rows)
     res, text = cli("report", "--study", "tiny", "--storage", db, "--out-dir", tmp / "out")
     assert res.exit_code == 0, text
-    assert "Pareto front" in text and "epochs" in text
+    assert "Pareto front" in text and "epochs" in text and "knee" in text
+    assert study.metric_names == ["accuracy", "params"]  # what optuna-dashboard shows
     for suffix in ("csv", "json", "png"):
         assert (tmp / "out" / f"tiny.{suffix}").stat().st_size > 0
     saved, planned = report.epochs_saved(study)
