@@ -32,7 +32,7 @@ def front(study: optuna.Study, table: list, knee, path: Path) -> Path:
         if stopped and name in ("params", "flops"):
             acc = [_last_rung(t) for t in stopped]
             ax.scatter([x(t.user_attrs[name]) for t, a in zip(stopped, acc) if a is not None],
-                       [a for a in acc if a is not None], c="tab:gray", alpha=0.25, s=18,
+                       [a for a in acc if a is not None], c="tab:gray", alpha=0.4, s=22, marker="x",
                        label="stopped early (accuracy at its last rung)")
         budget = _budget(study, name)
         if budget is not None:
