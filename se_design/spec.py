@@ -274,7 +274,13 @@ def save_config(arch: Arch, path: str | Path) -> None:
 
 
 def load_config(path: str | Path) -> Arch:
-    return validate(read_data(path, _fmt(Path(path)), "config file"))
+    try:
+        data = read_data(path, _fmt(Path(path)), "config file")
+    except SpecError:
+        raise
+    except UserError as err:  # the file could not be read: still a SpecError for callers
+        raise SpecError(str(err)) from None
+    return validate(data)
 
 
 def _fmt(path: Path) -> str:
