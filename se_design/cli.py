@@ -17,7 +17,29 @@ from se_design.search import GRACE, HEARTBEAT
 from se_design.spec import Arch, load_config, override
 from se_design.zoo import get_arch, names
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+
+class _Group(typer.core.TyperGroup):
+    """Shows -h/--help without a type, as the other switches (also for commands other
+    modules register)."""
+
+    def get_help_option(self, ctx):
+        return _untyped(super().get_help_option(ctx))
+
+    def get_command(self, ctx, name):
+        command = super().get_command(ctx, name)
+        if command is not None:
+            _untyped(command.get_help_option(ctx))
+        return command
+
+
+def _untyped(option):
+    if option is not None:
+        option.metavar = ""
+    return option
+
+
+app = typer.Typer(cls=_Group, no_args_is_help=True, add_completion=False,
+                  pretty_exceptions_enable=False,
                   context_settings={"help_option_names": ["-h", "--help"]},
                   help="Design CNNs with Squeeze-and-Excitation blocks: cost, search, export.")
 out = Console()

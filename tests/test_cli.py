@@ -128,3 +128,4 @@ def test_cli_conventions():
     assert helped.exit_code == 0 and "--verify" in helped.stdout
     line = next(ln for ln in helped.stdout.splitlines() if "--verify" in ln)
     assert "<bool>" not in line and "bool" not in line
+    assert "bool" not in next(ln for ln in helped.stdout.splitlines() if "--help" in ln)
