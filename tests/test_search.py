@@ -250,3 +250,31 @@ def test_latency_objective_is_measured_per_trial(tmp_path):
     assert study.user_attrs["objectives"] == ["se_blocks", "params", "latency"]
     for t in study.get_trials():
         assert t.values[2] == t.user_attrs["latency_ms"] > 0
+
+
+def test_resume_with_the_budget_spent_says_so(tmp_path):
+    db, space = f"sqlite:///{tmp_path}/s.db", write_space(tmp_path)
+    args = ["search", "--space", space, "--cost-only", "--store", "--storage", db]
+    assert cli(*args, "--n-trials", 3)[0].exit_code == 0
+    res, text = cli(*args, "--n-trials", 2, "--resume")
+    assert res.exit_code == 0 and "nothing to do: study 'tiny-cost' has 3 of 2 trials" in text
+
+
+def test_space_paths_are_relative_to_the_space_file_and_data_is_detected(tmp_path):
+    from se_design.search.run import data_source
+
+    (tmp_path / "sub").mkdir()
+    for cls in ("a", "b"):
+        (tmp_path / "sub" / "imgs" / cls).mkdir(parents=True)
+    space = write_space(tmp_path / "sub", proxy__data={"source": "folder", "path": "imgs"})
+    problem = load_space(space)
+    assert data_source(problem, None) == ("folder", str(tmp_path / "sub" / "imgs"))
+    assert data_source(problem, "digits") == ("digits", None)
+    assert data_source(problem, str(tmp_path / "sub" / "imgs"))[0] == "folder"
+
+
+def test_data_option_detects_cifar_batches(tmp_path, cifar_dir):
+    from se_design.search.run import data_source
+
+    problem = load_space(write_space(tmp_path))  # a digits space
+    assert data_source(problem, str(cifar_dir)) == ("cifar10", str(cifar_dir.resolve()))
