@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 def run(storage: str, workers: int, trials: int, space: str) -> tuple[int, float, float]:
     study = f"bench-{workers}w-{uuid.uuid4().hex[:8]}"
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "se_design", "search", "--space", space, "--cost-only",
+    subprocess.run([sys.executable, "-m", "se_design", "search", "--space", space, "--cost-only", "--store",
                     "--n-trials", str(trials), "--storage", storage, "--study", study,
                     "--workers", str(workers)], check=True, cwd=REPO, stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - start

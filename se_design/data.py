@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from se_design.errors import UserError
 
 SOURCES = ("cifar10", "cifar100", "folder", "digits")
+BUILT_IN = ("digits",)  # ship inside an installed package: no path, no download
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
 
@@ -31,17 +32,34 @@ class Dataset:
         return Dataset(self.x[idx], self.y[idx], self.classes)
 
 
-def load_data(source: str, path: str | None = None) -> tuple[Dataset, Dataset | None]:
-    """(train, test) for a source in SOURCES; test is None where the source has none."""
+def load_data(source: str, path: str | None = None,
+              size: int = 32) -> tuple[Dataset, Dataset | None]:
+    """(train, test) for a source in SOURCES; test is None where the source has none. Built-in
+    sets are rendered at `size` x `size`; files keep their own size."""
     if source not in SOURCES:
         raise UserError(f"unknown data source {source!r}: expected one of {', '.join(SOURCES)}.")
     if source == "digits":
-        return _digits()
+        return _digits(size)
     if path is None:
         raise UserError(f"data source {source!r} needs a path.")
     if source == "folder":
         return _folder(Path(path))
     return _cifar(source, Path(path))
+
+
+def detect(path: str) -> str:
+    """What a --data directory holds: CIFAR-10 or CIFAR-100 python batches, or an image folder."""
+    where = Path(path)
+    if not where.is_dir():
+        raise UserError(f"--data {path!r} is neither a built-in data set "
+                        f"({', '.join(BUILT_IN)}) nor an existing folder.")
+    for source, lay in CIFAR.items():
+        if any((d / lay.meta).is_file() for d in (where, where / lay.subdir)):
+            return source
+    if any(d.is_dir() for d in where.iterdir()):
+        return "folder"
+    raise UserError(f"'{path}' holds neither CIFAR-10/100 python batches nor an image folder "
+                    "(one subfolder of images per class).")
 
 
 class CifarLayout(NamedTuple):
@@ -128,6 +146,9 @@ def _image_folder(path: Path, classes: list[str] | None = None,
     if not found:
         raise UserError(f"no image folder at '{path}': expected one subfolder of images per "
                         "class.")
+    if len(found) < 2:  # one class: every prediction is right, every design scores 1.0
+        raise UserError(f"'{path}' has one class ({found[0]}): classification needs at least "
+                        "two class folders.")
     if classes is not None and found != classes:
         raise UserError(f"the classes in '{path}' differ from the training classes.")
     xs, ys = [], []
@@ -149,14 +170,14 @@ def _image_folder(path: Path, classes: list[str] | None = None,
     return Dataset(torch.stack(xs), torch.tensor(ys, dtype=torch.int64), found)
 
 
-def _digits(test_fraction: float = 0.2) -> tuple[Dataset, Dataset]:
-    """sklearn's 1797 8x8 digits (0..16 grey) as 3x32x32 uint8, so CIFAR models run on them
-    unchanged; the last test_fraction is the test set."""
+def _digits(size: int = 32, test_fraction: float = 0.2) -> tuple[Dataset, Dataset]:
+    """sklearn's 1797 8x8 digits (0..16 grey) as 3 x size x size uint8, so CIFAR models run
+    on them unchanged; the last test_fraction is the test set."""
     from sklearn.datasets import load_digits
 
     digits = load_digits()
     x = torch.from_numpy(digits.images).float()[:, None] * (255 / 16)
-    x = F.interpolate(x, size=(32, 32), mode="bilinear", align_corners=False)
+    x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
     x = x.round().clamp(0, 255).to(torch.uint8).expand(-1, 3, -1, -1).contiguous()
     ds = Dataset(x, torch.from_numpy(digits.target).long(), [str(c) for c in range(10)])
     cut = len(ds) - round(test_fraction * len(ds))

@@ -7,3 +7,7 @@ class UserError(ValueError):
 
 class SpecError(UserError):
     """A spec or config that cannot describe a network; the message is one sentence."""
+
+
+class Interrupted(UserError):
+    """Ctrl-C (or SIGTERM) stopped the work; the CLI exits with 130 as shells expect."""

@@ -11,39 +11,55 @@ def n(x: float) -> str:
     return f"{x:,.0f}"
 
 
-def si(x: float) -> str:
+def compact(x: float) -> str:
+    """28.09M, 3.89G, 272.47K: a unit and two decimals, so numbers fit narrow columns."""
     for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
         if abs(x) >= scale:
-            return f"{x / scale:.3f}{unit}"
+            return f"{x / scale:.2f}{unit}"
     return f"{x:.0f}"
 
 
+def _table(title: str, columns: list[str], rows: list[list[str]], left: int = 1,
+           styles: list[str | None] | None = None) -> Table:
+    """A borderless table for 80 columns: number columns are never cut (text columns wrap)."""
+    t = Table(title=title, title_justify="left", box=None, pad_edge=False, header_style="bold",
+              padding=(0, 1), caption_justify="left")
+    for i, col in enumerate(columns):
+        numbers = i >= left
+        width = max([len(str(r[i])) for r in rows] + [max(map(len, col.split("\n")))])
+        t.add_column(col, justify="right" if numbers else "left", no_wrap=numbers, overflow="fold",
+                     min_width=width if numbers else None)
+    for i, row in enumerate(rows):
+        t.add_row(*row, style=(styles or [None] * len(rows))[i])
+    return t
+
+
 def cost_table(c: Cost, fvcore: dict[str, int] | None = None) -> Table:
-    t = Table(title=f"{c.arch} at {c.resolution}x{c.resolution}, convention '{c.convention}' "
-                    "(1 multiply-add = 1 FLOP)", title_justify="left")
-    cols = ["stage", "blocks N_s", "C_s", "r", "SE weights 2·C·d", "SE params exact",
-            "params", "FLOPs", "share"] + (["fvcore FLOPs"] if fvcore else [])
-    for i, col in enumerate(cols):
-        t.add_column(col, justify="left" if i == 0 else "right")
+    """Per stage: blocks, channels, r, SE params (closed form and exact), params and FLOPs
+    with their shares (SE mostly costs params)."""
+    rows = []
     for gr in c.groups:
-        extra = [n(fvcore[gr.name])] if fvcore else []
-        t.add_row(gr.name, str(gr.blocks or ""), str(gr.channels), gr.r_label, n(gr.se_closed_form),
-                  n(gr.se_params), n(gr.params), n(gr.flops), f"{gr.flops / c.flops:.1%}", *extra)
-    extra = [n(fvcore[""])] if fvcore else []
-    t.add_row("total", str(sum(gr.blocks for gr in c.groups[1:-1])), "", "",
-              n(c.se_closed_form), n(c.se_params), n(c.params), n(c.flops), "100%", *extra,
-              style="bold", end_section=True)
-    t.caption = f"{si(c.params)} params, {si(c.flops)}FLOPs"
+        rows.append([gr.name, str(gr.blocks or ""), str(gr.channels), gr.r_label,
+                     compact(gr.se_closed_form), compact(gr.se_params), compact(gr.params),
+                     compact(gr.flops), f"{gr.params / c.params:.1%}",
+                     f"{gr.flops / c.flops:.1%}"] + ([compact(fvcore[gr.name])] if fvcore else []))
+    rows.append(["total", str(sum(gr.blocks for gr in c.groups[1:-1])), "", "",
+                 compact(c.se_closed_form), compact(c.se_params), compact(c.params),
+                 compact(c.flops), "100%", "100%"] + ([compact(fvcore[""])] if fvcore else []))
+    t = _table(f"{c.arch} at {c.resolution}x{c.resolution}, '{c.convention}' convention "
+               "(1 multiply-add = 1 FLOP)",
+               ["stage", "N_s", "C_s", "r", "SE\n2NC²/r", "SE\nexact", "params", "FLOPs",
+                "params\nshare", "FLOPs\nshare"] + (["fvcore\nFLOPs"] if fvcore else []),
+               rows, styles=[None] * (len(rows) - 1) + ["bold"])
+    t.caption = (f"{n(c.params)} params, {n(c.flops)} FLOPs; SE {n(c.se_params)} params "
+                 f"({n(c.se_closed_form)} by the closed form 2/r·N_s·C_s²)")
     return t
 
 
 def layer_table(c: Cost) -> Table:
-    t = Table(title="per layer", title_justify="left")
-    for col in ("layer", "op", "output", "params", "FLOPs"):
-        t.add_column(col, justify="left" if col in ("layer", "op") else "right")
-    for la in c.layers:
-        t.add_row(la.path, la.op, "x".join(map(str, la.out_shape)), n(la.params), n(la.flops))
-    return t
+    rows = [[la.path, la.op, "x".join(map(str, la.out_shape)), n(la.params), n(la.flops)]
+            for la in c.layers]
+    return _table("per layer", ["layer", "op", "output", "params", "FLOPs"], rows, left=2)
 
 
 def cost_dict(c: Cost, with_layers: bool = True) -> dict:
@@ -84,48 +100,82 @@ def check_text(check) -> str:
 
 
 def archs_table(rows: list[dict]) -> Table:
-    t = Table(title="model zoo (se_* = SE in every block, r=16; plain_* = a net published with SE, without it)", title_justify="left")
-    for col in ("name", "input", "classes", "params", "GFLOPs (paper)", "GFLOPs (fvcore)"):
-        t.add_column(col, justify="left" if col == "name" else "right")
-    for r in rows:
-        t.add_row(r["name"], str(r["resolution"]), str(r["num_classes"]), n(r["params"]),
-                  f"{r['gflops_paper']:.3f}", f"{r['gflops_fvcore']:.3f}")
-    return t
+    return _table("model zoo (se_* = SE in every block, r=16; plain_* = a net published with SE, without it)",
+                  ["name", "input", "classes", "params", "GFLOPs\n(paper)", "GFLOPs\n(fvcore)"],
+                  [[r["name"], str(r["resolution"]), str(r["num_classes"]), compact(r["params"]),
+                    f"{r['gflops_paper']:.3f}", f"{r['gflops_fvcore']:.3f}"] for r in rows])
 
 
 def paper_table(comparisons) -> Table:
-    t = Table(title="SE paper vs se-design (params exact; GFLOPs 'paper' convention)",
-              title_justify="left")
-    for col in ("experiment", "model", "params paper", "ours", "Δ", "GFLOPs paper", "ours", "Δ",
-                "match"):
-        t.add_column(col, justify="left" if col in ("experiment", "model") else "right")
+    rows = []
     for c in comparisons:
         cells = []
         for ours, paper in ((c.params_m, c.row.params_m), (c.gflops, c.row.gflops)):
-            cells += [paper or "", f"{ours:.3f}",
+            cells += [str(paper or ""), f"{ours:.3f}",
                       f"{c.rel(ours, paper):+.2%}" if paper else ""]
-        t.add_row(c.row.table, c.row.model, *cells,
-                  f"[green]{c.match}[/green]" if c.ok else "[red]no[/red]")
-    return t
+        rows.append([c.row.table, c.row.model, *cells, c.match if c.ok else "NO"])
+    return _table("SE paper vs se-design (params in M, exact; GFLOPs 'paper' convention)",
+                  ["experiment", "model", "params\npaper", "ours", "Δ", "GFLOPs\npaper", "ours",
+                   "Δ", "match"], rows, left=2)
 
 
-def front_table(study, table) -> Table:
-    """Pareto-optimal trials, with deltas against the two reference designs."""
+def front_table(study, table, knee=None) -> Table:
+    """The front and the reference designs: accuracy (with its interval where the rows carry
+    one), costs as compact numbers and % over the plain network, budget, and which row is the
+    knee and which the most accurate design within budget."""
     objectives, plain = study.user_attrs["objectives"], study.user_attrs["plain"]
-    refs = {r.reference: r for r in table if r.reference}
-    t = Table(title=f"study {study.study_name}: Pareto front ({sum(r.front for r in table)} of "
-                    f"{len(table)} finished trials)", title_justify="left")
-    shown = [i for i, o in enumerate(objectives) if o not in ("params", "flops")]
-    cols = ["trial", "design (stage:r)"] + [objectives[i] for i in shown] + ["params", "FLOPs"]
-    cols += [f"Δ{objectives[0]} vs {name}" for name in refs] + ["Δparams vs no SE"]
-    for col in cols:
-        t.add_column(col, justify="left" if col.startswith("design") else "right")
+    feasible = [r for r in table if r.feasible]
+    best = max(feasible, key=lambda r: (r.values[0], -r.values[1])) if feasible else None
+    costs = [(i, o) for i, o in enumerate(objectives) if o in ("params", "flops", "latency")]
+    cols = ["trial", "design (stage:r)", objectives[0]]
+    for _, o in costs:
+        cols += [o, f"Δ{o}"] if o in plain else [o]
+    cols += ["budget", "note"]
+    rows, styles = [], []
     for r in sorted((r for r in table if r.front or r.reference), key=lambda r: r.values[1]):
-        label = f"{r.number}" + (f" ({r.reference})" if r.reference else "") + ("" if r.front else " ·")
-        deltas = [f"{r.values[0] - ref.values[0]:+.4g}" for ref in refs.values()]
-        deltas.append(f"{r.params / plain['params'] - 1:+.2%}")
-        t.add_row(label, r.design, *(f"{r.values[i]:.4g}" for i in shown),
-                  n(r.params), n(r.flops), *deltas,
-                  style=None if r.feasible else "dim")
-    t.caption = "· = reference design not on the front; dim = over budget"
+        ci = getattr(r, "accuracy_ci95", None)
+        cells = [str(r.number), r.design,
+                 f"{r.values[0]:.3f}" + (f"±{ci:.3f}" if ci else "")]
+        for i, o in costs:
+            value = r.values[i]
+            cells += ([compact(value), f"{value / plain[o] - 1:+.2%}"] if o in plain
+                      else [f"{value:.2f}ms"])
+        notes = [r.reference] * bool(r.reference) + ["knee"] * (r is knee) + \
+            ["best within budget"] * (r is best and objectives[0] == "accuracy") + \
+            ["not on the front"] * (not r.front)
+        rows.append(cells + ["ok" if r.feasible else "over", ", ".join(notes)])
+        styles.append(None if r.feasible else "dim")
+    seeds = {getattr(r, "seeds", 1) for r in table}
+    t = _table(f"study {study.study_name}: Pareto front ({sum(r.front for r in table)} of "
+               f"{len(table)} finished trials)", cols, rows, left=2, styles=styles)
+    t.columns[-1].justify, t.columns[-1].no_wrap, t.columns[-1].min_width = "left", False, None
+    t.caption = (f"Δ = over the plain network ({compact(plain['params'])} params, "
+                 f"{compact(plain['flops'])} FLOPs); {objectives[0]} from "
+                 f"{'/'.join(map(str, sorted(seeds)))} training seed(s) on the held-out split")
     return t
+
+
+def frontier_table(problem, points, seconds: float) -> Table:
+    """The cost-only frontier: the most SE blocks each params/FLOPs level allows."""
+    plain_p, plain_f = problem.plain_params, problem.plain_flops
+    rows, styles = [], []
+    for p in points:
+        over = [k for k, v in problem.violations(p.params, p.flops).items() if v > 0]
+        rows.append([" ".join(p.label), str(p.se_blocks), compact(p.params),
+                     f"{p.params / plain_p - 1:+.2%}", compact(p.flops),
+                     f"{p.flops / plain_f - 1:+.2%}", "over" if over else "ok"])
+        styles.append("dim" if over else None)
+    t = _table(f"{problem.space.name}: cost-only frontier of {problem.target.name}, "
+               f"{problem.size():,} designs costed in {seconds:.2f} s",
+               ["design (stage:r)", "SE\nblocks", "params", "Δparams", "FLOPs", "ΔFLOPs",
+                "budget"], rows, styles=styles)
+    t.caption = ("each row: the most SE blocks at that params/FLOPs level; Δ over the plain "
+                 f"network ({compact(plain_p)} params, {compact(plain_f)} FLOPs)")
+    return t
+
+
+def frontier_dicts(problem, points) -> list[dict]:
+    return [{"design": " ".join(p.label), "se_blocks": p.se_blocks, "params": p.params,
+             "flops": p.flops, "within_budget": all(
+                 v <= 0 for v in problem.violations(p.params, p.flops).values())}
+            for p in points]

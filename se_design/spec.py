@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import Field, ValidationError
 
-from se_design.errors import SpecError
+from se_design.errors import SpecError, UserError
 from se_design.families import FAMILIES, SE_VARIANTS, Block, BlockSpec, base
 from se_design.families.branches import Branches
 from se_design.families.conv import Conv
@@ -25,6 +25,7 @@ from se_design.families.mbconv import MBConv
 from se_design.families.pool import Pool
 from se_design.families.resnet import Basic, Bottleneck
 from se_design.families.shuffle import Shuffle
+from se_design.files import read_data, write_text
 from se_design.model import PosInt, StrictModel
 from se_design.se import PRESETS, SE
 
@@ -130,17 +131,17 @@ def loads(text: str, fmt: str = "yaml") -> Arch:
 
 
 def save_config(arch: Arch, path: str | Path) -> None:
-    path = Path(path)
-    text = dumps(arch, _fmt(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    write_text(path, dumps(arch, _fmt(Path(path))), "config file")
 
 
 def load_config(path: str | Path) -> Arch:
-    path = Path(path)
-    if not path.is_file():
-        raise SpecError(f"config file {str(path)!r} does not exist.")
-    return loads(path.read_text(), _fmt(path))
+    try:
+        data = read_data(path, _fmt(Path(path)), "config file")
+    except SpecError:
+        raise
+    except UserError as err:  # the file could not be read: still a SpecError for callers
+        raise SpecError(str(err)) from None
+    return validate(data)
 
 
 def _fmt(path: Path) -> str:

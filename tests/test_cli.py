@@ -106,3 +106,26 @@ def test_console_script_error_has_no_traceback():
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
+
+
+def test_tables_fit_80_columns_without_cutting_numbers():
+    from rich.console import Console
+
+    from se_design import render
+    from se_design.cost import cost
+
+    console = Console(width=80, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
+    console.print(render.cost_table(cost(get_arch("se_resnet50"))))
+    text = console.export_text()
+    assert max(map(len, text.splitlines())) <= 80 and "…" not in text
+    # 28,088,024 params and 3,887,282,176 FLOPs (the fvcore agreement test's figures)
+    assert "28.09M" in text and "3.89G" in text and "28,088,024" in text
+
+
+def test_cli_conventions():
+    assert run("--version").stdout.startswith("se-design")
+    helped = run("cost", "-h")
+    assert helped.exit_code == 0 and "--verify" in helped.stdout
+    line = next(ln for ln in helped.stdout.splitlines() if "--verify" in ln)
+    assert "<bool>" not in line and "bool" not in line
+    assert "bool" not in next(ln for ln in helped.stdout.splitlines() if "--help" in ln)

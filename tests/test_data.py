@@ -87,6 +87,7 @@ def test_image_folder_resizes_to_first_image_and_uses_train_test(tmp_path):
 
 
 def test_unreadable_image_raises_user_error(tmp_path):
+    _png(tmp_path / "dog" / "b.png", 200)
     (tmp_path / "cat").mkdir()
     (tmp_path / "cat" / "a.png").write_bytes(b"garbage")
     with pytest.raises(UserError, match="a.png' is not a readable image"):

@@ -25,7 +25,8 @@ def cli(*args):
     return res, " ".join(res.output.split())
 
 
-@pytest.mark.parametrize("name", ["cifar_resnet20", "cifar_resnet56", "se_resnet50"])
+@pytest.mark.parametrize("name", ["digits_resnet20", "cifar_resnet20", "cifar_resnet56",
+                                  "se_resnet50"])
 def test_shipped_spaces_load(name):
     problem = load_space(REPO / "search_spaces" / f"{name}.yaml")
     assert problem.stages and problem.plain_params == cost(problem.target).params
@@ -51,7 +52,7 @@ def test_bad_space_names_the_key(tmp_path, changes, words):
 
 def test_cost_only_search_enumerates_with_references_first(tmp_path):
     db = f"sqlite:///{tmp_path}/s.db"
-    res, text = cli("search", "--space", write_space(tmp_path), "--cost-only", "--n-trials", 12,
+    res, text = cli("search", "--space", write_space(tmp_path), "--cost-only", "--store", "--n-trials", 12,
                     "--storage", db, "--sampler", "brute")
     assert res.exit_code == 0, text
     study = load("tiny-cost", db)
@@ -72,7 +73,7 @@ def test_space_size_is_counted_by_hand_and_caps_brute_force(tmp_path):
     # one stage, none or r=16: two designs, both references; brute force stops there
     space = write_space(tmp_path, variables={"stages": ["stage3"], "r": ["none", 16]})
     db = f"sqlite:///{tmp_path}/s.db"
-    res, text = cli("search", "--space", space, "--cost-only", "--n-trials", 10, "--storage", db,
+    res, text = cli("search", "--space", space, "--cost-only", "--store", "--n-trials", 10, "--storage", db,
                     "--sampler", "brute")
     assert res.exit_code == 0, text
     assert len(load("tiny-cost", db).get_trials()) == 2
@@ -106,7 +107,8 @@ def test_trained_search_front_and_report(trained):
     assert all(0 <= r.values[0] <= 1 for r in rows)
     res, text = cli("report", "--study", "tiny", "--storage", db, "--out-dir", tmp / "out")
     assert res.exit_code == 0, text
-    assert "Pareto front" in text and "epochs" in text
+    assert "Pareto front" in text and "epochs" in text and "knee" in text
+    assert study.metric_names == ["accuracy", "params"]  # what optuna-dashboard shows
     for suffix in ("csv", "json", "png"):
         assert (tmp / "out" / f"tiny.{suffix}").stat().st_size > 0
     saved, planned = report.epochs_saved(study)
@@ -120,18 +122,20 @@ def test_export_round_trip(trained):
         out = tmp / f"{pick}.yaml"
         res, text = cli("export", "--study", "tiny", "--storage", db, "--pick", pick, "--out", out)
         assert res.exit_code == 0, text
-        number = int(text.split()[1])
+        number = int(text.split()[0].removesuffix(":").rpartition("trial")[2])
         recorded = study.trials[number].user_attrs
+        assert f"'tiny', trial {number}" in out.read_text()  # its origin
         res, text = cli("cost", "--config", out, "--json")
         data = json.loads(res.stdout)
+        assert data["arch"] == f"tiny-trial{number}"
         assert (data["total"]["params"], data["total"]["flops"]) == \
             (recorded["params"], recorded["flops"])
         model = build_model(load_config(out))
         assert sum(p.numel() for p in model.parameters()) == recorded["params"]
     res, text = cli("export", "--study", "tiny", "--storage", db, "--trial", 0, "--out",
                     tmp / "t0.json")
-    assert res.exit_code == 0 and load_config(tmp / "t0.json") == load_space(
-        tmp / "space.yaml").target  # trial 0 is the no-SE reference
+    assert res.exit_code == 0 and load_config(tmp / "t0.json").stages == load_space(
+        tmp / "space.yaml").target.stages  # trial 0 is the no-SE reference
 
 
 def test_interrupted_search_resumes_and_keeps_trials(tmp_path, monkeypatch):
@@ -150,13 +154,13 @@ def test_interrupted_search_resumes_and_keeps_trials(tmp_path, monkeypatch):
         return real(self, trial)
 
     monkeypatch.setattr(study_mod.Objective, "__call__", interrupt_third)
-    res, text = cli("search", "--space", space, "--cost-only", "--n-trials", 5, "--storage", db)
-    assert res.exit_code == 2 and "--resume" in text
+    res, text = cli("search", "--space", space, "--cost-only", "--store", "--n-trials", 5, "--storage", db)
+    assert res.exit_code == 130 and "--resume" in text
     monkeypatch.setattr(study_mod.Objective, "__call__", real)
     assert len(load("tiny-cost", db).get_trials(states=[optuna.trial.TrialState.COMPLETE])) == 2
-    res, text = cli("search", "--space", space, "--cost-only", "--n-trials", 5, "--storage", db)
+    res, text = cli("search", "--space", space, "--cost-only", "--store", "--n-trials", 5, "--storage", db)
     assert res.exit_code == 2 and "already exists" in text
-    res, text = cli("search", "--space", space, "--cost-only", "--n-trials", 5, "--storage", db,
+    res, text = cli("search", "--space", space, "--cost-only", "--store", "--n-trials", 5, "--storage", db,
                     "--resume")
     assert res.exit_code == 0, text
     trials = load("tiny-cost", db).get_trials()
@@ -180,12 +184,13 @@ def test_diverging_trial_fails_with_reason_and_search_goes_on(tmp_path):
 
 
 @pytest.mark.parametrize("args,words", [
-    (["report", "--study", "nope"], ["no study named 'nope'"]),
-    (["export", "--study", "nope", "--pick", "knee", "--out", "x.yaml"], ["no study named"]),
+    (["report", "--study", "nope"], ["no storage file", "s.db"]),
+    (["export", "--study", "nope", "--pick", "knee", "--out", "x.yaml"], ["no storage file"]),
     (["search", "--space", "missing.yaml"], ["does not exist"]),
     (["search", "--space", "{space}", "--data", "{tmp}/nodata", "--n-trials", "2"],
      ["{tmp}/nodata"]),
-    (["search", "--space", "{space}", "--storage", "sqlite:////nonexistent/dir/x.db"],
+    (["search", "--space", "{space}", "--data", "digits", "--storage",
+      "sqlite:////nonexistent/dir/x.db"],
      ["cannot open storage"]),
 ])
 def test_bad_search_input_is_one_sentence_exit_2(tmp_path, args, words):
@@ -209,7 +214,8 @@ def test_budget_no_candidate_meets(tmp_path):
     assert cli("search", "--space", space, "--n-trials", 2, "--storage", db)[0].exit_code == 0
     res, text = cli("export", "--study", "tiny", "--storage", db, "--pick", "best-under-budget",
                     "--out", tmp_path / "a.yaml")
-    assert res.exit_code == 0 and load_config(tmp_path / "a.yaml") == load_space(space).target
+    assert res.exit_code == 0 and load_config(tmp_path / "a.yaml").stages == \
+        load_space(space).target.stages
     res, text = cli("export", "--study", "tiny", "--storage", db, "--pick", "knee", "--out",
                     tmp_path / "a.txt")
     assert res.exit_code == 2 and "must end in" in text
@@ -218,7 +224,7 @@ def test_budget_no_candidate_meets(tmp_path):
 def test_per_block_switches_reach_the_spec(tmp_path):
     db = f"sqlite:///{tmp_path}/s.db"
     space = write_space(tmp_path, variables={"r": ["none", 4, 16], "per_block": True})
-    res, text = cli("search", "--space", space, "--cost-only", "--n-trials", 12, "--storage", db,
+    res, text = cli("search", "--space", space, "--cost-only", "--store", "--n-trials", 12, "--storage", db,
                     "--sampler", "tpe")
     assert res.exit_code == 0, text
     trials = load("tiny-cost", db).get_trials()
@@ -238,9 +244,37 @@ def test_per_block_switches_reach_the_spec(tmp_path):
 def test_latency_objective_is_measured_per_trial(tmp_path):
     db = f"sqlite:///{tmp_path}/s.db"
     space = write_space(tmp_path, objectives=["accuracy", "params", "latency"])
-    res, text = cli("search", "--space", space, "--cost-only", "--n-trials", 3, "--storage", db)
+    res, text = cli("search", "--space", space, "--cost-only", "--store", "--n-trials", 3, "--storage", db)
     assert res.exit_code == 0, text
     study = load("tiny-cost", db)
     assert study.user_attrs["objectives"] == ["se_blocks", "params", "latency"]
     for t in study.get_trials():
         assert t.values[2] == t.user_attrs["latency_ms"] > 0
+
+
+def test_resume_with_the_budget_spent_says_so(tmp_path):
+    db, space = f"sqlite:///{tmp_path}/s.db", write_space(tmp_path)
+    args = ["search", "--space", space, "--cost-only", "--store", "--storage", db]
+    assert cli(*args, "--n-trials", 3)[0].exit_code == 0
+    res, text = cli(*args, "--n-trials", 2, "--resume")
+    assert res.exit_code == 0 and "nothing to do: study 'tiny-cost' has 3 of 2 trials" in text
+
+
+def test_space_paths_are_relative_to_the_space_file_and_data_is_detected(tmp_path):
+    from se_design.search.run import data_source
+
+    (tmp_path / "sub").mkdir()
+    for cls in ("a", "b"):
+        (tmp_path / "sub" / "imgs" / cls).mkdir(parents=True)
+    space = write_space(tmp_path / "sub", proxy__data={"source": "folder", "path": "imgs"})
+    problem = load_space(space)
+    assert data_source(problem, None) == ("folder", str(tmp_path / "sub" / "imgs"))
+    assert data_source(problem, "digits") == ("digits", None)
+    assert data_source(problem, str(tmp_path / "sub" / "imgs"))[0] == "folder"
+
+
+def test_data_option_detects_cifar_batches(tmp_path, cifar_dir):
+    from se_design.search.run import data_source
+
+    problem = load_space(write_space(tmp_path))  # a digits space
+    assert data_source(problem, str(cifar_dir)) == ("cifar10", str(cifar_dir.resolve()))

@@ -11,6 +11,7 @@ import optuna
 from optuna.trial import TrialState
 
 from se_design.errors import UserError
+from se_design.files import folder, write_text, writing
 
 
 @dataclass
@@ -95,52 +96,28 @@ def knee(front: list[Row]) -> Row:
 def write(study: optuna.Study, out_dir: Path) -> list[Path]:
     """<study>.csv, <study>.json (every completed trial) and <study>.png (accuracy vs the
     first cost, the front highlighted, references labelled)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    folder(out_dir)
     table = rows(study)
     objectives = study.user_attrs["objectives"]
     base = out_dir / study.study_name
     records = [asdict(r) | dict(zip(objectives, r.values)) for r in table]
-    with open(f"{base}.csv", "w", newline="") as f:
+    with writing(f"{base}.csv", "report") as path, open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=[k for k in records[0] if k != "values"])
         writer.writeheader()
         writer.writerows({k: v for k, v in rec.items() if k != "values"} for rec in records)
     saved, planned = epochs_saved(study)
-    Path(f"{base}.json").write_text(json.dumps(
+    write_text(f"{base}.json", json.dumps(
         {"study": study.study_name, "objectives": objectives, "plain": study.user_attrs["plain"],
-         "epochs_saved": saved, "epochs_planned": planned, "trials": records}, indent=2))
+         "epochs_saved": saved, "epochs_planned": planned, "trials": records}, indent=2), "report")
     paths = [Path(f"{base}.csv"), Path(f"{base}.json")]
-    if len(objectives) >= 2:
-        paths.append(_plot(table, objectives, Path(f"{base}.png"), study.study_name))
+    if objectives[0] == "accuracy":
+        from se_design.search.plot import front
+
+        paths.append(front(study, table, knee_of(table), Path(f"{base}.png")))
     return paths
 
 
-def _plot(table: list[Row], objectives: list[str], path: Path, title: str) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    x_i, y_i = 1, 0  # first cost on x, accuracy (or the other cost) on y
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    groups = (([r for r in table if not r.feasible], {"c": "lightgray", "label": "over budget"}),
-              ([r for r in table if r.feasible and not r.front],
-               {"c": "tab:blue", "alpha": 0.5, "label": "feasible"}),
-              ([r for r in table if r.front], {"c": "tab:red", "label": "Pareto front"}))
-    for subset, style in groups:
-        if subset:
-            ax.scatter([r.values[x_i] for r in subset], [r.values[y_i] for r in subset], **style)
-    front = sorted([r for r in table if r.front], key=lambda r: r.values[x_i])
-    ax.step([r.values[x_i] for r in front], [r.values[y_i] for r in front], where="post", c="tab:red")
-    for r in table:
-        if r.reference:
-            ax.annotate(r.reference, (r.values[x_i], r.values[y_i]), textcoords="offset points",
-                        xytext=(5, 5), fontsize=8)
-    ax.set_xlabel(f"target {objectives[x_i]}")
-    ax.set_ylabel("proxy accuracy (held-out split)" if objectives[y_i] == "accuracy"
-                  else objectives[y_i])
-    ax.set_title(title)
-    ax.legend(loc="best", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+def knee_of(table: list[Row]) -> Row | None:
+    """The knee of the feasible front, if there is one."""
+    front = [r for r in table if r.front]
+    return knee(front) if front else None

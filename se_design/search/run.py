@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
+from dataclasses import asdict
 from pathlib import Path
 
 import optuna
 from optuna.trial import TrialState
 from rich.console import Console
 
-from se_design.errors import UserError
+from se_design.errors import Interrupted, UserError
 from se_design.search.space import Problem, load_space
 from se_design.search.storage import (
     HEARTBEAT,
@@ -20,15 +22,35 @@ from se_design.search.storage import (
     storage_failure,
 )
 from se_design.search.study import DEFAULT_STORAGE, Objective, join, prepare
-from se_design.search.worker import work
+from se_design.search.worker import DONE, plan, slots_used, work
+
+DEVICES = "cpu, cuda, cuda:N or auto"
 
 
-def load_proxy_data(problem: Problem, path: str | None, seed: int):
+def data_source(problem: Problem, data: str | None) -> tuple[str, str | None]:
+    """(source, path) of the proxy's data: --data (a built-in name, or a folder whose
+    contents say what it is) over the space's."""
+    from se_design.data import BUILT_IN, detect
+
+    if data in BUILT_IN:
+        return data, None
+    if data:
+        return detect(data), str(Path(data).resolve())
+    cfg = problem.space.proxy.data
+    if cfg.source not in BUILT_IN and cfg.path is None:
+        raise UserError(f"space {problem.space.name!r} trains its proxy on {cfg.source} data, "
+                        "which is not bundled: pass --data DIR (CIFAR python batches or an image "
+                        "folder).")
+    return cfg.source, cfg.path and str(Path(cfg.path).resolve())
+
+
+def load_proxy_data(problem: Problem, source: str, path: str | None, seed: int):
     """(train, val): the proxy's training data with a held-out validation split."""
     from se_design.data import holdout, load_data
 
     cfg = problem.space.proxy.data
-    train, _ = load_data(cfg.source, path or cfg.path)  # the test split is never used here
+    # the test split is never used here; built-in sets are drawn at the proxy's resolution
+    train, _ = load_data(source, path, problem.proxy().resolution)
     train, val = holdout(train, cfg.val_fraction, seed)
     if cfg.max_train and cfg.max_train < len(train):
         train, _ = holdout(train, 1 - cfg.max_train / len(train), seed)
@@ -36,23 +58,58 @@ def load_proxy_data(problem: Problem, path: str | None, seed: int):
 
 
 def pick_device(wanted: str) -> str:
+    if wanted != "auto" and wanted != "cpu" and wanted.partition(":")[0] != "cuda":
+        raise UserError(f"unknown device {wanted!r}: use {DEVICES}.")
+    if wanted == "cpu":
+        return wanted
     import torch
 
-    if wanted == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda was asked for but no CUDA GPU is visible.")
     if wanted == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
+    index = wanted.partition(":")[2]
+    if index and not index.isdigit():
+        raise UserError(f"unknown device {wanted!r}: use {DEVICES}.")
+    if not torch.cuda.is_available() or int(index or 0) >= torch.cuda.device_count():
+        raise UserError(f"--device {wanted} was asked for but no such CUDA GPU is visible.")
     return wanted
 
 
-def _log(console: Console, prefix: str):
+def _log(console: Console, prefix: str, objectives: list[str]):
+    """One line per finished trial, under a header printed before the first."""
+    from se_design.render import compact
+
+    head = f"{'trial':>5} {'state':<9}" + "".join(f"{o:>10}" for o in objectives) + "  design"
+    console.print(prefix + head, highlight=False)
+
     def callback(study: optuna.Study, t: optuna.trial.FrozenTrial) -> None:
         a = t.user_attrs
-        values = "" if t.values is None else " ".join(f"{v:.4g}" for v in t.values)
+        values = t.values or [_recorded(o, a) for o in objectives]  # stopped or failed
+        cells = "".join(f"{_cell(o, v, compact):>10}" for o, v in zip(objectives, values))
         why = a.get("pruned_because") or a.get("failed_because") or ""
-        console.print(f"{prefix}trial {t.number:>3} {t.state.name.lower():<8} "
-                      f"{a.get('design', '')}  {values}  {why}", highlight=False)
+        console.print(f"{prefix}{t.number:>5} {_STATE.get(t.state, t.state.name.lower()):<9}"
+                      f"{cells}  {a.get('design', '')}" + (f"  ({why})" if why else ""),
+                      highlight=False, soft_wrap=True)
     return callback
+
+
+def _recorded(objective: str, attrs: dict):
+    if objective == "accuracy":  # a stopped trial's accuracy at its last rung
+        rungs = sorted((int(k[4:]), v) for k, v in attrs.items() if k.startswith("acc@"))
+        return rungs[-1][1] if rungs else None
+    return attrs.get("latency_ms" if objective == "latency" else objective)
+
+
+_STATE = {TrialState.COMPLETE: "done", TrialState.PRUNED: "stopped", TrialState.FAIL: "failed"}
+
+
+def _cell(objective: str, value, compact) -> str:
+    if value is None:
+        return "-"
+    if objective == "accuracy":
+        return f"{value:.3f}"
+    if objective == "latency":
+        return f"{value:.2f}ms"
+    return compact(value) if objective in ("params", "flops") else f"{value:g}"
 
 
 def search(space: Path, n_trials: int, timeout: float | None, storage: str | None,
@@ -60,13 +117,17 @@ def search(space: Path, n_trials: int, timeout: float | None, storage: str | Non
            cost_only: bool, seed: int, console: Console, overrides: dict | None = None,
            heartbeat: int = HEARTBEAT, workers: int = 1, worker_args: list[str] = ()) -> str:
     """Run the search in this process, or in `workers` local processes started with
-    `se-design search WORKER_ARGS`."""
+    `se-design search WORKER_ARGS`. Everything is checked (space, data, device, training
+    settings, storage) before the study is created, so a failed start leaves nothing."""
+    if timeout is not None and timeout <= 0:
+        raise UserError(f"--timeout must be a positive number of seconds, not {timeout:g}.")
     problem = load_space(space, overrides or {})
     name = study or problem.space.name + ("-cost" if cost_only else "")
     url = storage or DEFAULT_STORAGE
+    objective, settings = _objective(problem, data, device, cost_only, seed, workers)
     if url == DEFAULT_STORAGE:
         Path("results").mkdir(exist_ok=True)
-    store = open_storage(url, heartbeat)  # an unreachable storage fails before data loads
+    store = open_storage(url, heartbeat)
     if workers > 1 and not store.shared:
         raise UserError(f"--workers needs a storage several processes can write at once, not "
                         f"{shown(url)}: use --storage postgresql://... or --storage journal:FILE.")
@@ -75,15 +136,19 @@ def search(space: Path, n_trials: int, timeout: float | None, storage: str | Non
     interrupted = (f"interrupted: the finished trials of study {name!r} are kept in "
                    f"{shown(url)}; continue with --resume.")
     try:
-        prepare(problem, name, store, sampler, resume, cost_only)
+        prepare(problem, name, store, sampler, resume, cost_only, settings)
+        st = optuna.load_study(study_name=name, storage=store.storage)
+        trials = st.get_trials(deepcopy=False)
+        if plan(trials, n_trials) == DONE:
+            return (f"nothing to do: study {name!r} has {slots_used(trials)} of {n_trials} "
+                    "trials; ask for more with a larger --n-trials.")
         if workers > 1:
             _spawn(worker_args, workers, store, device or problem.space.proxy.device, cost_only,
                    interrupted)
         else:
-            _work(problem, name, store, n_trials, timeout, sampler, data, device, cost_only,
-                  seed, console, interrupted)
-        finished = optuna.load_study(study_name=name, storage=store.storage)
-        count = Counter(t.state for t in finished.get_trials(deepcopy=False))
+            _work(objective, problem, name, store, n_trials, timeout, sampler, seed, console,
+                  interrupted)
+        count = Counter(t.state for t in st.get_trials(deepcopy=False))
     except UserError:
         raise
     except Exception as err:
@@ -98,28 +163,44 @@ def search(space: Path, n_trials: int, timeout: float | None, storage: str | Non
             f"Next: se-design report --study {name}" + (f" --storage {shown(url)}" if storage else ""))
 
 
-def _work(problem: Problem, name: str, store: Store, n_trials: int, timeout: float | None,
-          sampler: str, data: str | None, device: str | None, cost_only: bool, seed: int,
-          console: Console, interrupted: str) -> None:
-    catch: tuple = ()
+def _objective(problem: Problem, data: str | None, device: str | None, cost_only: bool,
+               seed: int, workers: int) -> tuple[Objective, dict]:
+    """The trial objective, with its data loaded and device checked, and the proxy settings
+    a resumed study must share (what its accuracies mean)."""
     if cost_only:
         timed = "latency" in problem.space.objectives  # else no torch needed
-        objective = Objective(problem, True, device=pick_device(device or "cpu") if timed else "cpu")
-    else:
-        from se_design.train import Diverged, TrainConfig
+        return Objective(problem, True, device=pick_device(device or "cpu") if timed else "cpu"), {}
+    from se_design.train_config import TrainConfig
+
+    cfg = TrainConfig(**{"seed": seed} | problem.space.proxy.train)
+    dev = pick_device(device or problem.space.proxy.device)
+    source, path = data_source(problem, data)
+    loaded = load_proxy_data(problem, source, path, seed)
+    settings = {"data": path or source, "val_fraction": problem.space.proxy.data.val_fraction,
+                "max_train": problem.space.proxy.data.max_train,
+                "proxy": problem.proxy().name, "resolution": problem.proxy().resolution}
+    settings |= {k: v for k, v in asdict(cfg).items() if k != "seed"}
+    bar = workers == 1 and sys.stderr.isatty()  # a bar drawn into a log is blank lines
+    return Objective(problem, False, loaded, cfg, dev, progress=bar), settings
+
+
+def _work(objective: Objective, problem: Problem, name: str, store: Store, n_trials: int,
+          timeout: float | None, sampler: str, seed: int, console: Console,
+          interrupted: str) -> None:
+    catch: tuple = ()
+    if not objective.cost_only:
+        from se_design.train import Diverged
 
         catch = (Diverged,)  # a diverging candidate fails with its reason; the search goes on
-        cfg = TrainConfig(**{"seed": seed} | problem.space.proxy.train)
-        dev = pick_device(device or problem.space.proxy.device)
-        objective = Objective(problem, False, load_proxy_data(problem, data, seed), cfg, dev,
-                              progress=not store.shared)
+    objective.progress = objective.progress and not store.shared
     st, index = join(name, store, sampler, seed)
     prefix = f"[worker {index}] " if store.shared else ""
+    objectives = st.user_attrs["objectives"]
     try:
-        work(st, store, objective, n_trials, timeout, catch, [_log(console, prefix)],
+        work(st, store, objective, n_trials, timeout, catch, [_log(console, prefix, objectives)],
              log=lambda text: console.print(prefix + text, highlight=False))
     except KeyboardInterrupt:
-        raise UserError(interrupted) from None
+        raise Interrupted(interrupted) from None
 
 
 def _spawn(args: list[str], n: int, store: Store, device: str, cost_only: bool,
@@ -130,7 +211,7 @@ def _spawn(args: list[str], n: int, store: Store, device: str, cost_only: bool,
     try:
         codes = spawn(args, n, gpus)
     except KeyboardInterrupt:
-        raise UserError(interrupted) from None
+        raise Interrupted(interrupted) from None
     failed = [c for c in codes if c != 0]
     if failed:
         raise UserError(f"{len(failed)} of {len(codes)} workers exited with an error (exit codes "

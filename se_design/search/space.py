@@ -7,11 +7,11 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 from se_design.cost import cost
 from se_design.errors import UserError
+from se_design.files import read_data
 from se_design.se import PRESETS
 from se_design.spec import SE, Arch, SpecError, StrictModel, explain, load_config, override, with_se
 from se_design.train_config import TrainConfig
@@ -62,10 +62,11 @@ class ProxyCfg(NetCfg):
         unknown = sorted(set(v) - known)
         if unknown:
             raise ValueError(f"unknown training setting {unknown[0]!r} (known: {', '.join(sorted(known))})")
+        TypeAdapter(TrainConfig).validate_python(v)  # types and ranges, e.g. epochs: six
         return v
 
 
-Choice = int | Literal["none"]
+Choice = int | str  # "none" or r >= 1, checked below (a union's own errors read poorly)
 
 
 class Variables(StrictModel):
@@ -84,6 +85,14 @@ class Variables(StrictModel):
            gate: str = "sigmoid") -> SE:
         return PRESETS[self.preset].model_copy(
             update={"r": r, "variant": variant, "squeeze": squeeze, "gate": gate})
+
+    @field_validator("r")
+    @classmethod
+    def _r_values(cls, v: list) -> list:
+        bad = [x for x in v if x != "none" and not (type(x) is int and x >= 1)]
+        if bad:
+            raise ValueError(f"each r must be none or an integer >= 1, not {bad[0]!r}")
+        return v
 
     @model_validator(mode="after")
     def _references_possible(self):
@@ -232,20 +241,27 @@ class Problem:
 def load_space(path: str | Path, overrides: dict | None = None) -> Problem:
     """Load and check a space file; `overrides` (epochs, max_train) shrink the proxy run."""
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"search space file {str(path)!r} does not exist.")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise UserError(f"{path} is not valid YAML: {str(err).splitlines()[0]}.") from None
+    data = read_data(path, "yaml", "search space file")
     if not isinstance(data, dict):
         raise UserError(f"{path} must be a mapping with name, target and proxy.")
+    _relative_paths(data, path.parent)
     _override(data, overrides or {})
     try:
         space = Space.model_validate(data)
     except ValidationError as err:
         raise UserError(f"{path}: {explain(err).replace('architecture spec', 'search space')}") from None
     return resolve(space, path)
+
+
+def _relative_paths(data: dict, base: Path) -> None:
+    """Paths written in a space file (data, config) are relative to the file itself."""
+    for section, key in (("target", "config"), ("proxy", "config"), ("proxy", "data")):
+        holder = data.get(section)
+        if key == "data" and isinstance(holder, dict):
+            holder = holder.get("data")
+            key = "path"
+        if isinstance(holder, dict) and isinstance(holder.get(key), str):
+            holder[key] = str(base / Path(holder[key]).expanduser())
 
 
 def _override(data: dict, overrides: dict) -> None:

@@ -137,8 +137,15 @@ def shown(url: str) -> str:
         return url
 
 
-def open_storage(url: str, heartbeat: int = HEARTBEAT) -> Store:
-    """The storage behind `url`, or one clear sentence saying why it cannot be opened."""
+def open_storage(url: str, heartbeat: int = HEARTBEAT, create: bool = True) -> Store:
+    """The storage behind `url`, or one clear sentence saying why it cannot be opened. A
+    storage file that does not exist is created only with `create` (a search)."""
+    file = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else \
+        url.removeprefix("journal:") if url.startswith("journal:") else None
+    if file and not create and not Path(file).is_file():
+        where = "" if Path(file).is_absolute() else f" in {Path.cwd()}"
+        raise UserError(f"no storage file '{file}'{where}: run where the search ran, or pass "
+                        "--storage.")
     try:
         return _open(url, heartbeat)
     except UserError:

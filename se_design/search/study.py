@@ -29,7 +29,7 @@ optuna.logging.set_verbosity(logging.ERROR)
 
 
 def load(name: str, url: str) -> optuna.Study:
-    storage = open_storage(url).storage
+    storage = open_storage(url, create=False).storage
     if name not in optuna.get_all_study_names(storage):
         known = ", ".join(optuna.get_all_study_names(storage)) or "none"
         raise UserError(f"no study named {name!r} in {shown(url)} (studies there: {known}).")
@@ -37,8 +37,9 @@ def load(name: str, url: str) -> optuna.Study:
 
 
 def prepare(problem: Problem, name: str, store: Store, sampler: str = "nsga2",
-            resume: bool = False, cost_only: bool = False) -> None:
-    """Create the study with the reference designs queued, or check the one to resume."""
+            resume: bool = False, cost_only: bool = False, settings: dict | None = None) -> None:
+    """Create the study with the reference designs queued, or check the one to resume;
+    `settings` (the proxy's data and training) must match the ones it was started with."""
     if sampler not in SAMPLERS:
         raise UserError(f"unknown sampler {sampler!r}; use {' or '.join(SAMPLERS)}.")
     # Without training, the benefit axis is how many blocks get SE: the front is then the
@@ -57,13 +58,27 @@ def prepare(problem: Problem, name: str, store: Store, sampler: str = "nsga2",
                 raise UserError(f"study {name!r} optimises {study.user_attrs.get('objectives')}"
                                 f", not {objectives}: resume it with the space it was started "
                                 "with.")
+            _same_settings(name, study.user_attrs.get("proxy_settings", {}), settings or {})
             return
+        with warnings.catch_warnings():  # marked experimental; what optuna-dashboard shows
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names(objectives)
         study.set_user_attr("objectives", objectives)
+        study.set_user_attr("proxy_settings", settings or {})
         study.set_user_attr("space", problem.space.model_dump(mode="json"))
         study.set_user_attr("plain", {"params": problem.plain_params,
                                       "flops": problem.plain_flops})
         for params in problem.references():
             study.enqueue_trial(params)
+
+
+def _same_settings(name: str, started: dict, now: dict) -> None:
+    changed = [k for k in started if k in now and started[k] != now[k]]
+    if changed:
+        k = changed[0]
+        raise UserError(f"study {name!r} was started with {k}={started[k]}, not {k}={now[k]}: "
+                        "resume it with the same proxy settings (data, epochs, max_train, "
+                        "training) or start another --study.")
 
 
 def join(name: str, store: Store, sampler: str, seed: int) -> tuple[optuna.Study, int]:

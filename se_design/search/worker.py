@@ -32,10 +32,14 @@ def plan(trials: list[optuna.trial.FrozenTrial], n_trials: int) -> str:
     """What a worker does next: RUN a trial, WAIT for running ones, or it is DONE."""
     if any(t.state == TrialState.WAITING for t in trials):
         return RUN  # queued references and retries always run
-    used = sum("failed_trial" not in t.system_attrs for t in trials)  # a retry reuses a slot
-    if used < n_trials:
+    if slots_used(trials) < n_trials:
         return RUN
     return WAIT if any(t.state == TrialState.RUNNING for t in trials) else DONE
+
+
+def slots_used(trials: list[optuna.trial.FrozenTrial]) -> int:
+    """Trials counted against --n-trials: a retry reuses its failed trial's slot."""
+    return sum("failed_trial" not in t.system_attrs for t in trials)
 
 
 def work(study: optuna.Study, store: Store, objective, n_trials: int, timeout: float | None,

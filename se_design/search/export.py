@@ -1,0 +1,54 @@
+"""`se-design export`: a trial's target architecture as a config file that says where it
+came from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+from optuna.trial import TrialState
+
+from se_design.errors import UserError
+from se_design.files import write_text
+from se_design.search import report
+from se_design.search.storage import shown
+from se_design.spec import dumps, override, validate
+
+
+def choose(study: optuna.Study, trial: int | None, how: str | None) -> optuna.trial.FrozenTrial:
+    """The trial asked for; an early-stopped one only by number, and never silently."""
+    trials = study.get_trials(deepcopy=False)
+    if trial is not None:
+        found = [t for t in trials if t.number == trial]
+        if found and found[0].state == TrialState.PRUNED:
+            return found[0]
+    elif not any(t.state == TrialState.COMPLETE for t in trials):
+        raise UserError(f"study {study.study_name!r} has no finished trial yet: run or resume "
+                        "the search first.")
+    return report.pick(study, trial, how)
+
+
+def export(study: optuna.Study, url: str, trial: int | None, how: str | None,
+           path: Path) -> list[str]:
+    """Write the chosen trial's target spec, named after its study and trial, with its
+    origin in a comment (YAML); returns the lines to print."""
+    if path.suffix.lower() not in (".yaml", ".yml", ".json"):
+        raise UserError(f"config file '{path}' must end in .yaml, .yml or .json.")
+    chosen = choose(study, trial, how)
+    a = chosen.user_attrs
+    name = f"{study.study_name}-trial{chosen.number}"
+    arch = override(validate(a["target_spec"]), name=name)
+    origin = (f"exported by se-design from study {study.study_name!r}, trial {chosen.number} "
+              f"({a['design']}), storage {shown(url)}")
+    fmt = "json" if path.suffix.lower() == ".json" else "yaml"
+    text = dumps(arch, fmt)
+    write_text(path, text if fmt == "json" else f"# {origin}\n{text}", "config file")
+    lines = [f"{name}: {a['design']}"]
+    if chosen.state == TrialState.PRUNED:
+        lines.append(f"note: trial {chosen.number} was stopped early at epoch "
+                     f"{a.get('epochs_run', '?')} of {a.get('epochs_planned', '?')}, so its "
+                     "accuracy is a partial one.")
+    acc = f"accuracy {chosen.values[0]:.3f}, " if chosen.values and \
+        study.user_attrs["objectives"][0] == "accuracy" else ""
+    lines.append(f"{acc}{a['params']:,} params, {a['flops']:,} FLOPs -> {path}")
+    return lines

@@ -1,0 +1,108 @@
+"""The study's picture: accuracy against each cost objective, as % over the plain network."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+from optuna.trial import TrialState
+
+from se_design.files import writing
+
+COSTS = {"params": "params", "flops": "FLOPs", "latency": "latency"}
+
+
+def front(study: optuna.Study, table: list, knee, path: Path) -> Path:
+    """One panel per cost objective: x = increase over the plain network (%), y = proxy
+    accuracy with its 95% interval where rows carry one; the front with trial numbers, the
+    knee and the references labelled, the budget as a line, early-stopped trials faint."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    objectives = study.user_attrs["objectives"]
+    costs = [(i, o) for i, o in enumerate(objectives) if o in COSTS]
+    fig, axes = plt.subplots(1, len(costs), figsize=(6.4 * len(costs), 4.8), squeeze=False)
+    stopped = [t for t in study.get_trials(deepcopy=False, states=(TrialState.PRUNED,))]
+    for ax, (i, name) in zip(axes[0], costs):
+        base = _plain(study, table, name, i)
+        x = lambda v, b=base: 100 * (v / b - 1)
+        _panel(ax, table, i, x, knee, name)
+        if stopped and name in ("params", "flops"):
+            acc = [_last_rung(t) for t in stopped]
+            ax.scatter([x(t.user_attrs[name]) for t, a in zip(stopped, acc) if a is not None],
+                       [a for a in acc if a is not None], c="tab:gray", alpha=0.4, s=22, marker="x",
+                       label="stopped early (accuracy at its last rung)")
+        budget = _budget(study, name)
+        if budget is not None:
+            ax.axvline(100 * budget, c="tab:orange", ls="--", lw=1,
+                       label=f"budget: +{100 * budget:g}% {COSTS[name]}")
+        ax.set_xlabel(f"target {COSTS[name]}: increase over the plain network (%)")
+        ax.set_ylabel("proxy accuracy (held-out split)" if objectives[0] == "accuracy"
+                      else objectives[0])
+        ax.grid(alpha=0.3)
+        ax.legend(loc="best", fontsize=7, framealpha=0.8)
+    fig.suptitle(_title(study), fontsize=10)
+    fig.tight_layout()
+    with writing(path, "plot") as p:
+        fig.savefig(p, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def _panel(ax, table: list, i: int, x, knee, name: str) -> None:
+    over = [r for r in table if not r.feasible]
+    inside = [r for r in table if r.feasible and not r.front]
+    front = sorted([r for r in table if r.front], key=lambda r: r.values[i])
+    for rows, style in ((over, {"c": "lightgray", "label": "over budget"}),
+                        (inside, {"c": "tab:blue", "alpha": 0.5, "label": "within budget"}),
+                        (front, {"c": "tab:red", "label": "Pareto front"})):
+        if rows:
+            ci = [getattr(r, "accuracy_ci95", None) for r in rows]
+            ax.errorbar([x(r.values[i]) for r in rows], [r.values[0] for r in rows],
+                        yerr=[c or 0 for c in ci] if any(ci) else None, fmt="o", ms=5,
+                        capsize=2, elinewidth=0.8, **style)
+    if name == "params" or i == 1:  # the front is drawn on the study's first cost
+        ax.step([x(r.values[i]) for r in front], [r.values[0] for r in front], where="post",
+                c="tab:red", lw=1)
+    for k, r in enumerate(front):  # trial numbers, alternately above and below
+        ax.annotate(str(r.number), (x(r.values[i]), r.values[0]), textcoords="offset points",
+                    xytext=(4, 6 if k % 2 else -10), fontsize=7, color="tab:red")
+    labelled = [(r, r.reference) for r in table if r.reference]
+    if knee is not None:
+        labelled.append((knee, f"knee (trial {knee.number})"))
+    for k, (r, text) in enumerate(labelled):
+        ax.annotate(text, (x(r.values[i]), r.values[0]), textcoords="offset points",
+                    xytext=(15, -25 - 12 * k), fontsize=8,
+                    arrowprops={"arrowstyle": "-", "lw": 0.6, "color": "0.4"})
+
+
+def _plain(study: optuna.Study, table: list, name: str, i: int) -> float:
+    plain = study.user_attrs["plain"]
+    if name in plain:
+        return plain[name]
+    ref = next((r for r in table if r.reference == "no SE"), None)  # measured latency
+    return ref.values[i] if ref else min(r.values[i] for r in table)
+
+
+def _budget(study: optuna.Study, name: str) -> float | None:
+    budgets = study.user_attrs.get("space", {}).get("budgets", {})
+    return budgets.get(f"{name}_increase")
+
+
+def _last_rung(t: optuna.trial.FrozenTrial) -> float | None:
+    rungs = sorted((int(k[4:]), v) for k, v in t.user_attrs.items() if k.startswith("acc@"))
+    return rungs[-1][1] if rungs else None
+
+
+def _title(study: optuna.Study) -> str:
+    space = study.user_attrs.get("space", {})
+    target = space.get("target", {}).get("arch") or "the target"
+    proxy = space.get("proxy", {})
+    data = study.user_attrs.get("proxy_settings", {}).get("data") or \
+        proxy.get("data", {}).get("source", "?")
+    epochs = study.user_attrs.get("proxy_settings", {}).get("epochs", "?")
+    return (f"study {study.study_name}: where SE goes, and with which r, in {target}\n"
+            f"ranked by a {proxy.get('arch', 'proxy')} proxy trained {epochs} epochs on "
+            f"{Path(str(data)).name}")

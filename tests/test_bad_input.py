@@ -1,0 +1,143 @@
+"""Every bad input a user can type is one sentence on stderr and exit code 2, never a
+traceback: one table, one row per case (the issue's list and the ones found since)."""
+
+import numpy as np
+import optuna
+import pytest
+from conftest import write_space
+from PIL import Image
+from typer.testing import CliRunner
+
+from se_design.cli import app
+from se_design.search.space import load_space
+from se_design.search.storage import open_storage
+from se_design.search.study import prepare
+from se_design.spec import save_config, to_dict
+from se_design.zoo import get_arch
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def d(tmp_path_factory):
+    """A folder of bad inputs, and a storage with a study that has no finished trial."""
+    d = tmp_path_factory.mktemp("bad")
+    (d / "binary.yaml").write_bytes(bytes(range(256)) * 4)
+    (d / "folder.yaml").mkdir()
+    (d / "afile").write_text("not a folder")
+    (d / "broken.yaml").write_text("name: x\nstages:\n- {kind: conv\n- other\n")
+    (d / "list.yaml").write_text("- a\n- b\n")
+    save_config(get_arch("cifar_resnet20"), d / "arch.yaml")
+    (d / "arch.txt").write_text("name: x\n")
+    write_space(d)
+    for name, changes in {"six": {"proxy__train": {"epochs": "six"}},
+                          "r0": {"variables": {"r": ["none", 4, 0, 16]}},
+                          "cifar": {"proxy__data": {"source": "cifar10"}}}.items():
+        (d / name).mkdir()
+        write_space(d / name, **changes)
+    for cls in ("seven",):  # an image folder with one class
+        (d / "oneclass" / cls).mkdir(parents=True)
+        Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(d / "oneclass" / cls / "a.png")
+    (d / "junk").mkdir()
+    (d / "junk" / "readme.txt").write_text("no images, no batches")
+    db = f"sqlite:///{d}/s.db"
+    problem = load_space(d / "space.yaml")
+    prepare(problem, "empty", open_storage(db), settings={"epochs": 3})
+    prepare(problem, "done", open_storage(db))
+    optuna.load_study(study_name="done", storage=db).add_trial(optuna.trial.create_trial(
+        values=[0.5, problem.plain_params], user_attrs={
+            "target_spec": to_dict(problem.target), "design": "stage1:-", "params": 1,
+            "flops": 2}))
+    return d
+
+
+S = ["search", "--space", "{d}/space.yaml", "--storage", "sqlite:///{d}/s.db"]
+DB = ["--storage", "sqlite:///{d}/s.db"]
+CASES = {
+    # files given as options
+    "binary --config": (["cost", "--config", "{d}/binary.yaml"], ["binary.yaml", "not a text file"]),
+    "binary --space": (["search", "--space", "{d}/binary.yaml"], ["not a text file"]),
+    "folder --config": (["cost", "--config", "{d}/folder.yaml"], ["is a folder, not a file"]),
+    "folder --space": (["search", "--space", "{d}/folder.yaml"], ["is a folder, not a file"]),
+    "YAML error names file and line": (["cost", "--config", "{d}/broken.yaml"],
+                                       ["broken.yaml", "not valid YAML", "line 5"]),
+    "space not a mapping": (["search", "--space", "{d}/list.yaml"], ["must be a mapping"]),
+    "config suffix": (["cost", "--config", "{d}/arch.txt"], ["must end in .yaml"]),
+    # outputs
+    "paper-table --out under /proc": (["paper-table", "--out", "/proc/se/t.md"], ["/proc/se"]),
+    "paper-table --out in a file": (["paper-table", "--out", "{d}/afile/t.md"],
+                                    ["afile", "a folder is needed"]),
+    "report --out-dir a file": (["report", "--study", "done", *DB, "--out-dir", "{d}/afile"],
+                                ["afile", "a folder is needed"]),
+    "report --out-dir /proc": (["report", "--study", "done", *DB, "--out-dir", "/proc/se"],
+                               ["/proc/se"]),
+    "export --out under /proc": (["export", "--study", "done", *DB, "--pick", "best-under-budget",
+                                 "--out",
+                                  "/proc/se/a.yaml"], ["/proc/se"]),
+    "export --out a folder": (["export", "--study", "done", *DB, "--pick", "best-under-budget",
+                                 "--out",
+                               "{d}/folder.yaml"], ["folder.yaml"]),
+    # search spaces and options
+    "epochs: six": (["search", "--space", "{d}/six/space.yaml"],
+                    ["proxy.train.epochs", "valid integer"]),
+    "r: [none, 4, 0]": (["search", "--space", "{d}/r0/space.yaml"],
+                        ["variables.r", "integer >= 1, not 0"]),
+    "--device tpu": ([*S, "--device", "tpu"], ["unknown device 'tpu'"]),
+    "--timeout -5": ([*S, "--timeout", "-5"], ["--timeout must be a positive"]),
+    "--sampler": ([*S, "--sampler", "grid"], ["unknown sampler 'grid'"]),
+    "space needs user data": (["search", "--space", "{d}/cifar/space.yaml"],
+                              ["not bundled", "--data DIR"]),
+    "--data missing folder": ([*S, "--data", "{d}/nowhere"], ["nowhere", "neither"]),
+    "--data junk folder": ([*S, "--data", "{d}/junk"], ["neither CIFAR", "image folder"]),
+    "--data one-class folder": ([*S, "--data", "{d}/oneclass"], ["one class", "two class"]),
+    "resume with other epochs": ([*S, "--study", "empty", "--resume", "--epochs", "2"],
+                                 ["started with epochs=3, not epochs=2"]),
+    "study exists": ([*S, "--study", "empty"], ["already exists", "--resume"]),
+    # report and export
+    "report from another directory": (["report", "--study", "x"], ["no storage file",
+                                                                   "results/search.db"]),
+    "report: no finished trial": (["report", "--study", "empty", *DB], ["no finished trials"]),
+    "export knee: no finished trial": (["export", "--study", "empty", *DB, "--pick", "knee",
+                                        "--out", "{d}/k.yaml"], ["no finished trial yet"]),
+    "export: unknown pick": (["export", "--study", "empty", *DB, "--trial", "0", "--pick",
+                              "knee", "--out", "{d}/k.yaml"], ["either --trial"]),
+    "unknown study": (["report", "--study", "nope", *DB], ["no study named 'nope'", "empty"]),
+}
+
+
+@pytest.mark.parametrize("args,words", CASES.values(), ids=CASES.keys())
+def test_bad_input_is_one_sentence_exit_2(d, args, words, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # an empty folder: no results/ here
+    res = runner.invoke(app, [a.format(d=d) for a in args])
+    text = " ".join(res.output.split())
+    assert res.exit_code == 2, text
+    assert isinstance(res.exception, SystemExit), text  # no traceback
+    assert text.startswith("error:") and text.count("error:") == 1, text
+    assert all(w in text for w in words), text
+    assert not (tmp_path / "results").exists()  # a failed command leaves nothing behind
+
+
+def test_failed_start_leaves_no_study(d):
+    """Bad data found after the space was read: the study is not created, so the corrected
+    command just works (here: cost-only, which needs no data)."""
+    args = ["search", "--space", f"{d}/space.yaml", "--storage", f"sqlite:///{d}/s.db",
+            "--study", "retry"]
+    assert runner.invoke(app, [*args, "--data", f"{d}/junk"]).exit_code == 2
+    assert "retry" not in optuna.get_all_study_names(f"sqlite:///{d}/s.db")
+    res = runner.invoke(app, [*args, "--cost-only", "--store", "--n-trials", "2"])
+    assert res.exit_code == 0, res.output
+
+
+def test_exporting_an_early_stopped_trial_says_so(d):
+    study = optuna.load_study(study_name="empty", storage=f"sqlite:///{d}/s.db")
+    spec = load_space(d / "space.yaml").target
+    study.add_trial(optuna.trial.create_trial(
+        state=optuna.trial.TrialState.PRUNED,
+        user_attrs={"target_spec": to_dict(spec), "design": "stage1:-", "params": 1,
+                    "flops": 2, "epochs_run": 1, "epochs_planned": 3}))
+    number = study.trials[-1].number
+    res = runner.invoke(app, ["export", "--study", "empty", "--storage", f"sqlite:///{d}/s.db",
+                              "--trial", str(number), "--out", str(d / "stopped.yaml")])
+    text = " ".join(res.output.split())
+    assert res.exit_code == 0, text
+    assert f"trial {number} was stopped early at epoch 1 of 3" in text
