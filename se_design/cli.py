@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from se_design import render
+from se_design.analysis import commands as analysis_commands
 from se_design.cost import cost as compute_cost
 from se_design.errors import UserError
 from se_design.search import GRACE, HEARTBEAT
@@ -202,3 +203,6 @@ def export(study: str = typer.Option(..., "--study"), storage: str | None = STOR
     out.print(f"trial {chosen.number} ({chosen.user_attrs['design']}): "
               f"{chosen.user_attrs['params']:,} params, {chosen.user_attrs['flops']:,} FLOPs "
               f"-> {out_file}")
+
+
+analysis_commands.register(app, user_errors)  # train, excitation, fold
