@@ -40,10 +40,11 @@ def summary(values: list[float], n_images: int) -> dict:
 
 
 def train_checkpoint(arch: Arch, splits: Splits, cfg: TrainConfig, seeds: list[int],
-                     device: str, data: dict,
-                     log: Callable[[str], None] = print) -> Checkpoint:
+                     device: str, data: dict, log: Callable[[str], None] = print,
+                     keep: Callable[[Checkpoint], None] = lambda ckpt: None) -> Checkpoint:
     """Train `arch` once per seed (initial weights and batch order; the split stays fixed);
-    the checkpoint keeps the first seed's model and every seed's accuracies."""
+    the checkpoint keeps the first seed's model and every seed's accuracies. `keep` gets
+    the checkpoint after every seed, so a long run stopped early keeps what it trained."""
     mean, std = (v.flatten().tolist() for v in _stats(splits.fit.x))
     xv = normalized(splits.val, mean, std, device)
     xt = normalized(splits.test, mean, std, device) if splits.test is not None else None
@@ -52,17 +53,27 @@ def train_checkpoint(arch: Arch, splits: Splits, cfg: TrainConfig, seeds: list[i
         torch.manual_seed(seed)  # initial weights
         model = build_model(arch)
         result = train(model, splits.fit, splits.val, TrainConfig(**asdict(cfg) | {"seed": seed}),
-                       device)
+                       device, on_epoch=lambda e, acc, seed=seed: log(
+                           f"seed {seed} epoch {e}/{cfg.epochs}: held-out {acc:.4f}"))
         val.append(accuracy(model, xv, splits.val.y))
         test.append(accuracy(model, xt, splits.test.y) if xt is not None else None)
         log(f"seed {seed}: held-out {val[-1]:.4f}"
             + (f", test {test[-1]:.4f}" if xt is not None else "")
             + f" ({result.seconds:.0f} s, {result.images_per_s:.0f} images/s on {device})")
         kept = kept or {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        ckpt = _checkpoint(arch, kept, mean, std, splits, cfg, seeds[:len(val)], device, data,
+                           val, test)
+        ckpt.training["seeds_planned"] = len(seeds)
+        keep(ckpt)
+    return ckpt
+
+
+def _checkpoint(arch, state, mean, std, splits, cfg, seeds, device, data, val, test):
+    xt = splits.test
     training = {"data": data, "epochs": cfg.epochs, "seeds": seeds, "kept_seed": seeds[0],
                 "config": asdict(cfg) | {"seed": seeds[0]}, "device": device,
                 "images": {"train": len(splits.fit), "held_out": len(splits.val),
                            "test": len(splits.test) if xt is not None else None},
                 "held_out_accuracy": summary(val, len(splits.val)),
                 "test_accuracy": summary(test, len(splits.test)) if xt is not None else None}
-    return Checkpoint(arch, kept, mean, std, list(splits.fit.classes), training)
+    return Checkpoint(arch, state, mean, std, list(splits.fit.classes), training)
