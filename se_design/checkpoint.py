@@ -4,6 +4,7 @@ in, so `torch.load(weights_only=True)` reads it and loading runs no code from th
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,7 +41,12 @@ def save(ckpt: Checkpoint, path: str | Path) -> None:
     torch.save({"format": FORMAT, "version": VERSION, "spec": to_dict(ckpt.arch),
                 "state_dict": {k: v.detach().cpu() for k, v in ckpt.state.items()},
                 "normalize": {"mean": list(ckpt.mean), "std": list(ckpt.std)},
-                "classes": list(ckpt.classes), "training": ckpt.training}, path)
+                "classes": list(ckpt.classes), "training": _plain(ckpt.training)}, path)
+
+
+def _plain(data: dict) -> dict:
+    """JSON-like data only (numpy scalars become floats), as weights_only loading needs."""
+    return json.loads(json.dumps(data, default=float))
 
 
 def load(path: str | Path) -> Checkpoint:

@@ -14,7 +14,7 @@ def over_seeds(values: list[float]) -> tuple[float, float]:
     k = len(values)
     mean = sum(values) / k
     sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (k - 1))
-    return mean, t.ppf(0.975, k - 1) * sd / math.sqrt(k)
+    return mean, float(t.ppf(0.975, k - 1)) * sd / math.sqrt(k)  # a plain float: checkpoints
 
 
 def over_images(acc: float, n: int) -> tuple[float, float]:
