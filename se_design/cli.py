@@ -144,7 +144,9 @@ def search(space: Path = typer.Option(..., "--space", help="Search space file (s
            max_train: int | None = typer.Option(None, "--max-train", min=10, help="Override the proxy's training images."),
            seed: int = typer.Option(0, "--seed"),
            workers: int = typer.Option(1, "--workers", min=1, help="Local worker processes (one per GPU when several are visible); needs a postgresql:// or journal: storage."),
-           heartbeat: int = typer.Option(HEARTBEAT, "--heartbeat", min=1, help=f"Seconds between a running trial's heartbeats; a trial that misses {GRACE} is failed and retried once.")):
+           heartbeat: int = typer.Option(HEARTBEAT, "--heartbeat", min=1, help=f"Seconds between a running trial's heartbeats; a trial that misses {GRACE} is failed and retried once."),
+           enqueue: list[Path] = typer.Option([], "--enqueue-config", help="Also run this design first (e.g. from se-design fold --export); repeatable."),
+           keep_checkpoints: Path | None = typer.Option(None, "--keep-checkpoints", help="Keep the trained proxies of the Pareto front here (single worker).")):
     """Multi-objective Optuna search over per-stage r and SE placement."""
     from se_design.search import run
 
@@ -158,7 +160,8 @@ def search(space: Path = typer.Option(..., "--space", help="Search space file (s
                         sampler=sampler, data=data, device=device, resume=resume,
                         cost_only=cost_only, seed=seed, console=out,
                         overrides={"epochs": epochs, "max_train": max_train},
-                        heartbeat=heartbeat, workers=workers, worker_args=worker_args)
+                        heartbeat=heartbeat, workers=workers, worker_args=worker_args,
+                        enqueue=enqueue, keep_checkpoints=keep_checkpoints)
     out.print(result)
 
 

@@ -58,15 +58,21 @@ def _log(console: Console, prefix: str):
 def search(space: Path, n_trials: int, timeout: float | None, storage: str | None,
            study: str | None, sampler: str, data: str | None, device: str | None, resume: bool,
            cost_only: bool, seed: int, console: Console, overrides: dict | None = None,
-           heartbeat: int = HEARTBEAT, workers: int = 1, worker_args: list[str] = ()) -> str:
+           heartbeat: int = HEARTBEAT, workers: int = 1, worker_args: list[str] = (),
+           enqueue: list[Path] = (), keep_checkpoints: Path | None = None) -> str:
     """Run the search in this process, or in `workers` local processes started with
     `se-design search WORKER_ARGS`."""
     problem = load_space(space, overrides or {})
+    from se_design.spec import load_config
+
+    queued = [problem.params_for(load_config(p), f"--enqueue-config {p}") for p in enqueue]
     name = study or problem.space.name + ("-cost" if cost_only else "")
     url = storage or DEFAULT_STORAGE
     if url == DEFAULT_STORAGE:
         Path("results").mkdir(exist_ok=True)
     store = open_storage(url, heartbeat)  # an unreachable storage fails before data loads
+    if keep_checkpoints is not None and (workers > 1 or cost_only):
+        raise UserError("--keep-checkpoints keeps trained models: it needs training and one worker.")
     if workers > 1 and not store.shared:
         raise UserError(f"--workers needs a storage several processes can write at once, not "
                         f"{shown(url)}: use --storage postgresql://... or --storage journal:FILE.")
@@ -75,13 +81,13 @@ def search(space: Path, n_trials: int, timeout: float | None, storage: str | Non
     interrupted = (f"interrupted: the finished trials of study {name!r} are kept in "
                    f"{shown(url)}; continue with --resume.")
     try:
-        prepare(problem, name, store, sampler, resume, cost_only)
+        prepare(problem, name, store, sampler, resume, cost_only, queued)
         if workers > 1:
             _spawn(worker_args, workers, store, device or problem.space.proxy.device, cost_only,
                    interrupted)
         else:
             _work(problem, name, store, n_trials, timeout, sampler, data, device, cost_only,
-                  seed, console, interrupted)
+                  seed, console, interrupted, keep_checkpoints)
         finished = optuna.load_study(study_name=name, storage=store.storage)
         count = Counter(t.state for t in finished.get_trials(deepcopy=False))
     except UserError:
@@ -100,7 +106,7 @@ def search(space: Path, n_trials: int, timeout: float | None, storage: str | Non
 
 def _work(problem: Problem, name: str, store: Store, n_trials: int, timeout: float | None,
           sampler: str, data: str | None, device: str | None, cost_only: bool, seed: int,
-          console: Console, interrupted: str) -> None:
+          console: Console, interrupted: str, keep: Path | None = None) -> None:
     catch: tuple = ()
     if cost_only:
         timed = "latency" in problem.space.objectives  # else no torch needed
@@ -112,7 +118,7 @@ def _work(problem: Problem, name: str, store: Store, n_trials: int, timeout: flo
         cfg = TrainConfig(**{"seed": seed} | problem.space.proxy.train)
         dev = pick_device(device or problem.space.proxy.device)
         objective = Objective(problem, False, load_proxy_data(problem, data, seed), cfg, dev,
-                              progress=not store.shared)
+                              progress=not store.shared, keep_dir=keep)
     st, index = join(name, store, sampler, seed)
     prefix = f"[worker {index}] " if store.shared else ""
     try:
@@ -120,6 +126,18 @@ def _work(problem: Problem, name: str, store: Store, n_trials: int, timeout: flo
              log=lambda text: console.print(prefix + text, highlight=False))
     except KeyboardInterrupt:
         raise UserError(interrupted) from None
+    if keep is not None:
+        _keep_front(st, keep)
+
+
+def _keep_front(study: optuna.Study, folder: Path) -> None:
+    """Delete the kept checkpoints of trials that are not on the Pareto front."""
+    from se_design.search.study import checkpoint_path
+
+    front = {t.number for t in study.best_trials}
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        if t.number not in front:
+            checkpoint_path(folder, study.study_name, t.number).unlink(missing_ok=True)
 
 
 def _spawn(args: list[str], n: int, store: Store, device: str, cost_only: bool,
