@@ -13,7 +13,6 @@ from se_design.edit import set_se, without_se
 from se_design.errors import UserError
 from se_design.spec import SE
 
-
 PLAIN = get_arch("cifar_resnet20", width=0.5, resolution=16)
 SMALL = get_arch("se_cifar_resnet20", width=0.5, r=4, resolution=16)
 

@@ -56,4 +56,4 @@ def test_keep_checkpoints_keeps_the_front_only(tmp_path):
     kept = sorted(p.name for p in (tmp_path / "ck").iterdir())
     assert kept == [f"tiny-trial{n}.pt" for n in sorted(front)]
     ckpt = load(tmp_path / "ck" / kept[0])
-    assert ckpt.training["trial"] == min(front)
+    assert ckpt.training["trial"] == min(front) and ckpt.training["data"]["source"] == "digits"

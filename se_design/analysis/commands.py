@@ -12,7 +12,6 @@ from se_design.errors import UserError
 out = Console()
 if not out.is_terminal:
     out.width = 160
-err = Console(stderr=True)
 
 DATA = typer.Option(..., "--data", help="digits | cifar10:DIR | cifar100:DIR | folder:DIR | DIR (kind recognised from its files).")
 DEVICE = typer.Option("auto", "--device", help="auto | cpu | cuda.")
@@ -109,9 +108,8 @@ def excitation(checkpoint: Path = CHECKPOINT, data: str | None = SOURCE,
     import json
 
     from se_design.analysis import plots, render
-    from se_design.edit import check_paths
-
     from se_design.analysis.excitation import collect
+    from se_design.edit import check_paths
 
     if split not in ("val", "test"):
         raise UserError(f"--split must be val or test, not {split!r}.")
@@ -152,11 +150,10 @@ def fold(checkpoint: Path = CHECKPOINT, data: str | None = SOURCE,
     import json
 
     from se_design.analysis import advice, render
+    from se_design.analysis.excitation import collect
     from se_design.analysis.fold import why_not
     from se_design.edit import check_paths
     from se_design.spec import save_config
-
-    from se_design.analysis.excitation import collect
 
     # means and ranking from the held-out split; accuracy on the test split where there is one
     ckpt, model, splits, data, dev = _open(checkpoint, data, device)
@@ -164,7 +161,7 @@ def fold(checkpoint: Path = CHECKPOINT, data: str | None = SOURCE,
     split = "val" if splits.test is None else "test"
     ds = splits.val if splits.test is None else splits.test
     x, y = _images(ckpt, ds, data, dev), ds.y
-    refused = {s.block: why_not(model, s) for s in stats if why_not(model, s)}
+    refused = {s.block: why for s in stats if (why := why_not(model, s))}
     if blocks:
         names = blocks.split(",")
         check_paths(ckpt.arch, names)
@@ -188,7 +185,7 @@ def fold(checkpoint: Path = CHECKPOINT, data: str | None = SOURCE,
         print(json.dumps(report, indent=1))
         return
     out.print(render.fold_table(found, base, len(y), f"{ckpt.arch.name}: SE blocks folded into constant scales, accuracy on the {split} split"))
-    for b, why in refused.items():
+    for why in refused.values():
         out.print(f"not foldable: {why}", highlight=False)
     if chosen is not None:
         out.print(f"within {max_drop} points: fold {', '.join(chosen.removed)} "

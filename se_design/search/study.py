@@ -141,7 +141,11 @@ class Objective:
         trial.set_user_attr("epochs_run", result.epochs_run)
         trial.set_user_attr("history", result.history)
         if self.keep_dir is not None:
-            keep_checkpoint(self.keep_dir, trial, proxy, model, train_set, result.val_acc)
+            d = self.problem.space.proxy.data  # the split as load_proxy_data made it
+            data = {"source": f"{d.source}:{d.path}" if d.path else d.source,
+                    "val_fraction": d.val_fraction, "split_seed": self.train_cfg.seed}
+            keep_checkpoint(self.keep_dir, trial, proxy, model, train_set,
+                            {"data": data, "held_out_accuracy": result.val_acc})
         return result.val_acc
 
 
@@ -174,7 +178,7 @@ class RungRule:
             raise optuna.TrialPruned(f"dominated at epoch {epoch}")
 
 
-def keep_checkpoint(folder, trial: optuna.Trial, proxy, model, train_set, val_acc: float) -> None:
+def keep_checkpoint(folder, trial: optuna.Trial, proxy, model, train_set, record: dict) -> None:
     """The trained proxy as an se-design checkpoint (for `excitation` and `fold`)."""
     from se_design.checkpoint import Checkpoint, save
     from se_design.train import _stats
@@ -182,7 +186,7 @@ def keep_checkpoint(folder, trial: optuna.Trial, proxy, model, train_set, val_ac
     mean, std = (v.flatten().tolist() for v in _stats(train_set.x))
     save(Checkpoint(proxy, model.state_dict(), mean, std, list(train_set.classes),
                     {"study": trial.study.study_name, "trial": trial.number,
-                     "design": trial.user_attrs["design"], "held_out_accuracy": val_acc}),
+                     "design": trial.user_attrs["design"]} | record),
          checkpoint_path(folder, trial.study.study_name, trial.number))
 
 
