@@ -32,7 +32,7 @@ def _pyplot():
 def classes_grid(stats: list[BlockStats], blocks: list[str], classes: list[str], path: Path,
                  title: str) -> Path:
     """Per chosen block: mean excitation of CHANNELS uniformly spaced channels, one line per
-    class (and the mean over all images, dashed)."""
+    class, over the mean of all images (thick grey)."""
     plt = _pyplot()
     by = {s.block: s for s in stats}
     cols = min(2, len(blocks))
@@ -43,11 +43,11 @@ def classes_grid(stats: list[BlockStats], blocks: list[str], classes: list[str],
     for ax, block in zip(axes.flat, blocks):
         s = by[block]
         idx = np.unique(np.linspace(0, s.channels - 1, min(CHANNELS, s.channels)).round()).astype(int)
+        ax.plot(idx, s.channel_mean[idx], color="0.6", lw=3, alpha=0.6, label="all images")
         for k, name in enumerate(classes):
             ax.plot(idx, s.class_mean[k, idx], lw=1, alpha=0.85,
                     color=colors(k if len(classes) <= 10 else k / max(1, len(classes) - 1)),
                     label=name)
-        ax.plot(idx, s.channel_mean[idx], "k--", lw=1.2, label="all images")
         ax.set_title(f"{block}: class-specificity {s.specificity:.2f}, "
                      f"{s.saturated_high:.0%} of gates > {HIGH}", fontsize=9)
         ax.set_xlabel(f"channel index ({len(idx)} of {s.channels})", fontsize=8)
