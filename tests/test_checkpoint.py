@@ -70,3 +70,25 @@ def test_block_paths_and_edits():
     assert [p for p, _ in se_blocks(without_se(arch, ["stage3.2", "stage1.0"]))] == paths[1:-1]
     with pytest.raises(UserError, match="no SE block 'stage4.0'"):
         without_se(arch, ["stage4.0"])
+
+
+def test_blocks_inside_branches_are_addressed_by_branch():
+    from se_design.spec import validate
+
+    arch = validate({"name": "inc", "resolution": 32, "stages": [{"name": "s1", "blocks": [
+        {"kind": "branches", "se": {"r": 4}, "branches": [
+            [{"kind": "conv", "out": 8, "kernel": 1, "se": {"r": 4}}],
+            [{"kind": "conv", "out": 8, "kernel": 1}, {"kind": "conv", "out": 8, "se": {"r": 2}}]]}]}]})
+    assert [p for p, _ in se_blocks(arch)] == ["s1.0", "s1.0.b0.0", "s1.0.b1.1"]
+    edited = set_se(arch, {"s1.0.b1.1": None, "s1.0.b1.0": SE(r=8)})
+    assert [(p, b.se.r) for p, b in se_blocks(edited)] == [("s1.0", 4), ("s1.0.b0.0", 4),
+                                                          ("s1.0.b1.0", 8)]
+    built = {n for n, _ in build_model(edited).named_modules()}
+    assert {"s1.0.se", "s1.0.b0.0.se", "s1.0.b1.0.se"} <= built  # paths name the modules
+    from se_design.analysis.excitation import collect
+
+    stats, _ = collect(build_model(arch).eval(), arch, torch.randn(20, 3, 32, 32),
+                       torch.arange(20) % 10)
+    assert sorted((s.block, s.module, s.channels) for s in stats) == [
+        ("s1.0", "s1.0.se", 16), ("s1.0.b0.0", "s1.0.b0.0.se", 8),
+        ("s1.0.b1.1", "s1.0.b1.1.se", 8)]
