@@ -180,7 +180,7 @@ def fold(checkpoint: Path = CHECKPOINT, data: str | None = SOURCE,
         if chosen is None:
             raise UserError(f"even folding one SE block loses more than {max_drop} points; "
                             "nothing to export (raise --max-drop).")
-        save_config(chosen.arch, export)
+        save_config(chosen.arch.model_copy(update={"name": f"{ckpt.arch.name}_folded"}), export)
     if as_json:
         print(json.dumps(report, indent=1))
         return
