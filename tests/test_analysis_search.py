@@ -57,3 +57,19 @@ def test_keep_checkpoints_keeps_the_front_only(tmp_path):
     assert kept == [f"tiny-trial{n}.pt" for n in sorted(front)]
     ckpt = load(tmp_path / "ck" / kept[0])
     assert ckpt.training["trial"] == min(front) and ckpt.training["data"]["source"] == "digits"
+
+
+def test_keep_front_deletes_the_dominated_trials_checkpoints(tmp_path):
+    from optuna.distributions import CategoricalDistribution
+    from optuna.trial import create_trial
+
+    from se_design.search.run import _keep_front
+    from se_design.search.study import checkpoint_path
+
+    study = optuna.create_study(study_name="s", directions=["maximize", "minimize"])
+    dist = {"x": CategoricalDistribution([0, 1, 2])}
+    for x, values in enumerate(([0.5, 100], [0.4, 200], [0.6, 300])):  # trial 1 is dominated
+        study.add_trial(create_trial(values=values, params={"x": x}, distributions=dist))
+        checkpoint_path(tmp_path, "s", x).write_bytes(b"model")
+    _keep_front(study, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s-trial0.pt", "s-trial2.pt"]
