@@ -21,6 +21,7 @@ from se_design.search.storage import (
 )
 from se_design.search.study import DEFAULT_STORAGE, Objective, join, prepare
 from se_design.search.worker import work
+from se_design.spec import load_config
 
 
 def load_proxy_data(problem: Problem, path: str | None, seed: int):
@@ -63,8 +64,6 @@ def search(space: Path, n_trials: int, timeout: float | None, storage: str | Non
     """Run the search in this process, or in `workers` local processes started with
     `se-design search WORKER_ARGS`."""
     problem = load_space(space, overrides or {})
-    from se_design.spec import load_config
-
     queued = [problem.params_for(load_config(p), f"--enqueue-config {p}") for p in enqueue]
     name = study or problem.space.name + ("-cost" if cost_only else "")
     url = storage or DEFAULT_STORAGE
