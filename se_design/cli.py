@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from se_design import render
+from se_design.analysis import commands as analysis_commands
 from se_design.cost import cost as compute_cost
 from se_design.errors import Interrupted, UserError
 from se_design.files import write_text
@@ -199,7 +200,9 @@ def search(space: Path = typer.Option(..., "--space", help="Search space file (s
            max_train: int | None = typer.Option(None, "--max-train", min=10, help="Override the proxy's training images.", show_default="the space's"),
            seed: int = typer.Option(0, "--seed", help="Seeds the sampler, the validation split and training."),
            workers: int = typer.Option(1, "--workers", min=1, help="Local worker processes (one per GPU when several are visible); needs a postgresql:// or journal: storage."),
-           heartbeat: int = typer.Option(HEARTBEAT, "--heartbeat", min=1, help=f"Seconds between a running trial's heartbeats; a trial that misses {GRACE} is failed and retried once.")):
+           heartbeat: int = typer.Option(HEARTBEAT, "--heartbeat", min=1, help=f"Seconds between a running trial's heartbeats; a trial that misses {GRACE} is failed and retried once."),
+           enqueue: list[Path] = typer.Option([], "--enqueue-config", help="Also run this design first (e.g. from se-design fold --export); repeatable."),
+           keep_checkpoints: Path | None = typer.Option(None, "--keep-checkpoints", help="Keep the trained proxies of the Pareto front here (single worker).")):
     """Multi-objective Optuna search over per-stage r and SE placement."""
     from se_design.search import run
 
@@ -215,7 +218,8 @@ def search(space: Path = typer.Option(..., "--space", help="Search space file (s
                         sampler=sampler, data=data, device=device, resume=resume,
                         cost_only=cost_only, seed=seed, console=out,
                         overrides={"epochs": epochs, "max_train": max_train},
-                        heartbeat=heartbeat, workers=workers, worker_args=worker_args)
+                        heartbeat=heartbeat, workers=workers, worker_args=worker_args,
+                        enqueue=enqueue, keep_checkpoints=keep_checkpoints)
     if not as_worker:  # the parent of --workers prints the one summary
         out.print(result, highlight=False, soft_wrap=True)
 
@@ -277,3 +281,6 @@ def export(study: str = typer.Option(..., "--study", help="Study name (as printe
     url = storage or DEFAULT_STORAGE
     for line in ex.export(load(study, url), url, trial, pick, out_file):
         out.print(line, highlight=False, soft_wrap=True)
+
+
+analysis_commands.register(app, user_errors)  # train, excitation, fold

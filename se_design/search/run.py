@@ -23,6 +23,7 @@ from se_design.search.storage import (
 )
 from se_design.search.study import DEFAULT_STORAGE, Objective, join, prepare
 from se_design.search.worker import DONE, plan, slots_used, work
+from se_design.spec import load_config
 
 DEVICES = "cpu, cuda, cuda:N or auto"
 
@@ -115,16 +116,21 @@ def _cell(objective: str, value, compact) -> str:
 def search(space: Path, n_trials: int, timeout: float | None, storage: str | None,
            study: str | None, sampler: str, data: str | None, device: str | None, resume: bool,
            cost_only: bool, seed: int, console: Console, overrides: dict | None = None,
-           heartbeat: int = HEARTBEAT, workers: int = 1, worker_args: list[str] = ()) -> str:
+           heartbeat: int = HEARTBEAT, workers: int = 1, worker_args: list[str] = (),
+           enqueue: list[Path] = (), keep_checkpoints: Path | None = None) -> str:
     """Run the search in this process, or in `workers` local processes started with
     `se-design search WORKER_ARGS`. Everything is checked (space, data, device, training
     settings, storage) before the study is created, so a failed start leaves nothing."""
     if timeout is not None and timeout <= 0:
         raise UserError(f"--timeout must be a positive number of seconds, not {timeout:g}.")
+    if keep_checkpoints is not None and (workers > 1 or cost_only):
+        raise UserError("--keep-checkpoints keeps trained models: it needs training and one worker.")
     problem = load_space(space, overrides or {})
+    queued = [problem.params_for(load_config(p), f"--enqueue-config {p}") for p in enqueue]
     name = study or problem.space.name + ("-cost" if cost_only else "")
     url = storage or DEFAULT_STORAGE
-    objective, settings = _objective(problem, data, device, cost_only, seed, workers)
+    objective, settings = _objective(problem, data, device, cost_only, seed, workers,
+                                     keep_checkpoints)
     if url == DEFAULT_STORAGE:
         Path("results").mkdir(exist_ok=True)
     store = open_storage(url, heartbeat)
@@ -136,7 +142,7 @@ def search(space: Path, n_trials: int, timeout: float | None, storage: str | Non
     interrupted = (f"interrupted: the finished trials of study {name!r} are kept in "
                    f"{shown(url)}; continue with --resume.")
     try:
-        prepare(problem, name, store, sampler, resume, cost_only, settings)
+        prepare(problem, name, store, sampler, resume, cost_only, settings, queued)
         st = optuna.load_study(study_name=name, storage=store.storage)
         trials = st.get_trials(deepcopy=False)
         if plan(trials, n_trials) == DONE:
@@ -147,7 +153,7 @@ def search(space: Path, n_trials: int, timeout: float | None, storage: str | Non
                    interrupted)
         else:
             _work(objective, problem, name, store, n_trials, timeout, sampler, seed, console,
-                  interrupted)
+                  interrupted, keep_checkpoints)
         count = Counter(t.state for t in st.get_trials(deepcopy=False))
     except UserError:
         raise
@@ -164,7 +170,7 @@ def search(space: Path, n_trials: int, timeout: float | None, storage: str | Non
 
 
 def _objective(problem: Problem, data: str | None, device: str | None, cost_only: bool,
-               seed: int, workers: int) -> tuple[Objective, dict]:
+               seed: int, workers: int, keep: Path | None = None) -> tuple[Objective, dict]:
     """The trial objective, with its data loaded and device checked, and the proxy settings
     a resumed study must share (what its accuracies mean)."""
     if cost_only:
@@ -181,12 +187,12 @@ def _objective(problem: Problem, data: str | None, device: str | None, cost_only
                 "proxy": problem.proxy().name, "resolution": problem.proxy().resolution}
     settings |= {k: v for k, v in asdict(cfg).items() if k != "seed"}
     bar = workers == 1 and sys.stderr.isatty()  # a bar drawn into a log is blank lines
-    return Objective(problem, False, loaded, cfg, dev, progress=bar), settings
+    return Objective(problem, False, loaded, cfg, dev, progress=bar, keep_dir=keep), settings
 
 
 def _work(objective: Objective, problem: Problem, name: str, store: Store, n_trials: int,
           timeout: float | None, sampler: str, seed: int, console: Console,
-          interrupted: str) -> None:
+          interrupted: str, keep: Path | None = None) -> None:
     catch: tuple = ()
     if not objective.cost_only:
         from se_design.train import Diverged
@@ -201,6 +207,18 @@ def _work(objective: Objective, problem: Problem, name: str, store: Store, n_tri
              log=lambda text: console.print(prefix + text, highlight=False))
     except KeyboardInterrupt:
         raise Interrupted(interrupted) from None
+    if keep is not None:
+        _keep_front(st, keep)
+
+
+def _keep_front(study: optuna.Study, folder: Path) -> None:
+    """Delete the kept checkpoints of trials that are not on the Pareto front."""
+    from se_design.search.study import checkpoint_path
+
+    front = {t.number for t in study.best_trials}
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        if t.number not in front:
+            checkpoint_path(folder, study.study_name, t.number).unlink(missing_ok=True)
 
 
 def _spawn(args: list[str], n: int, store: Store, device: str, cost_only: bool,

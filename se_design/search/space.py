@@ -211,6 +211,36 @@ class Problem:
         paper = {f"r_{s}": "16" for s in self.stages} | {f"variant_{s}": "standard" for s in self.stages}
         return [none | common, paper | common | on]  # per-block switches exist only with SE
 
+    def params_for(self, arch: Arch, where: str) -> dict:
+        """Optuna params of the design that gives `arch` (e.g. a spec exported by
+        `se-design fold`), to enqueue it; one sentence if the space cannot express it."""
+        import optuna
+
+        v, params = self.space.variables, {}
+        mismatch = UserError(f"{where} is not the space's target {self.target.name} with SE in "
+                             "the searched stages at the space's settings (set "
+                             "variables.per_block: true to drop single blocks).")
+        if not set(self.stages) <= set(arch.stage_names()):
+            raise mismatch
+        per_stage = {s: [getattr(b, "se", None) for b in arch.stage(s).blocks] for s in self.stages}
+        ses = [se for sl in per_stage.values() for se in sl if se is not None]
+        params["squeeze"] = ses[0].squeeze if ses else "avg"
+        params["gate"] = ses[0].gate if ses else "sigmoid"
+        for s, sl in per_stage.items():
+            first = next((se for se in sl if se is not None), None)
+            params[f"r_{s}"] = "none" if first is None else str(first.r)
+            if first is not None:
+                params[f"variant_{s}"] = first.variant
+                if v.per_block:
+                    params |= {f"on_{s}_{i}": se is not None for i, se in enumerate(sl)}
+        try:
+            design = self.suggest(optuna.trial.FixedTrial(params))
+        except ValueError as err:  # a value outside the space's lists
+            raise UserError(f"{where} is outside the search space ({err}).") from None
+        if design.apply(self.target) != arch.model_copy(update={"name": self.target.name}):
+            raise mismatch
+        return params
+
     def size(self) -> int:
         """How many distinct parameter sets the space has (what brute force enumerates)."""
         v = self.space.variables

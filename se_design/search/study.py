@@ -37,9 +37,11 @@ def load(name: str, url: str) -> optuna.Study:
 
 
 def prepare(problem: Problem, name: str, store: Store, sampler: str = "nsga2",
-            resume: bool = False, cost_only: bool = False, settings: dict | None = None) -> None:
-    """Create the study with the reference designs queued, or check the one to resume;
-    `settings` (the proxy's data and training) must match the ones it was started with."""
+            resume: bool = False, cost_only: bool = False, settings: dict | None = None,
+            enqueue: list[dict] = ()) -> None:
+    """Create the study with the reference designs (and `enqueue`'s) queued, or check
+    the one to resume; `settings` (the proxy's data and training) must match the ones it
+    was started with."""
     if sampler not in SAMPLERS:
         raise UserError(f"unknown sampler {sampler!r}; use {' or '.join(SAMPLERS)}.")
     # Without training, the benefit axis is how many blocks get SE: the front is then the
@@ -68,7 +70,7 @@ def prepare(problem: Problem, name: str, store: Store, sampler: str = "nsga2",
         study.set_user_attr("space", problem.space.model_dump(mode="json"))
         study.set_user_attr("plain", {"params": problem.plain_params,
                                       "flops": problem.plain_flops})
-        for params in problem.references():
+        for params in problem.references() + [p for p in enqueue if p not in problem.references()]:
             study.enqueue_trial(params)
 
 
@@ -100,8 +102,8 @@ class Objective:
     held-out accuracy. `data` is (train, val) and `train_cfg` a TrainConfig."""
 
     def __init__(self, problem: Problem, cost_only: bool, data=None, train_cfg=None,
-                 device: str = "cpu", progress: bool = False):
-        self.problem, self.cost_only = problem, cost_only
+                 device: str = "cpu", progress: bool = False, keep_dir=None):
+        self.problem, self.cost_only, self.keep_dir = problem, cost_only, keep_dir
         self.data, self.train_cfg, self.device, self.progress = data, train_cfg, device, progress
         self.references = problem.references()
 
@@ -154,6 +156,12 @@ class Objective:
             raise
         trial.set_user_attr("epochs_run", result.epochs_run)
         trial.set_user_attr("history", result.history)
+        if self.keep_dir is not None:
+            d = self.problem.space.proxy.data  # the split as load_proxy_data made it
+            data = {"source": f"{d.source}:{d.path}" if d.path else d.source,
+                    "val_fraction": d.val_fraction, "split_seed": self.train_cfg.seed}
+            keep_checkpoint(self.keep_dir, trial, proxy, model, train_set,
+                            {"data": data, "held_out_accuracy": result.val_acc})
         return result.val_acc
 
 
@@ -184,3 +192,21 @@ class RungRule:
                                      f"{better} of {len(peers)} trials at epoch {epoch} were "
                                      "as cheap and more accurate")
             raise optuna.TrialPruned(f"dominated at epoch {epoch}")
+
+
+def keep_checkpoint(folder, trial: optuna.Trial, proxy, model, train_set, record: dict) -> None:
+    """The trained proxy as an se-design checkpoint (for `excitation` and `fold`)."""
+    from se_design.checkpoint import Checkpoint, save
+    from se_design.train import _stats
+
+    mean, std = (v.flatten().tolist() for v in _stats(train_set.x))
+    save(Checkpoint(proxy, model.state_dict(), mean, std, list(train_set.classes),
+                    {"study": trial.study.study_name, "trial": trial.number,
+                     "design": trial.user_attrs["design"]} | record),
+         checkpoint_path(folder, trial.study.study_name, trial.number))
+
+
+def checkpoint_path(folder, study: str, number: int):
+    from pathlib import Path
+
+    return Path(folder) / f"{study}-trial{number}.pt"

@@ -1,0 +1,56 @@
+"""Tables and JSON dicts of the excitation statistics and the removal advice."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from se_design.analysis import intervals
+from se_design.analysis.excitation import HIGH, LOW, BlockStats
+
+SPECIFICITY = ("class-specificity = sum_c sum_k n_k (m_kc - m_c)^2 / sum_c sum_i (x_ic - m_c)^2 "
+               "(between-class over total variance of the excitation, pooled over channels c; "
+               "0 for a constant gate)")
+
+
+def excitation_dict(ckpt, stats: list[BlockStats], split: str, n: int, acc: float) -> dict:
+    return {"arch": ckpt.arch.name, "split": split, "images": n, "accuracy": acc,
+            "accuracy_ci95": list(intervals.over_images(acc, n)),
+            "classes": ckpt.classes, "saturation": f"share of gate values < {LOW} or > {HIGH}",
+            "class_specificity": SPECIFICITY, "training": ckpt.training,
+            "blocks": [s.as_dict() for s in stats]}
+
+
+def excitation_table(stats: list[BlockStats], title: str) -> Table:
+    t = Table(title=title, title_justify="left")
+    for col in ("block", "C", "SE params", "mean gate", "std", f"<{LOW}", f">{HIGH}",
+                "class-spec."):
+        t.add_column(col, justify="left" if col == "block" else "right")
+    for s in stats:
+        t.add_row(s.block, str(s.channels), f"{s.se_params:,}", f"{s.mean:.3f}",
+                  f"{s.variance ** 0.5:.3f}", f"{s.saturated_low:.1%}", f"{s.saturated_high:.1%}",
+                  f"{s.specificity:.3f}")
+    t.caption = "class-spec.: between-class share of the excitation's variance (README)"
+    return t
+
+
+def fold_dict(ckpt, base: float, found, chosen, refused: dict, split: str, n: int,
+              max_drop: float) -> dict:
+    return {"arch": ckpt.arch.name, "split": split, "images": n, "accuracy": base,
+            "accuracy_ci95": list(intervals.over_images(base, n)),
+            "seeds": 1, "kept_seed": ckpt.training.get("kept_seed"),
+            "steps": [s.as_dict() for s in found], "not_foldable": refused,
+            "max_drop_points": max_drop, "chosen": chosen.removed if chosen else None}
+
+
+def fold_table(found, base: float, n: int, title: str) -> Table:
+    t = Table(title=title, title_justify="left")
+    for col in ("step", "SE folded", "params saved", "FLOPs saved", "accuracy", "change (95%)"):
+        t.add_column(col, justify="left" if col == "SE folded" else "right")
+    low, high = intervals.over_images(base, n)
+    t.add_row("0", "-", "0", "0", f"{base:.4f}", f"{low:.3f}-{high:.3f}")
+    for i, s in enumerate(found, 1):
+        t.add_row(str(i), s.removed[-1], f"{s.params_saved:,}", f"{s.flops_saved:,}",
+                  f"{s.accuracy:.4f}", f"{s.change * 100:+.1f} ± {s.change_ci95 * 100:.1f} pt")
+    t.caption = (f"{n} images, one trained model; step 0's interval is over images, the "
+                 "changes' are paired (the same images before and after)")
+    return t

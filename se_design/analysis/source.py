@@ -1,0 +1,71 @@
+"""`--data SOURCE` for train, excitation and fold: which images, which split, and whether
+they fit a network."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from se_design.data import CIFAR, SOURCES, Dataset, holdout, load_data
+from se_design.errors import UserError
+from se_design.spec import Arch
+
+
+@dataclass
+class Splits:
+    fit: Dataset  # what training learns from
+    val: Dataset  # held out of the training data (seeded, stratified)
+    test: Dataset | None  # the source's test set, where it has one
+
+
+def parse(text: str) -> tuple[str, str | None]:
+    """'digits', 'KIND:PATH' (KIND in cifar10, cifar100, folder) or a directory, whose kind
+    is recognised from its files."""
+    if text == "digits":
+        return "digits", None
+    kind, sep, path = text.partition(":")
+    if sep and kind in SOURCES:
+        return kind, path
+    root = Path(text)
+    for kind, lay in CIFAR.items():
+        files = lay.train + lay.test + [lay.meta]
+        if any(all((d / f).is_file() for f in files) for d in (root, root / lay.subdir)):
+            return kind, text
+    if root.is_dir():
+        return "folder", text
+    raise UserError(f"--data {text!r} is neither 'digits', KIND:PATH (KIND cifar10, cifar100 "
+                    "or folder) nor an existing data directory.")
+
+
+def load(text: str, val_fraction: float, split_seed: int) -> Splits:
+    kind, path = parse(text)
+    train, test = load_data(kind, path)
+    fit, val = holdout(train, val_fraction, split_seed)
+    return Splits(fit, val, test)
+
+
+def check_fits(arch: Arch, ds: Dataset, where: str) -> None:
+    """One sentence when the images' channels, size or class count do not fit `arch`."""
+    c, h, w = ds.x.shape[1:]
+    if c != arch.in_chans or h != w or h != arch.resolution:
+        raise UserError(f"the images of {where} are {c}x{h}x{w}, but {arch.name} takes "
+                        f"{arch.in_chans}x{arch.resolution}x{arch.resolution}.")
+    if len(ds.classes) != arch.num_classes:
+        raise UserError(f"{where} has {len(ds.classes)} classes, but {arch.name} "
+                        f"classifies {arch.num_classes}.")
+
+
+def check_classes(trained: list[str], ds: Dataset, where: str) -> None:
+    if list(ds.classes) != list(trained):
+        shown = ", ".join(trained[:5]) + (", ..." if len(trained) > 5 else "")
+        raise UserError(f"the classes of {where} differ from the {len(trained)} the model was "
+                        f"trained on ({shown}).")
+
+
+def normalized(ds: Dataset, mean: list[float], std: list[float], device: str) -> torch.Tensor:
+    """The images as the model saw them in training: float, per-channel standardised."""
+    m = torch.tensor(mean, device=device).view(1, -1, 1, 1)
+    s = torch.tensor(std, device=device).view(1, -1, 1, 1)
+    return ds.x.to(device).float().sub_(m).div_(s)

@@ -1,0 +1,75 @@
+"""The analysis and the search check each other: a folded design is enqueued next to the
+references, and the search keeps its front's trained models as checkpoints."""
+
+import optuna
+import pytest
+from conftest import write_space
+from typer.testing import CliRunner
+
+from se_design.checkpoint import load
+from se_design.cli import app
+from se_design.edit import without_se
+from se_design.errors import UserError
+from se_design.search.space import load_space
+from se_design.spec import save_config
+from se_design.zoo import get_arch
+
+runner = CliRunner()
+SE20 = get_arch("se_cifar_resnet20")
+
+
+def test_params_for_inverts_the_designs(tmp_path):
+    problem = load_space(write_space(tmp_path))
+    assert problem.params_for(SE20, "x") == problem.references()[1]
+    assert problem.params_for(get_arch("cifar_resnet20"), "x") == problem.references()[0]
+    no_last = without_se(SE20, [f"stage3.{i}" for i in range(3)])
+    params = problem.params_for(no_last, "x")
+    assert params["r_stage3"] == "none" and params["r_stage1"] == "16"
+    with pytest.raises(UserError, match="per_block: true"):
+        problem.params_for(without_se(SE20, ["stage2.1"]), "fold.yaml")
+    per_block = load_space(write_space(tmp_path, variables={"r": ["none", 16], "per_block": True}))
+    params = per_block.params_for(without_se(SE20, ["stage2.1"]), "x")
+    assert params["on_stage2_1"] is False and params["on_stage2_0"] is True
+    with pytest.raises(UserError, match="outside the search space"):
+        problem.params_for(get_arch("se_cifar_resnet20", r=2), "x")
+
+
+def test_search_runs_the_enqueued_design_after_the_references(tmp_path):
+    design = tmp_path / "folded.yaml"
+    save_config(without_se(SE20, [f"stage3.{i}" for i in range(3)]), design)
+    db = f"sqlite:///{tmp_path}/s.db"
+    res = runner.invoke(app, ["search", "--space", str(write_space(tmp_path)), "--cost-only",
+                              "--n-trials", "3", "--storage", db, "--enqueue-config", str(design)])
+    assert res.exit_code == 0, res.output
+    trials = optuna.load_study(study_name="tiny-cost", storage=db).trials
+    assert trials[2].user_attrs["design"] == "stage1:16 stage2:16 stage3:-"
+
+
+def test_keep_checkpoints_keeps_the_front_only(tmp_path):
+    db = f"sqlite:///{tmp_path}/s.db"
+    res = runner.invoke(app, ["search", "--space", str(write_space(tmp_path)), "--n-trials", "2",
+                              "--epochs", "1", "--max-train", "64", "--storage", db,
+                              "--keep-checkpoints", str(tmp_path / "ck")])
+    assert res.exit_code == 0, res.output
+    study = optuna.load_study(study_name="tiny", storage=db)
+    front = {t.number for t in study.best_trials}
+    kept = sorted(p.name for p in (tmp_path / "ck").iterdir())
+    assert kept == [f"tiny-trial{n}.pt" for n in sorted(front)]
+    ckpt = load(tmp_path / "ck" / kept[0])
+    assert ckpt.training["trial"] == min(front) and ckpt.training["data"]["source"] == "digits"
+
+
+def test_keep_front_deletes_the_dominated_trials_checkpoints(tmp_path):
+    from optuna.distributions import CategoricalDistribution
+    from optuna.trial import create_trial
+
+    from se_design.search.run import _keep_front
+    from se_design.search.study import checkpoint_path
+
+    study = optuna.create_study(study_name="s", directions=["maximize", "minimize"])
+    dist = {"x": CategoricalDistribution([0, 1, 2])}
+    for x, values in enumerate(([0.5, 100], [0.4, 200], [0.6, 300])):  # trial 1 is dominated
+        study.add_trial(create_trial(values=values, params={"x": x}, distributions=dist))
+        checkpoint_path(tmp_path, "s", x).write_bytes(b"model")
+    _keep_front(study, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s-trial0.pt", "s-trial2.pt"]
