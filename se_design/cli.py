@@ -207,6 +207,8 @@ def search(space: Path = typer.Option(..., "--space", help="Search space file (s
     from se_design.search import run
 
     if cost_only and not store:
+        if enqueue:
+            raise UserError("--enqueue-config needs a stored study: with --cost-only add --store.")
         return _frontier(space, as_json)
     given = {"--space": space, "--n-trials": n_trials, "--timeout": timeout, "--storage": storage,
              "--study": study, "--sampler": sampler, "--data": data, "--device": device,

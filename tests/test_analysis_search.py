@@ -38,7 +38,7 @@ def test_search_runs_the_enqueued_design_after_the_references(tmp_path):
     design = tmp_path / "folded.yaml"
     save_config(without_se(SE20, [f"stage3.{i}" for i in range(3)]), design)
     db = f"sqlite:///{tmp_path}/s.db"
-    res = runner.invoke(app, ["search", "--space", str(write_space(tmp_path)), "--cost-only",
+    res = runner.invoke(app, ["search", "--space", str(write_space(tmp_path)), "--cost-only", "--store",
                               "--n-trials", "3", "--storage", db, "--enqueue-config", str(design)])
     assert res.exit_code == 0, res.output
     trials = optuna.load_study(study_name="tiny-cost", storage=db).trials

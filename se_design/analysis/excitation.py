@@ -135,7 +135,7 @@ def collect(model: nn.Module, arch: Arch, x: torch.Tensor, y: torch.Tensor,
     """Statistics of every SE block over the (normalised) images x with labels y, and the
     model's predictions on them."""
     se_of = dict(se_blocks(arch))
-    layers = cost(arch).layers()
+    layers = cost(arch).layers
     sums, hooks, label = [], [], {}
     for block, name, m in se_modules(model, arch):
         s = _Sums(arch.num_classes)
