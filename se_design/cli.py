@@ -142,6 +142,7 @@ def search(space: Path = typer.Option(..., "--space", help="Search space file (s
            epochs: int | None = typer.Option(None, "--epochs", min=1, help="Override the proxy's epochs."),
            max_train: int | None = typer.Option(None, "--max-train", min=10, help="Override the proxy's training images."),
            seed: int = typer.Option(0, "--seed"),
+           seeds: int | None = typer.Option(None, "--seeds", min=1, help="Training seeds per design [default: the space's seeds, else 1]."),
            workers: int = typer.Option(1, "--workers", min=1, help="Local worker processes (one per GPU when several are visible); needs a postgresql:// or journal: storage."),
            heartbeat: int = typer.Option(HEARTBEAT, "--heartbeat", min=1, help=f"Seconds between a running trial's heartbeats; a trial that misses {GRACE} is failed and retried once.")):
     """Multi-objective Optuna search over per-stage r and SE placement."""
@@ -149,14 +150,14 @@ def search(space: Path = typer.Option(..., "--space", help="Search space file (s
 
     given = {"--space": space, "--n-trials": n_trials, "--timeout": timeout, "--storage": storage,
              "--study": study, "--sampler": sampler, "--data": data, "--device": device,
-             "--epochs": epochs, "--max-train": max_train, "--seed": seed,
+             "--epochs": epochs, "--max-train": max_train, "--seed": seed, "--seeds": seeds,
              "--heartbeat": heartbeat}
     worker_args = [str(x) for k, v in given.items() if v is not None for x in (k, v)]
     worker_args += ["--resume"] + ["--cost-only"] * cost_only
     result = run.search(space, n_trials=n_trials, timeout=timeout, storage=storage, study=study,
                         sampler=sampler, data=data, device=device, resume=resume,
                         cost_only=cost_only, seed=seed, console=out,
-                        overrides={"epochs": epochs, "max_train": max_train},
+                        overrides={"epochs": epochs, "max_train": max_train, "seeds": seeds},
                         heartbeat=heartbeat, workers=workers, worker_args=worker_args)
     out.print(result)
 

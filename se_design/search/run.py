@@ -19,7 +19,7 @@ from se_design.search.storage import (
     shown,
     storage_failure,
 )
-from se_design.search.study import DEFAULT_STORAGE, Objective, join, prepare
+from se_design.search.study import DEFAULT_STORAGE, Objective, join, prepare, split_seed
 from se_design.search.worker import work
 
 
@@ -75,7 +75,7 @@ def search(space: Path, n_trials: int, timeout: float | None, storage: str | Non
     interrupted = (f"interrupted: the finished trials of study {name!r} are kept in "
                    f"{shown(url)}; continue with --resume.")
     try:
-        prepare(problem, name, store, sampler, resume, cost_only)
+        prepare(problem, name, store, sampler, resume, cost_only, seed)
         if workers > 1:
             _spawn(worker_args, workers, store, device or problem.space.proxy.device, cost_only,
                    interrupted)
@@ -106,13 +106,15 @@ def _work(problem: Problem, name: str, store: Store, n_trials: int, timeout: flo
         timed = "latency" in problem.space.objectives  # else no torch needed
         objective = Objective(problem, True, device=pick_device(device or "cpu") if timed else "cpu")
     else:
+        from se_design.search.evaluate import TorchTrainer
         from se_design.train import Diverged, TrainConfig
 
         catch = (Diverged,)  # a diverging candidate fails with its reason; the search goes on
         cfg = TrainConfig(**{"seed": seed} | problem.space.proxy.train)
         dev = pick_device(device or problem.space.proxy.device)
-        objective = Objective(problem, False, load_proxy_data(problem, data, seed), cfg, dev,
-                              progress=not store.shared)
+        split = load_proxy_data(problem, data, split_seed(name, store, seed))
+        trainer = TorchTrainer(problem, split, cfg, dev, progress=not store.shared)
+        objective = Objective(problem, False, trainer, cfg.epochs, seed, dev)
     st, index = join(name, store, sampler, seed)
     prefix = f"[worker {index}] " if store.shared else ""
     try:
