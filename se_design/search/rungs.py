@@ -17,11 +17,18 @@ import optuna
 from optuna.trial import TrialState
 
 from se_design.search import evaluate as ev
-from se_design.search.stats import Pooled, mean, pooled_std, spearman
+from se_design.search.stats import Pooled, false_stop_rate, mean, pooled_std, spearman
 
 CALIBRATION = "calibration"  # study user attr written by `se-design calibrate`
 RUNG_COST = "rung_cost"
 MIN_DESIGNS = 4  # designs needed to measure a rung's rank fidelity
+
+
+def false_stop_bound(cfg) -> float:
+    """How often a design truly as good as its dominators is stopped, at most (normal model):
+    each rung stops it only if a truly equal peer leads by more than z standard errors,
+    probability 1 - Phi(z); more dominators required only lowers it; summed over rungs."""
+    return min(1.0, len(cfg.rungs) * false_stop_rate(cfg.z))
 
 
 class Evidence:
