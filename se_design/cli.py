@@ -203,3 +203,8 @@ def export(study: str = typer.Option(..., "--study"), storage: str | None = STOR
     out.print(f"trial {chosen.number} ({chosen.user_attrs['design']}): "
               f"{chosen.user_attrs['params']:,} params, {chosen.user_attrs['flops']:,} FLOPs "
               f"-> {out_file}")
+
+
+from se_design.calibrate_cmd import register as register_calibrate
+
+register_calibrate(app)

@@ -43,7 +43,7 @@ def search(tmp_path, gap, calibration, **changes):
     return study.trials[1]
 
 
-CAL = {"epoch_std": {"1": [0.02, 20]}, "rung_fidelity": {"1": 0.9}}
+CAL = {"epochs": 3, "epoch_std": {"1": [0.02, 20]}, "rung_fidelity": {"1": 0.9}}
 MARGIN = 1.645 * 0.02 * math.sqrt(1 + 1 / 1)  # z * sigma * sqrt(1/n_peer + 1/1) = 0.0465
 
 
@@ -77,6 +77,10 @@ def load_space_cfg(**kw):
 def test_no_stop_at_a_rung_that_ranks_poorly(tmp_path):
     poor = CAL | {"rung_fidelity": {"1": 0.5}}
     assert search(tmp_path, 0.3, poor).state == optuna.trial.TrialState.COMPLETE
+
+
+def test_a_calibration_of_another_length_is_not_used(tmp_path):
+    assert search(tmp_path, 0.3, CAL | {"epochs": 6}).state == optuna.trial.TrialState.COMPLETE
 
 
 def test_no_stop_without_a_measured_noise(tmp_path):

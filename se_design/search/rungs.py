@@ -32,10 +32,13 @@ def false_stop_bound(cfg) -> float:
 
 
 class Evidence:
-    """Seed noise and rank fidelity per epoch, from the calibration or the study's trials."""
+    """Seed noise and rank fidelity per epoch, from the calibration (if it trained as many
+    epochs as this search does) or else the study's trials."""
 
-    def __init__(self, study: optuna.Study):
+    def __init__(self, study: optuna.Study, final: int):
         cal = study.user_attrs.get(CALIBRATION) or {}
+        if cal.get("epochs") != final:
+            cal = {}
         self.cal_std = {int(e): Pooled(*v) for e, v in cal.get("epoch_std", {}).items()}
         self.cal_fidelity = {int(e): v for e, v in cal.get("rung_fidelity", {}).items()}
         self.trials = ev.by_design(study.get_trials(deepcopy=False, states=(
@@ -72,7 +75,7 @@ class RungRule:
         if "reference" in self.trial.user_attrs:
             return
         study = self.trial.study
-        evidence = Evidence(study)
+        evidence = Evidence(study, self.final)
         noise, fidelity = evidence.std(epoch), evidence.fidelity(epoch, self.final)
         if noise is None or fidelity is None or fidelity < self.cfg.min_fidelity:
             return
