@@ -17,6 +17,7 @@ from optuna.trial import TrialState
 from se_design.cost import cost
 from se_design.errors import UserError
 from se_design.search import evaluate as ev
+from se_design.search import racing
 from se_design.search.rungs import RUNG_COST, RungRule
 from se_design.search.space import Design, Problem
 from se_design.search.storage import Store, open_storage, shown
@@ -116,7 +117,7 @@ class Objective:
         costs = self._record(trial, design)
         if self.cost_only:
             return [trial.user_attrs["se_blocks"]] + costs
-        return [Replicates(self, trial, design, costs[0]).run()] + costs
+        return [Replicates(self, trial, design, costs).run()] + costs
 
     def _record(self, trial: optuna.Trial, design: Design) -> list[int]:
         space = self.problem.space
@@ -145,10 +146,12 @@ class Objective:
 
 class Replicates:
     """One trial's training: the seeds a design still lacks (an earlier trial of the same
-    design lends its seeds), the rung rule on a new design's first seed, stored as it goes."""
+    design lends its seeds), the rung rule on a new design's first seed, then more seeds
+    while racing finds its place on the front uncertain; stored as it goes."""
 
-    def __init__(self, objective: Objective, trial: optuna.Trial, design: Design, cost: float):
-        self.obj, self.trial, self.design, self.cost = objective, trial, design, cost
+    def __init__(self, objective: Objective, trial: optuna.Trial, design: Design,
+                 costs: list[float]):
+        self.obj, self.trial, self.design, self.costs = objective, trial, design, costs
         self.acc, self.history, self.trained = {}, {}, 0
 
     def run(self) -> float:
@@ -167,6 +170,11 @@ class Replicates:
         self._store(planned=len(todo) * self.obj.epochs)
         for seed in todo:
             self.train(seed)
+        key, a = trial.user_attrs[ev.DESIGN_KEY], trial.user_attrs
+        feasible = all(v <= 0 for v in self.obj.problem.violations(a["params"], a["flops"]).values())
+        while (feasible and len(self.acc) < space.seed_cap
+               and racing.uncertain(trial.study, key, self.acc, self.costs)):
+            self.train(next(s for s in self.seeds(space.seed_cap) if s not in self.acc))
         return ev.summary(trial.user_attrs)
 
     def seeds(self, n: int) -> list[int]:
@@ -177,7 +185,7 @@ class Replicates:
         from se_design.train import Diverged
 
         first = not self.acc and not self.history
-        rule = RungRule(self.obj.problem.space.early_stopping, self.trial, self.cost,
+        rule = RungRule(self.obj.problem.space.early_stopping, self.trial, self.costs[0],
                         self.obj.epochs) if first else None
         self.history[seed] = []
 
