@@ -183,6 +183,8 @@ def report(study: str = typer.Option(..., "--study"), storage: str | None = STOR
     saved, planned = rep.epochs_saved(st)
     if planned:
         out.print(f"early stopping saved {saved} of {planned} epochs ({saved / planned:.0%})")
+    for line in rep.noise_lines(st):
+        out.print(line, highlight=False)
     out.print("wrote " + ", ".join(map(str, paths)))
 
 
@@ -203,6 +205,9 @@ def export(study: str = typer.Option(..., "--study"), storage: str | None = STOR
     out.print(f"trial {chosen.number} ({chosen.user_attrs['design']}): "
               f"{chosen.user_attrs['params']:,} params, {chosen.user_attrs['flops']:,} FLOPs "
               f"-> {out_file}")
+    note = rep.pick_note(st, chosen) if pick else None
+    if note:
+        out.print(f"note: {note}", highlight=False)
 
 
 from se_design.calibrate_cmd import register as register_calibrate
