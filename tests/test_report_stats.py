@@ -54,6 +54,14 @@ def test_rows_carry_means_intervals_seeds_and_front_probability(tmp_path):
     assert se16.p_front == 0  # 5 points below the cheaper no-SE design on every resample
     assert 0 < cand.p_front < 1
     assert cand.indistinct_from == "no SE" and se16.indistinct_from == ""
+    # on the front of the means (0.505 > 0.50 at a higher cost) but not resolved from no SE
+    assert cand.front and not cand.resolved and base.resolved
+
+
+def test_a_clear_gain_is_resolved(tmp_path):
+    _, study = study_of(tmp_path, 0.60)
+    cand = next(r for r in report.rows(study) if not r.reference)
+    assert cand.front and cand.resolved and cand.indistinct_from == "" and cand.seeds == 1
 
 
 def test_report_json_and_text(tmp_path):

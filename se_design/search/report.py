@@ -32,6 +32,7 @@ class Row:
     seeds: int = 0  # training seeds behind values[0] (0: cost-only)
     p_front: float | None = None  # bootstrap probability of being on the front
     indistinct_from: str = ""  # the cheaper reference it cannot be told apart from
+    resolved: bool = False  # on the front and distinguishably above every cheaper front member
     accuracies: list[float] = field(default_factory=list)  # per seed
 
     @property
@@ -73,6 +74,14 @@ def _intervals(study: optuna.Study, table: list[Row], done: list) -> None:
     for r in table:
         if base is not None and r is not base and not _distinct(r, base, noise):
             r.indistinct_from = base.reference
+    front = [r for r in table if r.front]
+    for r in front:
+        r.resolved = all(_distinct(r, o, noise) for o in front
+                         if o is not r and _no_costlier(o, r))
+
+
+def _no_costlier(a: Row, b: Row) -> bool:
+    return all(x <= y for x, y in zip(a.values[1:], b.values[1:]))
 
 
 def _distinct(a: Row, b: Row, noise: stats.Pooled | None) -> bool:
