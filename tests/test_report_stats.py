@@ -102,3 +102,20 @@ def test_export_says_when_the_pick_is_within_noise_of_a_cheaper_design(tmp_path)
     assert res.exit_code == 0, text
     assert int(text.split()[1]) == 3  # the lucky design's trial
     assert "not distinguishable from that of the cheaper trial 0" in text, text
+
+
+def test_without_measured_noise_nothing_is_claimed(tmp_path):
+    # one seed per design and no calibration: no interval, no front probability, and no
+    # design is distinguishable from no SE, however far apart the single numbers are
+    db = f"sqlite:///{tmp_path}/s.db"
+    problem = load_space(write_space(tmp_path, seeds=1))
+    prepare(problem, "tiny", open_storage(db))
+    study = load("tiny", db)
+    study.enqueue_trial(SE_STAGE1)
+    study.optimize(Objective(problem, False, Noisy(0.9), 1), n_trials=3)
+    rows = report.rows(load("tiny", db))
+    assert all(r.seeds == 1 and r.accuracy_ci95 is None and r.p_front is None for r in rows)
+    assert all(r.indistinct_from == "no SE" for r in rows if r.reference != "no SE")
+    assert [r.resolved for r in rows if r.front] == [True, False]  # only the cheapest
+    _res, text = cli("report", "--study", "tiny", "--storage", db, "--out-dir", tmp_path)
+    assert "seed noise not measured" in text

@@ -64,12 +64,13 @@ def _intervals(study: optuna.Study, table: list[Row], done: list) -> None:
         r.accuracies = ev.accuracies(t)
         r.seeds = len(r.accuracies)
         r.accuracy_ci95 = stats.ci95(r.accuracies, noise)
-        r.p_front = 0.0
+        r.p_front = None if noise is None else 0.0  # infeasible: never on the front
     feasible = [r for r in table if r.feasible]
-    probs = stats.p_front([r.accuracies for r in feasible], [r.values[1:] for r in feasible],
-                          noise)
-    for r, p in zip(feasible, probs):
-        r.p_front = p
+    if noise is not None:  # one seed each and no calibration: no probability to give
+        probs = stats.p_front([r.accuracies for r in feasible],
+                              [r.values[1:] for r in feasible], noise)
+        for r, p in zip(feasible, probs):
+            r.p_front = p
     base = next((r for r in table if r.reference == REFERENCES[0]), None)
     for r in table:
         if base is not None and r is not base and not _distinct(r, base, noise):
@@ -128,8 +129,8 @@ def noise_lines(study: optuna.Study) -> list[str]:
                      "± = 95% interval of a mean; p_front = bootstrap probability of being "
                      "on the front")
     space = study.user_attrs.get("space", {})
-    rungs = (space.get("early_stopping") or {}).get("rungs")
-    if rungs:
+    rule = space.get("early_stopping") or {}
+    if rule.get("rungs") and "z" in rule:  # studies from before the noise-aware rule: no z
         bound = false_stop_bound(EarlyStop(**space["early_stopping"]))
         lines.append(f"early stopping stops a design truly as good as its dominators in at "
                      f"most {bound:.0%} of cases (normal model)")

@@ -20,7 +20,7 @@ from se_design.search import evaluate as ev
 from se_design.search.stats import Pooled, false_stop_rate, mean, pooled_std, spearman
 
 CALIBRATION = "calibration"  # study user attr written by `se-design calibrate`
-RUNG_COST = "rung_cost"
+RUNG_COST = "rung_cost"  # a trial's first cost objective, set when its design is drawn
 MIN_DESIGNS = 4  # designs needed to measure a rung's rank fidelity
 
 
@@ -65,13 +65,10 @@ class RungRule:
 
     def __init__(self, cfg, trial: optuna.Trial, first_cost: float, final_epoch: int):
         self.cfg, self.trial, self.cost, self.final = cfg, trial, first_cost, final_epoch
-        self.epochs = 0
 
     def __call__(self, epoch: int, acc: float) -> None:
-        self.epochs = epoch
         if epoch not in self.cfg.rungs or epoch >= self.final:
             return
-        self.trial.set_user_attr(RUNG_COST, self.cost)
         if "reference" in self.trial.user_attrs:
             return
         study = self.trial.study

@@ -1,4 +1,6 @@
-"""The Optuna study: storage, sampler, reference designs, the objective and early stopping.
+"""The Optuna study: storage, sampler, reference designs, and the objective, which trains a
+design on its seeds (se_design.search.evaluate), under the noise-aware rung rule
+(se_design.search.rungs) and racing (se_design.search.racing).
 
 Every trial stores its target spec (user attr `target_spec`) and costs, so report and
 export need nothing but the storage. Finished trials are written by Optuna as they finish,
