@@ -11,6 +11,7 @@ from rich.console import Console
 
 from se_design import render
 from se_design.analysis import commands as analysis_commands
+from se_design.calibrate_cmd import register as register_calibrate
 from se_design.cost import cost as compute_cost
 from se_design.errors import Interrupted, UserError
 from se_design.files import write_text
@@ -199,6 +200,7 @@ def search(space: Path = typer.Option(..., "--space", help="Search space file (s
            epochs: int | None = typer.Option(None, "--epochs", min=1, help="Override the proxy's epochs.", show_default="the space's"),
            max_train: int | None = typer.Option(None, "--max-train", min=10, help="Override the proxy's training images.", show_default="the space's"),
            seed: int = typer.Option(0, "--seed", help="Seeds the sampler, the validation split and training."),
+           seeds: int | None = typer.Option(None, "--seeds", min=1, help="Training seeds per design.", show_default="the space's seeds, else 1"),
            workers: int = typer.Option(1, "--workers", min=1, help="Local worker processes (one per GPU when several are visible); needs a postgresql:// or journal: storage."),
            heartbeat: int = typer.Option(HEARTBEAT, "--heartbeat", min=1, help=f"Seconds between a running trial's heartbeats; a trial that misses {GRACE} is failed and retried once."),
            enqueue: list[Path] = typer.Option([], "--enqueue-config", help="Also run this design first (e.g. from se-design fold --export); repeatable."),
@@ -212,14 +214,14 @@ def search(space: Path = typer.Option(..., "--space", help="Search space file (s
         return _frontier(space, as_json)
     given = {"--space": space, "--n-trials": n_trials, "--timeout": timeout, "--storage": storage,
              "--study": study, "--sampler": sampler, "--data": data, "--device": device,
-             "--epochs": epochs, "--max-train": max_train, "--seed": seed,
+             "--epochs": epochs, "--max-train": max_train, "--seed": seed, "--seeds": seeds,
              "--heartbeat": heartbeat}
     worker_args = [str(x) for k, v in given.items() if v is not None for x in (k, v)]
     worker_args += ["--resume", "--as-worker"] + ["--cost-only", "--store"] * cost_only
     result = run.search(space, n_trials=n_trials, timeout=timeout, storage=storage, study=study,
                         sampler=sampler, data=data, device=device, resume=resume,
                         cost_only=cost_only, seed=seed, console=out,
-                        overrides={"epochs": epochs, "max_train": max_train},
+                        overrides={"epochs": epochs, "max_train": max_train, "seeds": seeds},
                         heartbeat=heartbeat, workers=workers, worker_args=worker_args,
                         enqueue=enqueue, keep_checkpoints=keep_checkpoints)
     if not as_worker:  # the parent of --workers prints the one summary
@@ -266,6 +268,8 @@ def report(study: str = typer.Option(..., "--study", help="Study name (as printe
     saved, planned = rep.epochs_saved(st)
     if planned:
         out.print(f"early stopping saved {saved} of {planned} epochs ({saved / planned:.0%})")
+    for line in rep.noise_lines(st):
+        out.print(line, highlight=False)
     out.print("wrote " + ", ".join(map(str, paths)))
 
 
@@ -286,3 +290,4 @@ def export(study: str = typer.Option(..., "--study", help="Study name (as printe
 
 
 analysis_commands.register(app, user_errors)  # train, excitation, fold
+register_calibrate(app)  # calibrate

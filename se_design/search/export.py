@@ -51,4 +51,5 @@ def export(study: optuna.Study, url: str, trial: int | None, how: str | None,
     acc = f"accuracy {chosen.values[0]:.3f}, " if chosen.values and \
         study.user_attrs["objectives"][0] == "accuracy" else ""
     lines.append(f"{acc}{a['params']:,} params, {a['flops']:,} FLOPs -> {path}")
-    return lines
+    note = report.pick_note(study, chosen) if how and chosen.state == TrialState.COMPLETE else None
+    return lines + [f"note: {note}."] * bool(note)

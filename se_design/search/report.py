@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import optuna
@@ -12,31 +12,88 @@ from optuna.trial import TrialState
 
 from se_design.errors import UserError
 from se_design.files import folder, write_text, writing
+from se_design.search import evaluate as ev
+from se_design.search import racing, stats
+from se_design.search.rungs import CALIBRATION, false_stop_bound
+from se_design.search.space import EarlyStop
+from se_design.search.study import REFERENCES
 
 
 @dataclass
 class Row:
     number: int
     design: str
-    values: list[float]  # in the study's objective order
+    values: list[float]  # in the study's objective order; values[0] is the mean over seeds
     params: int
     flops: int
     feasible: bool
     reference: str
-    front: bool = False
+    front: bool = False  # on the front of the mean accuracies
+    accuracy_ci95: float | None = None  # half-width of the 95% interval of the mean
+    seeds: int = 0  # training seeds behind values[0] (0: cost-only)
+    p_front: float | None = None  # bootstrap probability of being on the front
+    indistinct_from: str = ""  # the cheaper reference it cannot be told apart from
+    resolved: bool = False  # on the front and distinguishably above every cheaper front member
+    accuracies: list[float] = field(default_factory=list)  # per seed
+
+    @property
+    def accuracy_low(self) -> float:
+        """The lower end of the accuracy interval (the mean where there is none)."""
+        return self.values[0] - (self.accuracy_ci95 or 0.0)
 
 
 def rows(study: optuna.Study) -> list[Row]:
-    """Completed trials, with the feasible non-dominated ones marked as the front."""
-    done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
+    """Completed designs (a design trained in several trials once, with all its seeds), the
+    feasible non-dominated ones marked as the front, with intervals and front probabilities
+    when accuracy was measured."""
+    done = ev.by_design(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
     out = [Row(t.number, t.user_attrs["design"], list(t.values), t.user_attrs["params"],
-               t.user_attrs["flops"], all(v <= 0 for v in t.constraints.values()),
-               t.user_attrs.get("reference", "")) for t in done]
+               t.user_attrs["flops"], racing.feasible(t), t.user_attrs.get("reference", ""))
+               for t in done]
     signs = [1 if d == optuna.study.StudyDirection.MAXIMIZE else -1 for d in study.directions]
     feasible = [r for r in out if r.feasible]
     for r in feasible:
         r.front = not any(_dominates(o.values, r.values, signs) for o in feasible)
+    if study.user_attrs.get("objectives", ["accuracy"])[0] == "accuracy":
+        _intervals(study, out, done)
     return out
+
+
+def _intervals(study: optuna.Study, table: list[Row], done: list) -> None:
+    noise = racing.pool(study)
+    for r, t in zip(table, done):
+        r.accuracies = ev.accuracies(t)
+        r.seeds = len(r.accuracies)
+        r.accuracy_ci95 = stats.ci95(r.accuracies, noise)
+        r.p_front = None if noise is None else 0.0  # infeasible: never on the front
+    feasible = [r for r in table if r.feasible]
+    if noise is not None:  # one seed each and no calibration: no probability to give
+        probs = stats.p_front([r.accuracies for r in feasible],
+                              [r.values[1:] for r in feasible], noise)
+        for r, p in zip(feasible, probs):
+            r.p_front = p
+    base = next((r for r in table if r.reference == REFERENCES[0]), None)
+    for r in table:
+        if base is not None and r is not base and not _distinct(r, base, noise):
+            r.indistinct_from = base.reference
+    front = [r for r in table if r.front]
+    for r in front:
+        r.resolved = all(_distinct(r, o, noise) for o in front
+                         if o is not r and _no_costlier(o, r))
+
+
+def _no_costlier(a: Row, b: Row) -> bool:
+    return all(x <= y for x, y in zip(a.values[1:], b.values[1:]))
+
+
+def _distinct(a: Row, b: Row, noise: stats.Pooled | None) -> bool:
+    """Whether two designs' mean accuracies are distinguishable at 95% (never, when neither
+    a pooled std nor 2 seeds each measure the noise)."""
+    try:
+        return stats.difference(dict(enumerate(a.accuracies)), dict(enumerate(b.accuracies)),
+                                noise).distinct()
+    except ValueError:
+        return False
 
 
 def _dominates(a: list[float], b: list[float], signs: list[int]) -> bool:
@@ -55,8 +112,36 @@ def epochs_saved(study: optuna.Study) -> tuple[int, int]:
     return saved, planned
 
 
+def epochs_trained(study: optuna.Study) -> int:
+    """Every epoch trained by the search, over all trials and seeds (its budget in epochs)."""
+    return sum(t.user_attrs.get(ev.EPOCHS_RUN, 0) for t in study.get_trials(deepcopy=False))
+
+
+def noise_lines(study: optuna.Study) -> list[str]:
+    """What the report's accuracies can and cannot resolve, in plain sentences."""
+    if study.user_attrs.get("objectives", [""])[0] != "accuracy":
+        return []
+    noise, lines = racing.pool(study), [f"epochs trained: {epochs_trained(study)}"]
+    if noise is None:
+        lines.append("seed noise not measured (one seed per design, no calibration): accuracy "
+                     "differences have no interval; run se-design calibrate or --seeds 2")
+    else:
+        lines.append(f"seed std {100 * noise.std:.2f} points (pooled, {noise.df} df); "
+                     "± = 95% interval of a mean; p_front = bootstrap probability of being "
+                     "on the front")
+    space = study.user_attrs.get("space", {})
+    rule = space.get("early_stopping") or {}
+    if rule.get("rungs") and "z" in rule:  # studies from before the noise-aware rule: no z
+        bound = false_stop_bound(EarlyStop(**space["early_stopping"]))
+        lines.append(f"early stopping stops a design truly as good as its dominators in at "
+                     f"most {bound:.0%} of cases (normal model)")
+    return lines
+
+
 def pick(study: optuna.Study, trial: int | None, how: str | None) -> optuna.trial.FrozenTrial:
-    """A trial by number, the knee of the front, or the most accurate feasible design."""
+    """A trial by number; or, by the lower ends of the accuracy intervals (so a lucky
+    single-seed design does not win on its luck), the knee of the front or the most accurate
+    feasible design."""
     if (trial is None) == (how is None):
         raise UserError("give either --trial N or --pick knee|best-under-budget.")
     if trial is not None:
@@ -71,12 +156,45 @@ def pick(study: optuna.Study, trial: int | None, how: str | None) -> optuna.tria
     if not feasible:
         raise UserError(f"no trial of study {study.study_name!r} meets the budgets.")
     if how == "best-under-budget":
-        chosen = max(feasible, key=lambda r: (r.values[0], -r.values[1]))
+        chosen = max(feasible, key=lambda r: (r.accuracy_low, -r.values[1]))
     elif how == "knee":
-        chosen = knee([r for r in feasible if r.front])
+        chosen = knee(conservative_front(feasible))
     else:
         raise UserError(f"unknown pick {how!r}; use knee or best-under-budget.")
     return study.trials[chosen.number]
+
+
+def conservative_front(feasible: list[Row]) -> list[Row]:
+    """The front of the interval's lower ends against the costs."""
+    def point(r: Row) -> list[float]:
+        return [r.accuracy_low, *r.values[1:]]
+    signs = [1] + [-1] * (len(feasible[0].values) - 1)
+    return [r for r in feasible
+            if not any(_dominates(point(o), point(r), signs) for o in feasible)]
+
+
+def pick_note(study: optuna.Study, chosen: optuna.trial.FrozenTrial) -> str | None:
+    """A sentence when a cheaper feasible design cannot be told apart from the chosen one."""
+    table = rows(study)
+    me = next((r for r in table if r.number == chosen.number), None)
+    if me is None or not me.seeds:
+        return None
+    noise = racing.pool(study)
+    cheaper = sorted((r for r in table if r.feasible and r is not me
+                      and all(c <= m for c, m in zip(r.values[1:], me.values[1:]))
+                      and r.values[1:] != me.values[1:] and not _distinct(r, me, noise)),
+                     key=lambda r: r.values[1])
+    if not cheaper:
+        return None
+    r = cheaper[0]
+    return (f"trial {me.number}'s accuracy ({_acc(me)}) is not distinguishable from that of "
+            f"the cheaper trial {r.number} ({r.design}: {_acc(r)}, {r.params:,} params) at 95% "
+            "confidence")
+
+
+def _acc(r: Row) -> str:
+    ci = "" if r.accuracy_ci95 is None else f" ± {r.accuracy_ci95:.3f}"
+    return f"{r.values[0]:.3f}{ci}, {r.seeds} seed{'s' * (r.seeds != 1)}"
 
 
 def knee(front: list[Row]) -> Row:
@@ -101,14 +219,24 @@ def write(study: optuna.Study, out_dir: Path) -> list[Path]:
     objectives = study.user_attrs["objectives"]
     base = out_dir / study.study_name
     records = [asdict(r) | dict(zip(objectives, r.values)) for r in table]
+    for rec in records:  # the accuracy under the name the issue's users look for
+        if rec["seeds"]:
+            rec["accuracy_mean"] = rec["accuracy"]
     with writing(f"{base}.csv", "report") as path, open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=[k for k in records[0] if k != "values"])
         writer.writeheader()
         writer.writerows({k: v for k, v in rec.items() if k != "values"} for rec in records)
     saved, planned = epochs_saved(study)
+    noise = racing.pool(study) if objectives[0] == "accuracy" else None
+    cal = study.user_attrs.get(CALIBRATION) or {}
     write_text(f"{base}.json", json.dumps(
         {"study": study.study_name, "objectives": objectives, "plain": study.user_attrs["plain"],
-         "epochs_saved": saved, "epochs_planned": planned, "trials": records}, indent=2), "report")
+         "epochs_saved": saved, "epochs_planned": planned, "epochs_trained": epochs_trained(study),
+         "seed_std": noise and noise.std, "seed_std_df": noise and noise.df,
+         "calibration": {k: cal[k] for k in ("seeds", "epochs", "seed_std",
+                                             "min_detectable_difference", "rung_fidelity",
+                                             "reference_gap") if k in cal} or None,
+         "trials": records}, indent=2), "report")
     paths = [Path(f"{base}.csv"), Path(f"{base}.json")]
     if objectives[0] == "accuracy":
         from se_design.search.plot import front

@@ -21,7 +21,7 @@ from se_design.search.storage import (
     shown,
     storage_failure,
 )
-from se_design.search.study import DEFAULT_STORAGE, Objective, join, prepare
+from se_design.search.study import DEFAULT_STORAGE, Objective, join, prepare, split_seed
 from se_design.search.worker import DONE, plan, slots_used, work
 from se_design.spec import load_config
 
@@ -129,11 +129,19 @@ def search(space: Path, n_trials: int, timeout: float | None, storage: str | Non
     queued = [problem.params_for(load_config(p), f"--enqueue-config {p}") for p in enqueue]
     name = study or problem.space.name + ("-cost" if cost_only else "")
     url = storage or DEFAULT_STORAGE
-    objective, settings = _objective(problem, data, device, cost_only, seed, workers,
-                                     keep_checkpoints)
+    if not cost_only:  # checked before anything is created: a failed start leaves nothing
+        where = data_source(problem, data)
+        dev = pick_device(device or problem.space.proxy.device)
     if url == DEFAULT_STORAGE:
         Path("results").mkdir(exist_ok=True)
     store = open_storage(url, heartbeat)
+    if cost_only:
+        timed = "latency" in problem.space.objectives  # else no torch needed
+        objective, settings = Objective(
+            problem, True, device=pick_device(device or "cpu") if timed else "cpu"), {}
+    else:  # the held-out split is the study's, if it exists
+        objective, settings = _objective(problem, where, dev, seed, split_seed(name, store, seed),
+                                         workers, keep_checkpoints)
     if workers > 1 and not store.shared:
         raise UserError(f"--workers needs a storage several processes can write at once, not "
                         f"{shown(url)}: use --storage postgresql://... or --storage journal:FILE.")
@@ -142,7 +150,7 @@ def search(space: Path, n_trials: int, timeout: float | None, storage: str | Non
     interrupted = (f"interrupted: the finished trials of study {name!r} are kept in "
                    f"{shown(url)}; continue with --resume.")
     try:
-        prepare(problem, name, store, sampler, resume, cost_only, settings, queued)
+        prepare(problem, name, store, sampler, resume, cost_only, settings, queued, seed)
         st = optuna.load_study(study_name=name, storage=store.storage)
         trials = st.get_trials(deepcopy=False)
         if plan(trials, n_trials) == DONE:
@@ -169,25 +177,24 @@ def search(space: Path, n_trials: int, timeout: float | None, storage: str | Non
             f"Next: se-design report --study {name}" + (f" --storage {shown(url)}" if storage else ""))
 
 
-def _objective(problem: Problem, data: str | None, device: str | None, cost_only: bool,
-               seed: int, workers: int, keep: Path | None = None) -> tuple[Objective, dict]:
-    """The trial objective, with its data loaded and device checked, and the proxy settings
-    a resumed study must share (what its accuracies mean)."""
-    if cost_only:
-        timed = "latency" in problem.space.objectives  # else no torch needed
-        return Objective(problem, True, device=pick_device(device or "cpu") if timed else "cpu"), {}
+def _objective(problem: Problem, where: tuple[str, str | None], dev: str, seed: int,
+               split: int, workers: int, keep: Path | None = None) -> tuple[Objective, dict]:
+    """The training objective, with its data loaded from `where` (source, path; held-out
+    split drawn with `split`, the study's), and the proxy settings a resumed study must share
+    (what its accuracies mean)."""
+    from se_design.search.evaluate import TorchTrainer
     from se_design.train_config import TrainConfig
 
     cfg = TrainConfig(**{"seed": seed} | problem.space.proxy.train)
-    dev = pick_device(device or problem.space.proxy.device)
-    source, path = data_source(problem, data)
-    loaded = load_proxy_data(problem, source, path, seed)
+    source, path = where
+    loaded = load_proxy_data(problem, source, path, split)
     settings = {"data": path or source, "val_fraction": problem.space.proxy.data.val_fraction,
                 "max_train": problem.space.proxy.data.max_train,
                 "proxy": problem.proxy().name, "resolution": problem.proxy().resolution}
     settings |= {k: v for k, v in asdict(cfg).items() if k != "seed"}
     bar = workers == 1 and sys.stderr.isatty()  # a bar drawn into a log is blank lines
-    return Objective(problem, False, loaded, cfg, dev, progress=bar, keep_dir=keep), settings
+    trainer = TorchTrainer(problem, loaded, cfg, dev, progress=bar)
+    return Objective(problem, False, trainer, cfg.epochs, seed, dev, keep_dir=keep), settings
 
 
 def _work(objective: Objective, problem: Problem, name: str, store: Store, n_trials: int,
@@ -198,7 +205,8 @@ def _work(objective: Objective, problem: Problem, name: str, store: Store, n_tri
         from se_design.train import Diverged
 
         catch = (Diverged,)  # a diverging candidate fails with its reason; the search goes on
-    objective.progress = objective.progress and not store.shared
+    if objective.trainer is not None:
+        objective.trainer.progress = objective.trainer.progress and not store.shared
     st, index = join(name, store, sampler, seed)
     prefix = f"[worker {index}] " if store.shared else ""
     objectives = st.user_attrs["objectives"]

@@ -115,13 +115,17 @@ class Budgets(StrictModel):
 
 
 class EarlyStop(StrictModel):
-    """Pareto rung rule: at each rung epoch, a candidate stops when at least `dominators`
-    earlier candidates were at most as costly (first cost objective) and more accurate at
-    that same epoch, among at least `min_peers` that reached it."""
+    """Noise-aware rung rule (se_design.search.rungs): at each rung epoch, a candidate stops
+    when at least `dominators` designs at most as costly (first cost objective) were ahead of
+    it at that epoch by more than `z` standard errors of the difference, among at least
+    `min_peers` that reached it, and only if that epoch's rank fidelity (Spearman against the
+    final epoch, from the calibration or the study's replicates) is at least `min_fidelity`."""
 
     rungs: list[int] = []
     min_peers: int = Field(4, ge=1)
     dominators: int = Field(2, ge=1)
+    z: float = Field(1.645, gt=0)  # one-sided 95%: a truly-as-good design stops 5% per peer
+    min_fidelity: float = Field(0.7, ge=-1, le=1)
 
 
 class Space(StrictModel):
@@ -134,6 +138,19 @@ class Space(StrictModel):
     convention: Literal["fvcore", "paper"] = "fvcore"
     budgets: Budgets = Budgets()
     early_stopping: EarlyStop = EarlyStop()
+    seeds: int = Field(1, ge=1)  # training seeds per design (replicates)
+    max_seeds: int | None = Field(None, ge=1)  # racing: uncertain designs get up to this many
+
+    @model_validator(mode="after")
+    def _seed_range(self):
+        if self.max_seeds is not None and self.max_seeds < self.seeds:
+            raise ValueError(f"max_seeds ({self.max_seeds}) must be at least seeds ({self.seeds})")
+        return self
+
+    @property
+    def seed_cap(self) -> int:
+        """The most seeds a design gets (references get this many)."""
+        return max(self.seeds, self.max_seeds or 0)
 
     @field_validator("objectives")
     @classmethod
@@ -269,7 +286,8 @@ class Problem:
 
 
 def load_space(path: str | Path, overrides: dict | None = None) -> Problem:
-    """Load and check a space file; `overrides` (epochs, max_train) shrink the proxy run."""
+    """Load and check a space file; `overrides` (epochs, max_train) shrink the proxy run,
+    `seeds` sets the seeds per design."""
     path = Path(path)
     data = read_data(path, "yaml", "search space file")
     if not isinstance(data, dict):
@@ -300,6 +318,10 @@ def _override(data: dict, overrides: dict) -> None:
         return  # validation reports the missing proxy
     if overrides.get("epochs") is not None:
         proxy["train"] = dict(proxy.get("train") or {}, epochs=overrides["epochs"])
+    if overrides.get("seeds") is not None:
+        data["seeds"] = overrides["seeds"]
+        if isinstance(data.get("max_seeds"), int):
+            data["max_seeds"] = max(data["max_seeds"], overrides["seeds"])
     if overrides.get("max_train") is not None:
         proxy["data"] = dict(proxy.get("data") or {}, max_train=overrides["max_train"])
 

@@ -1,0 +1,38 @@
+"""`se-design calibrate`: measure the proxy's seed noise, rung fidelity and reference gap and
+store them with the study (se_design.search.calibrate does the work)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    from se_design.cli import STORAGE, STUDY, err, out, user_errors
+
+    @app.command()
+    @user_errors
+    def calibrate(space: Path = typer.Option(..., "--space", help="Search space file."),
+                  seeds: int = typer.Option(3, "--seeds", min=2, help="Training seeds per design."),
+                  designs: int = typer.Option(3, "--designs", min=0, help="Designs sampled besides the two references."),
+                  storage: str | None = STORAGE, study: str | None = STUDY,
+                  data: str | None = typer.Option(None, "--data", help="Data directory (overrides the space's)."),
+                  device: str | None = typer.Option(None, "--device", help="cpu | cuda [default: the space's]."),
+                  epochs: int | None = typer.Option(None, "--epochs", min=1, help="Override the proxy's epochs."),
+                  max_train: int | None = typer.Option(None, "--max-train", min=10, help="Override the proxy's training images."),
+                  seed: int = typer.Option(0, "--seed", help="First training seed; the split's seed of a new study."),
+                  as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")):
+        """Seed noise, detectable difference, rung fidelity and the SE-vs-no-SE gap of the
+        proxy, stored with the study for the search and the report."""
+        from se_design.search import calibrate as cal
+
+        result, problem = cal.run(space, seeds, designs, storage, study, data, device,
+                                  {"epochs": epochs, "max_train": max_train}, seed,
+                                  log=lambda s: err.print(s, highlight=False))
+        if as_json:
+            print(json.dumps(result | {"warning": cal.warning(result, problem)}, indent=2))
+        else:
+            for line in cal.text(result, problem):
+                out.print(line, highlight=False)

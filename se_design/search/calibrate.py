@@ -1,0 +1,172 @@
+"""Calibration of a search's proxy: how noisy is one short training, how small a difference
+can the search resolve, which rung epochs rank designs as the final epoch does, and does the
+proxy rank the paper's SE design above no SE at all.
+
+Trains the two reference designs and a few sampled ones on K seeds each, on the study's
+held-out split, and stores the result with the study (user attr `calibration`): the rung rule
+takes its per-epoch noise and rank fidelity from it, the report its seed std.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import optuna
+
+from se_design.search import evaluate as ev
+from se_design.search.rungs import CALIBRATION
+from se_design.search.space import Design, Problem
+from se_design.search.stats import (
+    difference,
+    mean,
+    min_detectable_difference,
+    pooled_std,
+    spearman,
+)
+from se_design.search.study import REFERENCES
+from se_design.spec import to_dict
+
+
+@dataclass
+class Run:
+    label: str
+    reference: str
+    curves: dict[int, list[float]]  # seed -> held-out accuracy per epoch
+
+
+def designs(problem: Problem, extra: int, seed: int) -> list[tuple[Design, str]]:
+    """The two references, then `extra` distinct designs drawn at random from the space."""
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    out, keys = [], set()
+    for params in problem.references():
+        study.enqueue_trial(params)
+    for i in range(2 + extra + 50):  # a few extra draws in case of repeats
+        trial = study.ask()
+        design = problem.suggest(trial)
+        key = ev.design_key(to_dict(design.apply(problem.target)))
+        if key not in keys:
+            keys.add(key)
+            out.append((design, REFERENCES[i] if i < 2 else ""))
+        if len(out) == 2 + extra:
+            break
+    return out
+
+
+def measure(problem: Problem, trainer: ev.Trainer, seeds: list[int], extra: int = 3,
+            draw_seed: int = 0, log=print) -> list[Run]:
+    runs = []
+    for design, ref in designs(problem, extra, draw_seed):
+        curves = {}
+        for s in seeds:
+            curves[s] = trainer(design, s, lambda e, a: None)
+            log(f"{ref or design.label()}  seed {s}: {curves[s][-1]:.4f}")
+        runs.append(Run(ref or design.label(), ref, curves))
+    return runs
+
+
+def summarise(runs: list[Run], epochs: int, planned: list[int]) -> dict:
+    """The calibration figures (accuracies as fractions) from runs of equal length."""
+    finals = [[c[-1] for c in r.curves.values()] for r in runs]
+    pool = pooled_std(finals)
+    if pool is None:
+        raise ValueError("calibration needs 2 or more seeds per design")
+    k = len(runs[0].curves)
+    per_epoch = {e: pooled_std([[c[e - 1] for c in r.curves.values()] for r in runs])
+                 for e in range(1, epochs + 1)}
+    fidelity = {e: spearman([mean([c[e - 1] for c in r.curves.values()]) for r in runs],
+                            [mean(f) for f in finals]) for e in range(1, epochs)}
+    refs = {r.reference: {s: c[-1] for s, c in r.curves.items()} for r in runs if r.reference}
+    gap = difference(refs[REFERENCES[1]], refs[REFERENCES[0]], pool)
+    half = gap.half_width()
+    counts = sorted({1, k, *planned})
+    return {
+        "seeds": k, "epochs": epochs, "designs": len(runs),
+        "seed_std": pool.std, "seed_std_df": pool.df,
+        "se_difference": {str(n): pool.std * math.sqrt(2 / n) for n in counts},
+        "min_detectable_difference": {str(n): min_detectable_difference(pool.std, n)
+                                      for n in counts},
+        "rung_fidelity": {str(e): v for e, v in fidelity.items()},
+        "epoch_std": {str(e): [p.std, p.df] for e, p in per_epoch.items() if p is not None},
+        "reference_gap": {"mean": gap.mean, "low": gap.mean - half, "high": gap.mean + half},
+        "runs": [{"design": r.label, "reference": r.reference,
+                  "seed_acc": {str(s): c[-1] for s, c in r.curves.items()}} for r in runs],
+    }
+
+
+def warning(cal: dict, problem: Problem) -> str | None:
+    """A plain sentence when the proxy ranks the paper's SE design below no SE."""
+    gap = cal["reference_gap"]
+    if gap["mean"] >= 0:
+        return None
+    proxy = problem.space.proxy
+    how = "clearly" if gap["high"] < 0 else "though not distinguishably"
+    return (f"this proxy ranks SE r=16 everywhere below no SE ({how}: {100 * gap['mean']:+.1f} "
+            f"points, 95% interval {100 * gap['low']:+.1f} to {100 * gap['high']:+.1f}), the "
+            "opposite of the SE paper's full training: the proxy is likely too short or too "
+            f"small to rank SE designs; lengthen proxy.train.epochs (now {cal['epochs']}) and "
+            "train on more images (proxy.data.max_train, "
+            f"{'now ' + str(proxy.data.max_train) if proxy.data.max_train else 'a larger data set'}"
+            "), then calibrate again.")
+
+
+def store(study: optuna.Study, cal: dict) -> None:
+    study.set_user_attr(CALIBRATION, cal)
+
+
+def pooled_runs(study: optuna.Study) -> list[list[float]]:
+    """The calibration's per-design seed accuracies (for pooling the seed std)."""
+    cal = study.user_attrs.get(CALIBRATION) or {}
+    return [list(r["seed_acc"].values()) for r in cal.get("runs", [])]
+
+
+def text(cal: dict, problem: Problem) -> list[str]:
+    def pts(x: float) -> str:  # accuracy points
+        return f"{100 * x:.2f}"
+
+    k, gap = cal["seeds"], cal["reference_gap"]
+    lines = [(f"calibration of {problem.space.name}: {cal['designs']} designs x {k} seeds x "
+              f"{cal['epochs']} epochs"),
+             f"seed std: {pts(cal['seed_std'])} points (pooled, {cal['seed_std_df']} df)"]
+    for n, se in cal["se_difference"].items():
+        lines.append(f"  {n} seed(s) per design: SE of a difference {pts(se)} points, smallest "
+                     "difference detected (95% confidence, 80% power) "
+                     f"{pts(cal['min_detectable_difference'][n])} points")
+    lines.append("rung fidelity (Spearman of accuracy at epoch e vs the last, over designs): "
+                 + ", ".join(f"epoch {e}: {'n/a' if v is None else f'{v:.2f}'}"
+                             for e, v in cal["rung_fidelity"].items()))
+    lines.append(f"reference gap, SE r=16 everywhere minus no SE: {pts(gap['mean'])} points "
+                 f"(95% interval {pts(gap['low'])} to {pts(gap['high'])})")
+    note = warning(cal, problem)
+    if note:
+        lines.append("warning: " + note)
+    return lines
+
+
+def run(space, seeds: int, extra: int, storage: str | None, study: str | None,
+        data: str | None, device: str | None, overrides: dict, seed: int,
+        log=print) -> tuple[dict, Problem]:
+    """Calibrate the study of `space` (created if missing, so the search that follows uses its
+    split) and store the result with it."""
+    from pathlib import Path
+
+    from se_design.search.run import data_source, load_proxy_data, pick_device
+    from se_design.search.space import load_space
+    from se_design.search.storage import open_storage
+    from se_design.search.study import DEFAULT_STORAGE, prepare, split_seed
+    from se_design.train_config import TrainConfig
+
+    problem = load_space(space, overrides)
+    name, url = study or problem.space.name, storage or DEFAULT_STORAGE
+    if url == DEFAULT_STORAGE:
+        Path("results").mkdir(exist_ok=True)
+    st = open_storage(url)
+    cfg = TrainConfig(**{"seed": seed} | problem.space.proxy.train)
+    dev = pick_device(device or problem.space.proxy.device)
+    split = load_proxy_data(problem, *data_source(problem, data), split_seed(name, st, seed))
+    prepare(problem, name, st, resume=True, seed=seed)  # after every check: nothing left behind
+    trainer = ev.TorchTrainer(problem, split, cfg, dev)
+    runs = measure(problem, trainer, [seed + j for j in range(seeds)], extra, seed, log)
+    result = summarise(runs, cfg.epochs, [problem.space.seeds, problem.space.seed_cap])
+    store(optuna.load_study(study_name=name, storage=st.storage), result)
+    return result, problem

@@ -1,0 +1,67 @@
+"""Calibration: the figures on hand-made runs, and the command end to end on the tiny space."""
+
+import json
+import math
+
+import pytest
+from conftest import write_space
+from test_search import cli
+
+from se_design.search.calibrate import Run, summarise, warning
+from se_design.search.space import load_space
+from se_design.search.stats import t_quantile
+from se_design.search.study import load
+
+# three designs x two seeds x three epochs; finals: no SE 0.40/0.42, SE 0.36/0.38, other
+# 0.30/0.34. At epoch 1 the order of the means is reversed, at epoch 2 it is the final one.
+RUNS = [Run("no SE", "no SE", {0: [0.10, 0.30, 0.40], 1: [0.10, 0.32, 0.42]}),
+        Run("SE r=16 everywhere", "SE r=16 everywhere", {0: [0.20, 0.26, 0.36], 1: [0.20, 0.28, 0.38]}),
+        Run("stage1:4", "", {0: [0.30, 0.20, 0.30], 1: [0.32, 0.22, 0.34]})]
+
+
+def test_figures_by_hand():
+    cal = summarise(RUNS, 3, planned=[1, 4])
+    # within-design variances 0.0002, 0.0002, 0.0008 on 1 df each: pooled sqrt(0.0012 / 3)
+    assert (cal["seed_std"], cal["seed_std_df"]) == (pytest.approx(0.02), 3)
+    assert cal["se_difference"]["1"] == pytest.approx(0.02 * math.sqrt(2))
+    assert cal["min_detectable_difference"]["1"] == pytest.approx(2.80158 * 0.02 * math.sqrt(2), abs=1e-5)
+    assert cal["min_detectable_difference"]["4"] == pytest.approx(2.80158 * 0.02 / math.sqrt(2), abs=1e-5)
+    assert set(cal["min_detectable_difference"]) == {"1", "2", "4"}  # 1, K = 2 and planned 4
+    assert cal["rung_fidelity"] == {"1": pytest.approx(-1), "2": pytest.approx(1)}
+    # SE minus no SE: 0.37 - 0.41; se 0.02 * sqrt(1/2 + 1/2) on 3 df
+    gap, half = cal["reference_gap"], t_quantile(0.975, 3) * 0.02
+    assert (gap["mean"], gap["low"], gap["high"]) == (
+        pytest.approx(-0.04), pytest.approx(-0.04 - half), pytest.approx(-0.04 + half))
+
+
+def test_warning_says_what_to_lengthen(tmp_path):
+    problem = load_space(write_space(tmp_path))
+    cal = summarise(RUNS, 3, planned=[1])
+    note = warning(cal, problem)
+    assert "below no SE" in note and "not distinguishably" in note and "epochs" in note
+    clear = cal | {"reference_gap": {"mean": -0.05, "low": -0.08, "high": -0.02}}
+    assert "(clearly" in warning(clear, problem)
+    assert warning(cal | {"reference_gap": {"mean": 0.01, "low": -0.02, "high": 0.04}},
+                   problem) is None
+
+
+def test_calibrate_command_stores_the_result_for_the_search(tmp_path):
+    db = f"sqlite:///{tmp_path}/s.db"
+    space = write_space(tmp_path, proxy__train={"epochs": 2, "batch_size": 32, "lr": 0.05},
+                        proxy__data={"source": "digits", "val_fraction": 0.1, "max_train": 64})
+    res, text = cli("calibrate", "--space", space, "--seeds", 2, "--designs", 0, "--storage", db,
+                    "--json")
+    assert res.exit_code == 0, text
+    out = json.loads(res.stdout)
+    for key in ("seed_std", "min_detectable_difference", "rung_fidelity", "reference_gap"):
+        assert key in out
+    assert set(out["reference_gap"]) == {"mean", "low", "high"} and out["seeds"] == 2
+    assert out["reference_gap"]["low"] <= out["reference_gap"]["mean"] <= out["reference_gap"]["high"]
+    study = load("tiny", db)
+    assert study.user_attrs["calibration"]["seed_std"] == out["seed_std"]
+    assert study.user_attrs["split_seed"] == 0
+    # the search then joins the calibrated study without --resume
+    res, text = cli("search", "--space", space, "--n-trials", 2, "--storage", db)
+    assert res.exit_code == 0, text
+    res, text = cli("calibrate", "--space", space, "--seeds", 1, "--storage", db)
+    assert res.exit_code == 2  # one seed cannot measure noise

@@ -1,0 +1,102 @@
+"""Search statistics against hand-computed cases and printed tables."""
+
+import math
+
+import pytest
+
+from se_design.search import stats
+
+
+@pytest.mark.parametrize("p,df,table", [  # Student's t table (two-sided 95%: p = 0.975)
+    (0.975, 1, 12.706), (0.975, 2, 4.303), (0.975, 3, 3.182), (0.975, 4, 2.776),
+    (0.975, 10, 2.228), (0.975, 30, 2.042), (0.95, 5, 2.015), (0.995, 8, 3.355),
+    (0.025, 3, -3.182)])
+def test_t_quantile_matches_the_table(p, df, table):
+    assert stats.t_quantile(p, df) == pytest.approx(table, abs=6e-4)
+
+
+def test_t_quantile_tends_to_the_normal():
+    assert stats.t_quantile(0.975, 1e6) == pytest.approx(1.95996, abs=1e-4)
+
+
+def test_interval_of_a_mean():
+    # [1, 2, 3]: mean 2, s = 1, half-width t(0.975, 2) / sqrt(3) = 4.3027 / 1.7321
+    assert stats.ci95([1, 2, 3]) == pytest.approx(4.3027 / math.sqrt(3), abs=1e-4)
+    assert stats.ci95([0.4]) is None  # one seed and no pooled std: no interval
+    # with a pool (s = 0.016 on 15 df) four seeds give t(0.975, 15) * 0.016 / 2 = 2.1314 * 0.008
+    assert stats.ci95([0.4] * 4, stats.Pooled(0.016, 15)) == pytest.approx(0.017051, abs=1e-6)
+
+
+def test_pooled_std():
+    # s^2 = 1 on 2 df and s^2 = 2 on 1 df: sqrt((2*1 + 1*2) / 3); a single seed adds nothing
+    p = stats.pooled_std([[1, 2, 3], [4, 6], [9]])
+    assert (p.std, p.df) == (pytest.approx(math.sqrt(4 / 3)), 3)
+    assert stats.pooled_std([[1], [2]]) is None
+
+
+def test_welch_difference():
+    # a = [1,2,3] (var 1), b = [4,6] (var 2): se = sqrt(1/3 + 2/2), df = (4/3)^2 / ((1/3)^2/2 + 1)
+    d = stats.difference({0: 1, 1: 2, 2: 3}, {0: 4, 1: 6})
+    assert (d.mean, d.se, d.df) == (-3, pytest.approx(math.sqrt(4 / 3)), pytest.approx(32 / 19))
+    assert d.half_width() == pytest.approx(stats.t_quantile(0.975, 32 / 19) * math.sqrt(4 / 3))
+
+
+def test_paired_difference_uses_the_shared_seeds():
+    # differences per seed 1, 2, 3: mean 2, sd 1, se 1/sqrt(3) on 2 df
+    d = stats.difference({0: 1, 1: 2, 2: 4}, {0: 0, 1: 0, 2: 1})
+    assert (d.mean, d.se, d.df) == (2, pytest.approx(1 / math.sqrt(3)), 2)
+    assert not d.distinct()  # |2| < t(0.975, 2) / sqrt(3) = 2.484: within noise
+    # seeds shared: differences 1, 0.9, 1.1 (sd 0.1) are clearly apart, which Welch on the
+    # same numbers (se 0.81 from the spread between seeds) could not see
+    a, b = {0: 2, 1: 3, 2: 4}, {0: 1, 1: 2.1, 2: 2.9}
+    assert stats.difference(a, b).distinct() and stats.difference(a, b).se == pytest.approx(0.1 / math.sqrt(3))
+    assert not stats.difference(a, {k + 10: v for k, v in b.items()}).distinct()
+
+
+def test_difference_with_a_pool_and_too_few_seeds():
+    d = stats.difference({0: 0.40}, {0: 0.37, 1: 0.39}, stats.Pooled(0.016, 15))
+    assert (d.mean, d.se, d.df) == (pytest.approx(0.02), pytest.approx(0.016 * math.sqrt(1.5)), 15)
+    with pytest.raises(ValueError):
+        stats.difference({0: 0.40}, {0: 0.37})
+
+
+def test_min_detectable_difference():
+    # (1.95996 + 0.84162) * sigma * sqrt(2 / n): 1.6 points, 1 seed -> 6.34 points; 4 seeds -> 3.17
+    assert stats.min_detectable_difference(1.6, 1) == pytest.approx(6.339, abs=1e-3)
+    assert stats.min_detectable_difference(1.6, 4) == pytest.approx(6.339 / 2, abs=1e-3)
+
+
+def test_false_stop_rate_is_the_normal_tail():
+    assert stats.false_stop_rate(1.645) == pytest.approx(0.05, abs=1e-3)
+    assert stats.false_stop_rate(0) == 0.5
+
+
+def test_spearman():
+    # d = (-1, 1, -1, 1, 0): 1 - 6 * 4 / (5 * 24) = 0.8
+    assert stats.spearman([1, 2, 3, 4, 5], [2, 1, 4, 3, 5]) == pytest.approx(0.8)
+    # ties take the average rank: y ranks (1, 2.5, 2.5, 4) -> 4.5 / sqrt(5 * 4.5)
+    assert stats.spearman([1, 2, 3, 4], [1, 2, 2, 3]) == pytest.approx(4.5 / math.sqrt(22.5))
+    assert stats.spearman([1, 2, 3], [3, 2, 1]) == pytest.approx(-1)
+    assert stats.spearman([1, 2], [1, 2]) is None and stats.spearman([1, 2, 3], [5, 5, 5]) is None
+
+
+def test_bootstrap_front_probability_on_a_constructed_front():
+    # A (cheapest) has seeds 0.5 and 0.7: its resampled mean is 0.5, 0.6 or 0.7 with
+    # probability 1/4, 1/2, 1/4. B costs more and always scores 0.6: on the front only when
+    # A's mean is below 0.6 (a tie goes to the cheaper A): probability 1/4. C costs more
+    # than A and B and scores 0.4: never. D is as cheap as A in params but costs more FLOPs
+    # and is far better: always.
+    p = stats.p_front([[0.5, 0.7], [0.6, 0.6], [0.4, 0.4], [0.9, 0.9]],
+                      [[1, 1], [2, 2], [3, 3], [1, 5]], n_boot=4000, seed=1)
+    assert p[0] == 1 and p[2] == 0 and p[3] == 1
+    assert p[1] == pytest.approx(0.25, abs=0.03)  # 4000 draws: sd of the estimate 0.007
+    assert p == stats.p_front([[0.5, 0.7], [0.6, 0.6], [0.4, 0.4], [0.9, 0.9]],
+                              [[1, 1], [2, 2], [3, 3], [1, 5]], n_boot=4000, seed=1)
+
+
+def test_single_seed_front_probability_uses_the_pool():
+    # one seed each, 0.01 apart, pooled std 0.01: B (costlier) is on the front when its
+    # draw beats A's: P(N(0.01, 0.01 * sqrt(2)) > 0) = Phi(0.01 / 0.01414) = 0.760
+    p = stats.p_front([[0.40], [0.41]], [[1], [2]], stats.Pooled(0.01, 10), n_boot=20000)
+    assert p[0] == 1 and p[1] == pytest.approx(0.760, abs=0.015)
+    assert stats.p_front([[0.40], [0.41]], [[1], [2]]) == [1, 1]  # no pool: the point estimate
