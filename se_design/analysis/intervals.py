@@ -1,4 +1,5 @@
-"""95% intervals for the accuracies se-design reports (no accuracy without its noise)."""
+"""95% intervals of the analysis commands' accuracies (over seeds: search.stats' t interval;
+over images: Wilson; before/after on the same images: McNemar)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,9 @@ Z = 1.959964  # two-sided 95% normal quantile
 
 def over_seeds(values: list[float]) -> tuple[float, float]:
     """(mean, half-width of the 95% t interval) over training seeds; needs two or more."""
-    from scipy.stats import t
+    from se_design.search.stats import ci95, mean
 
-    k = len(values)
-    mean = sum(values) / k
-    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (k - 1))
-    return mean, float(t.ppf(0.975, k - 1)) * sd / math.sqrt(k)  # a plain float: checkpoints
+    return mean(values), float(ci95(values))  # a plain float: checkpoints
 
 
 def over_images(acc: float, n: int) -> tuple[float, float]:
