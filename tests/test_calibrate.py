@@ -28,8 +28,10 @@ def test_figures_by_hand():
     assert cal["min_detectable_difference"]["4"] == pytest.approx(2.80158 * 0.02 / math.sqrt(2), abs=1e-5)
     assert set(cal["min_detectable_difference"]) == {"1", "2", "4"}  # 1, K = 2 and planned 4
     assert cal["rung_fidelity"] == {"1": pytest.approx(-1), "2": pytest.approx(1)}
-    # SE minus no SE: 0.37 - 0.41; se 0.02 * sqrt(1/2 + 1/2) on 3 df
-    gap, half = cal["reference_gap"], t_quantile(0.975, 3) * 0.02
+    # SE minus no SE from the two references' own seeds (2 each: Welch): 0.37 - 0.41; each
+    # has sd 0.02/sqrt(2), so se = sqrt(2 * 0.0002 / 2) = 0.01414 on (0.0002)^2 / (2 * 0.0001^2)
+    # = 2 df
+    gap, half = cal["reference_gap"], t_quantile(0.975, 2) * math.sqrt(0.0002)
     assert (gap["mean"], gap["low"], gap["high"]) == (
         pytest.approx(-0.04), pytest.approx(-0.04 - half), pytest.approx(-0.04 + half))
 
