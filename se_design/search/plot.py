@@ -59,9 +59,12 @@ def _panel(ax, table: list, i: int, x, knee, name: str) -> None:
                         (inside, {"c": "tab:blue", "alpha": 0.5, "label": "within budget"}),
                         (front, {"c": "tab:red", "label": "Pareto front"})):
         if rows:
-            ci = [getattr(r, "accuracy_ci95", None) for r in rows]
-            ax.errorbar([x(r.values[i]) for r in rows], [r.values[0] for r in rows],
-                        yerr=[c or 0 for c in ci] if any(ci) else None, fmt="o", ms=5,
+            ci = [getattr(r, "accuracy_ci95", None) or 0 for r in rows]
+            ys = [r.values[0] for r in rows]
+            # the 95% interval, cut at the accuracies that can exist (0 and 1)
+            yerr = [[min(c, y) for c, y in zip(ci, ys)], [min(c, 1 - y) for c, y in zip(ci, ys)]]
+            ax.errorbar([x(r.values[i]) for r in rows], ys,
+                        yerr=yerr if any(ci) else None, fmt="o", ms=5,
                         capsize=2, elinewidth=0.8, **style)
     if name == "params" or i == 1:  # the front is drawn on the study's first cost
         ax.step([x(r.values[i]) for r in front], [r.values[0] for r in front], where="post",
