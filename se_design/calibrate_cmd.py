@@ -24,8 +24,7 @@ def register(app: typer.Typer) -> None:
                   max_train: int | None = typer.Option(None, "--max-train", min=10, help="Override the proxy's training images."),
                   seed: int = typer.Option(0, "--seed", help="First training seed; the split's seed of a new study."),
                   as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")):
-        """Seed noise, detectable difference, rung fidelity and the SE-vs-no-SE gap of the
-        proxy, stored with the study for the search and the report."""
+        """Measure the proxy's seed noise, rung fidelity and SE-vs-no-SE gap (kept with the study)."""
         from se_design.search import calibrate as cal
 
         result, problem = cal.run(space, seeds, designs, storage, study, data, device,

@@ -119,3 +119,5 @@ def test_without_measured_noise_nothing_is_claimed(tmp_path):
     assert [r.resolved for r in rows if r.front] == [True, False]  # only the cheapest
     _res, text = cli("report", "--study", "tiny", "--storage", db, "--out-dir", tmp_path)
     assert "seed noise not measured" in text
+    assert "early stopping stopped nothing: it needs measured noise" in text  # and no bound
+    assert "truly as good" not in text

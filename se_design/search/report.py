@@ -131,7 +131,9 @@ def noise_lines(study: optuna.Study) -> list[str]:
                      "on the front")
     space = study.user_attrs.get("space", {})
     rule = space.get("early_stopping") or {}
-    if rule.get("rungs") and "z" in rule:  # studies from before the noise-aware rule: no z
+    if rule.get("rungs") and "z" in rule and noise is None:
+        lines.append("early stopping stopped nothing: it needs measured noise")
+    elif rule.get("rungs") and "z" in rule:  # studies from before the noise-aware rule: no z
         bound = false_stop_bound(EarlyStop(**space["early_stopping"]))
         lines.append(f"early stopping stops a design truly as good as its dominators in at "
                      f"most {bound:.0%} of cases (normal model)")
