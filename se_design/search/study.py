@@ -254,7 +254,8 @@ def keep_checkpoint(folder, trial: optuna.Trial, trainer, seed: int, proxy, mode
     from se_design.train import _stats
 
     train_set = trainer.data[0]
-    d, proxy_settings = trainer.problem.space.proxy.data, trial.study.user_attrs["proxy_settings"]
+    d = trainer.problem.space.proxy.data
+    proxy_settings = trial.study.user_attrs.get("proxy_settings", {})  # none before they were kept
     data = {"source": proxy_settings.get("data", d.source), "val_fraction": d.val_fraction,
             "split_seed": trial.study.user_attrs.get(SPLIT_SEED, trainer.cfg.seed)}
     mean, std = (v.flatten().tolist() for v in _stats(train_set.x))
