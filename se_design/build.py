@@ -6,6 +6,7 @@ the analytic ones.
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 
 import torch
@@ -13,6 +14,7 @@ from torch import nn
 
 from se_design import expand as ex
 from se_design import graph as g
+from se_design.errors import UserError
 from se_design.spec import Arch
 
 
@@ -121,6 +123,23 @@ def init_weights(model: nn.Module) -> None:
         if isinstance(m, Parallel) and "main" in m.branch_names:
             last_bn = [x for x in m.main if isinstance(x, nn.BatchNorm2d)][-1]
             nn.init.zeros_(last_bn.weight)
+
+
+# The pre-activation at which each gate passes a fraction v of its input.
+GATE_INVERSE = {nn.Sigmoid: lambda v: math.log(v / (1 - v)), nn.Hardsigmoid: lambda v: 6 * v - 3,
+                nn.Tanh: math.atanh, nn.ReLU: lambda v: v}
+
+
+def init_gates(model: nn.Module, value: float) -> None:
+    """Start every SE gate near `value` (0 < value < 1): the excitation's last bias is set so
+    that the gate passes that fraction at zero excitation input. A short proxy then starts
+    close to the plain network instead of with every residual branch halved (sigmoid(0))."""
+    for scale in (m for m in model.modules() if isinstance(m, Scale)):
+        *_, last_fc, gate = scale.children()
+        if last_fc.bias is None:
+            raise UserError("gate_init needs SE blocks with a bias (set the SE's bias: true).")
+        with torch.no_grad():
+            last_fc.bias.fill_(GATE_INVERSE[type(gate)](value))
 
 
 def build_model(arch: Arch) -> nn.Module:

@@ -31,6 +31,16 @@ class Dataset:
     def subset(self, idx: torch.Tensor) -> Dataset:
         return Dataset(self.x[idx], self.y[idx], self.classes)
 
+    def resized(self, size: int, chunk: int = 4096) -> Dataset:
+        """The images resampled to size x size (antialiased bilinear), in chunks so that the
+        float copy stays small."""
+        if tuple(self.x.shape[2:]) == (size, size):
+            return self
+        parts = [F.interpolate(x.float(), size=(size, size), mode="bilinear", antialias=True,
+                               align_corners=False).round_().clamp_(0, 255).to(torch.uint8)
+                 for x in self.x.split(chunk)]
+        return Dataset(torch.cat(parts), self.y, self.classes)
+
 
 def load_data(source: str, path: str | None = None,
               size: int = 32) -> tuple[Dataset, Dataset | None]:

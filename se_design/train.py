@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch import nn
 
+from se_design.build import init_gates
 from se_design.data import Dataset
 from se_design.errors import UserError
 from se_design.train_config import TrainConfig
@@ -66,6 +67,8 @@ def train(model: nn.Module, train: Dataset, val: Dataset, cfg: TrainConfig,
     torch.manual_seed(cfg.seed)  # dropout and anything else drawing from the global RNG
     gen = torch.Generator(device).manual_seed(cfg.seed)
     cuda = torch.device(device).type == "cuda"
+    if cfg.gate_init is not None:
+        init_gates(model, cfg.gate_init)
     fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
     model.to(device, memory_format=fmt)
     step_fn = torch.compile(model) if cfg.compile else model

@@ -25,6 +25,7 @@ class TrainConfig:
     seed: int = 0
     channels_last: bool = True
     compile: bool = False
+    gate_init: float | None = None  # start SE gates at this value (build.init_gates)
 
     def __post_init__(self):
         checks = [
@@ -36,6 +37,8 @@ class TrainConfig:
              f"label smoothing must be in [0, 1), not {self.label_smoothing}."),
             (self.schedule in SCHEDULES,
              f"unknown schedule {self.schedule!r}: expected {' or '.join(SCHEDULES)}."),
+            (self.gate_init is None or 0 < self.gate_init < 1,
+             f"gate_init must be in (0, 1), not {self.gate_init}."),
             (self.crop_padding >= 0, f"crop padding must be >= 0, not {self.crop_padding}."),
         ]
         for ok, message in checks:

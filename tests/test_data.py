@@ -118,3 +118,30 @@ def test_synthetic_shapes():
     ds = synthetic(5, classes=3, size=16)
     assert ds.x.shape == (5, 3, 16, 16) and ds.x.dtype == torch.uint8
     assert ds.y.max() < 3 and len(ds.classes) == 3
+
+
+def test_resized_antialiases_and_keeps_labels():
+    # a one-pixel checkerboard halved: with antialiasing every pixel is near the mean (127.5);
+    # plain bilinear sampling would alias it to stripes of 0 and 255
+    board = ((torch.arange(32).view(-1, 1) + torch.arange(32)) % 2 * 255).to(torch.uint8)
+    ds = Dataset(board.expand(3, 3, 32, 32).clone(), torch.tensor([0, 1, 2]), ["a", "b", "c"])
+    small = ds.resized(16)
+    assert small.x.shape == (3, 3, 16, 16) and small.x.dtype == torch.uint8
+    assert small.x.min() >= 100 and small.x.max() <= 155
+    assert small.y.tolist() == [0, 1, 2] and ds.resized(32) is ds
+
+
+def test_proxy_data_size_resizes_files_and_built_ins(tmp_path):
+    from conftest import write_space
+
+    from se_design.search.run import load_proxy_data
+    from se_design.search.space import load_space
+
+    for i in range(6):
+        _png(tmp_path / "imgs" / ("cat", "dog")[i % 2] / f"{i}.png", 40 * i, size=(24, 24))
+    data = {"source": "folder", "path": str(tmp_path / "imgs"), "val_fraction": 0.5, "size": 8}
+    problem = load_space(write_space(tmp_path, proxy__data=data))
+    train, val = load_proxy_data(problem, "folder", data["path"], 0)
+    assert train.x.shape[1:] == val.x.shape[1:] == (3, 8, 8) and len(train) + len(val) == 6
+    problem = load_space(write_space(tmp_path, proxy__data={"source": "digits", "size": 8}))
+    assert load_proxy_data(problem, "digits", None, 0)[0].x.shape[2:] == (8, 8)

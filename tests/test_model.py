@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from se_design.build import build_model
+from se_design.errors import UserError
 from se_design.spec import SE, with_se
 from se_design.zoo import get_arch, names
 
@@ -68,3 +69,25 @@ def test_inception_resnet_block_scales_its_residual_branch():
     with torch.no_grad():
         up = residual[1].se(residual[1].conv(residual[0](x)))
         torch.testing.assert_close(block(x), torch.relu(x + 0.10 * up))
+
+
+@pytest.mark.parametrize("gate", ["sigmoid", "hardsigmoid", "tanh", "relu"])
+def test_init_gates_starts_each_gate_at_the_value(gate):
+    from se_design.build import Scale, init_gates
+
+    model = build_model(with_se(get_arch("cifar_resnet20"), SE(r=4, gate=gate)))
+    init_gates(model, 0.8)
+    scales = [m for m in model.modules() if isinstance(m, Scale)]
+    assert len(scales) == 9
+    for s in scales:  # the gate's output at zero input to the last excitation layer
+        *_, fc, act = s.children()
+        out = act(fc(torch.zeros(1, fc.in_channels, 1, 1)))
+        assert torch.allclose(out, torch.full_like(out, 0.8), atol=1e-6)
+
+
+def test_init_gates_needs_a_bias():
+    from se_design.build import init_gates
+
+    model = build_model(with_se(get_arch("cifar_resnet20"), SE(r=4, bias=False)))
+    with pytest.raises(UserError, match="bias"):
+        init_gates(model, 0.9)

@@ -109,7 +109,8 @@ def test_crop_is_a_window_of_the_zero_padded_image():
 
 
 @pytest.mark.parametrize("kwargs", [{"schedule": "step"}, {"epochs": 0}, {"lr": -1},
-                                    {"momentum": 0}, {"label_smoothing": 1}])
+                                    {"momentum": 0}, {"label_smoothing": 1},
+                                    {"gate_init": 0}, {"gate_init": 1}])
 def test_bad_config_raises_user_error(kwargs):
     with pytest.raises(UserError):
         TrainConfig(**kwargs)

@@ -51,7 +51,9 @@ def load_proxy_data(problem: Problem, source: str, path: str | None, seed: int):
 
     cfg = problem.space.proxy.data
     # the test split is never used here; built-in sets are drawn at the proxy's resolution
-    train, _ = load_data(source, path, problem.proxy().resolution)
+    train, _ = load_data(source, path, cfg.size or problem.proxy().resolution)
+    if cfg.size:
+        train = train.resized(cfg.size)
     train, val = holdout(train, cfg.val_fraction, seed)
     if cfg.max_train and cfg.max_train < len(train):
         train, _ = holdout(train, 1 - cfg.max_train / len(train), seed)
@@ -188,8 +190,9 @@ def _objective(problem: Problem, where: tuple[str, str | None], dev: str, seed: 
     cfg = TrainConfig(**{"seed": seed} | problem.space.proxy.train)
     source, path = where
     loaded = load_proxy_data(problem, source, path, split)
-    settings = {"data": path or source, "val_fraction": problem.space.proxy.data.val_fraction,
-                "max_train": problem.space.proxy.data.max_train,
+    data = problem.space.proxy.data
+    settings = {"data": path or source, "val_fraction": data.val_fraction,
+                "max_train": data.max_train, "size": data.size,
                 "proxy": problem.proxy().name, "resolution": problem.proxy().resolution}
     settings |= {k: v for k, v in asdict(cfg).items() if k != "seed"}
     bar = workers == 1 and sys.stderr.isatty()  # a bar drawn into a log is blank lines

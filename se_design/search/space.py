@@ -48,6 +48,7 @@ class DataCfg(StrictModel):
     path: str | None = None
     val_fraction: Unit = 0.2  # held out of the training set; the test set is never used
     max_train: int | None = Field(None, ge=10)  # subsample the training split for speed
+    size: int | None = Field(None, ge=4)  # resize images to size x size: a low-resolution proxy
 
 
 class ProxyCfg(NetCfg):
