@@ -188,13 +188,20 @@ def _objective(problem: Problem, where: tuple[str, str | None], dev: str, seed: 
     cfg = TrainConfig(**{"seed": seed} | problem.space.proxy.train)
     source, path = where
     loaded = load_proxy_data(problem, source, path, split)
-    settings = {"data": path or source, "val_fraction": problem.space.proxy.data.val_fraction,
-                "max_train": problem.space.proxy.data.max_train,
-                "proxy": problem.proxy().name, "resolution": problem.proxy().resolution}
-    settings |= {k: v for k, v in asdict(cfg).items() if k != "seed"}
+    settings = proxy_settings(problem, where, cfg)
     bar = workers == 1 and sys.stderr.isatty()  # a bar drawn into a log is blank lines
     trainer = TorchTrainer(problem, loaded, cfg, dev, progress=bar)
     return Objective(problem, False, trainer, cfg.epochs, seed, dev, keep_dir=keep), settings
+
+
+def proxy_settings(problem: Problem, where: tuple[str, str | None], cfg) -> dict:
+    """What a study's accuracies mean: the proxy, its data (`where`) and its training (all
+    of `cfg` but the seed); runs under other settings are not comparable."""
+    source, path = where
+    settings = {"data": path or source, "val_fraction": problem.space.proxy.data.val_fraction,
+                "max_train": problem.space.proxy.data.max_train,
+                "proxy": problem.proxy().name, "resolution": problem.proxy().resolution}
+    return settings | {k: v for k, v in asdict(cfg).items() if k != "seed"}
 
 
 def _work(objective: Objective, problem: Problem, name: str, store: Store, n_trials: int,

@@ -70,7 +70,11 @@ def prepare(problem: Problem, name: str, store: Store, sampler: str = "nsga2",
                                 f", not {objectives}: resume it with the space it was started "
                                 "with.")
             started = study.user_attrs.get("proxy_settings") or {}
-            _same_settings(name, started, settings or {})
+            key = changed_setting(started, settings or {})
+            if key is not None:
+                raise UserError(f"study {name!r} was started with {key}={started[key]}, not "
+                                f"{key}={settings[key]}: resume it with the same proxy settings "
+                                "(data, epochs, max_train, training) or start another --study.")
             if settings and not started:  # a calibration's study: the search records its proxy
                 study.set_user_attr("proxy_settings", settings)
             return
@@ -87,20 +91,18 @@ def prepare(problem: Problem, name: str, store: Store, sampler: str = "nsga2",
             study.enqueue_trial(params)
 
 
-def _same_settings(name: str, started: dict, now: dict) -> None:
-    changed = [k for k in started if k in now and started[k] != now[k]]
-    if changed:
-        k = changed[0]
-        raise UserError(f"study {name!r} was started with {k}={started[k]}, not {k}={now[k]}: "
-                        "resume it with the same proxy settings (data, epochs, max_train, "
-                        "training) or start another --study.")
+def changed_setting(started: dict, now: dict) -> str | None:
+    """The first proxy setting both record with different values (None: they agree)."""
+    return next((k for k in started if k in now and started[k] != now[k]), None)
 
 
 def _calibration_only(store: Store, name: str) -> bool:
-    """A study `se-design calibrate` made and no search has run in yet (it is taken over)."""
+    """A study `se-design calibrate` made and no search has run in yet (it is taken over):
+    nothing but the queued references and the calibration's own trials."""
     study = optuna.load_study(study_name=name, storage=store.storage)
     return CALIBRATION in study.user_attrs and all(
-        t.state == TrialState.WAITING for t in study.get_trials(deepcopy=False))
+        t.state == TrialState.WAITING or t.user_attrs.get(CALIBRATION)
+        for t in study.get_trials(deepcopy=False))
 
 
 def split_seed(name: str, store: Store, default: int) -> int:
@@ -141,7 +143,7 @@ class Objective:
 
     def __call__(self, trial: optuna.Trial):
         design = self.problem.suggest(trial)
-        costs = self._record(trial, design)
+        costs = self.record(trial, design)
         if self.cost_only:
             return [trial.user_attrs["se_blocks"]] + costs
         replicates = Replicates(self, trial, design, costs)
@@ -150,7 +152,8 @@ class Objective:
             keep_checkpoint(self.keep_dir, trial, self.trainer, *replicates.model)
         return [accuracy] + costs
 
-    def _record(self, trial: optuna.Trial, design: Design) -> list[int]:
+    def record(self, trial: optuna.Trial, design: Design) -> list[int]:
+        """Store the design's spec, costs and constraints with `trial`; its cost objectives."""
         space = self.problem.space
         target = design.apply(self.problem.target)
         c = cost(target, space.convention)
