@@ -122,6 +122,39 @@ def test_tables_fit_80_columns_without_cutting_numbers():
     assert "28.09M" in text and "3.89G" in text and "28,088,024" in text
 
 
+def _at_80(table) -> str:
+    from rich.console import Console
+
+    console = Console(width=80, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
+    console.print(table)
+    return console.export_text()
+
+
+def test_paper_table_fits_80_columns_without_splitting_words():
+    from se_design import paper, render
+
+    comparisons = paper.compare()
+    text = _at_80(render.paper_table(comparisons))
+    assert max(map(len, text.splitlines())) <= 80
+    tokens = set(text.split())
+    for c in comparisons:  # every word of a model's name and its experiment whole
+        assert set(c.row.model.split()) | set(c.row.table.split()) <= tokens, c.row.model
+        assert c.row.params_m is None or c.row.params_m in tokens  # as the paper printed it
+
+
+def test_layer_table_marks_se_layers():
+    from se_design import render
+    from se_design.cost import cost
+
+    c = cost(get_arch("se_resnet50"))
+    lines = _at_80(render.layer_table(c)).splitlines()
+    assert lines[1].split()[-1] == "SE"  # the header
+    marked = [ln.split()[0] for ln in lines[2:] if ln.rstrip().endswith(" SE")]
+    # 16 blocks x (squeeze, fc1, act, fc2, gate): the layers Cost counts as SE
+    assert marked == [la.path for la in c.layers if la.se] and len(marked) == 16 * 5
+    assert all(".se." in p for p in marked)
+
+
 def test_cli_conventions():
     assert run("--version").stdout.startswith("se-design")
     helped = run("cost", "-h")
