@@ -178,8 +178,8 @@ def paper_table(out_file: Path | None = typer.Option(None, "--out", help="Also w
         raise typer.Exit(1)
 
 
-STORAGE = typer.Option(None, "--storage", help="sqlite:///FILE | postgresql://USER:PASSWORD@HOST/DB | journal:FILE.",
-                       show_default="sqlite:///results/search.db")
+STORAGE = typer.Option(None, "--storage", help="sqlite:///FILE, postgresql://HOST/DB or journal:FILE.",
+                       show_default="SQLite results/search.db")
 STUDY = typer.Option(None, "--study", help="Study name.", show_default="the space's name")
 
 
@@ -203,7 +203,7 @@ def search(space: Path = typer.Option(..., "--space", help="Search space file (s
            seeds: int | None = typer.Option(None, "--seeds", min=1, help="Training seeds per design.", show_default="the space's seeds, else 1"),
            workers: int = typer.Option(1, "--workers", min=1, help="Local worker processes (one per GPU when several are visible); needs a postgresql:// or journal: storage."),
            heartbeat: int = typer.Option(HEARTBEAT, "--heartbeat", min=1, help=f"Seconds between a running trial's heartbeats; a trial that misses {GRACE} is failed and retried once."),
-           enqueue: list[Path] = typer.Option([], "--enqueue-config", help="Also run this design first (e.g. from se-design fold --export); repeatable."),
+           enqueue: list[Path] = typer.Option([], "--enqueue-config", metavar="<path>", help="Also run this design first (e.g. from se-design fold --export); repeatable."),
            keep_checkpoints: Path | None = typer.Option(None, "--keep-checkpoints", help="Keep the trained proxies of the Pareto front here (single worker).")):
     """Multi-objective Optuna search over per-stage r and SE placement."""
     from se_design.search import run

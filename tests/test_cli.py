@@ -155,6 +155,18 @@ def test_layer_table_marks_se_layers():
     assert all(".se." in p for p in marked)
 
 
+def test_help_fits_80_columns_without_cutting_text():
+    import typer
+
+    for name in typer.main.get_command(app).commands:
+        res = runner.invoke(app, [name, "-h"], env={"COLUMNS": "80"})
+        assert res.exit_code == 0, name
+        assert "…" not in res.output, (name, res.output)
+        assert max(map(len, res.output.splitlines())) <= 80, name
+    helped = runner.invoke(app, ["search", "-h"], env={"COLUMNS": "80"}).output
+    assert "results/search.db" in helped and "postgresql://HOST/DB" in helped
+
+
 def test_cli_conventions():
     assert run("--version").stdout.startswith("se-design")
     helped = run("cost", "-h")
