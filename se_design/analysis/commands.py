@@ -10,8 +10,6 @@ from rich.console import Console
 from se_design.errors import UserError
 
 out = Console()
-if not out.is_terminal:
-    out.width = 160
 
 DATA = typer.Option(..., "--data", help="digits | cifar10:DIR | cifar100:DIR | folder:DIR | DIR (kind recognised from its files).")
 DEVICE = typer.Option("auto", "--device", help="auto | cpu | cuda.")
