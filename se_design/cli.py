@@ -190,7 +190,7 @@ def search(space: Path = typer.Option(..., "--space", help="Search space file (s
            timeout: float | None = typer.Option(None, "--timeout", help="Stop starting trials after this many seconds, per worker.", show_default="none"),
            storage: str | None = STORAGE, study: str | None = STUDY,
            sampler: str = typer.Option("nsga2", "--sampler", help="nsga2 | tpe | brute (enumerate; for --cost-only)."),
-           data: str | None = typer.Option(None, "--data", help="digits (bundled), or a folder of CIFAR-10/100 python batches or of class subfolders of images.", show_default="the space's"),
+           data: str | None = typer.Option(None, "--data", help="As for train: digits (bundled), cifar10:DIR, cifar100:DIR, folder:DIR (class subfolders of images) or DIR (kind recognised from its files).", show_default="the space's"),
            device: str | None = typer.Option(None, "--device", help="cpu | cuda | cuda:N | auto.", show_default="the space's"),
            resume: bool = flag("--resume", "Continue or join an existing study (created if missing)."),
            cost_only: bool = flag("--cost-only", "No training: print the params/FLOPs frontier of the whole space, computed in memory."),

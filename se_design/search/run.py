@@ -29,14 +29,14 @@ DEVICES = "cpu, cuda, cuda:N or auto"
 
 
 def data_source(problem: Problem, data: str | None) -> tuple[str, str | None]:
-    """(source, path) of the proxy's data: --data (a built-in name, or a folder whose
-    contents say what it is) over the space's."""
-    from se_design.data import BUILT_IN, detect
+    """(source, path) of the proxy's data: --data (as `train` takes it: a built-in name,
+    KIND:DIR, or a folder whose contents say what it is) over the space's."""
+    from se_design.analysis.source import parse
+    from se_design.data import BUILT_IN
 
-    if data in BUILT_IN:
-        return data, None
     if data:
-        return detect(data), str(Path(data).resolve())
+        source, path = parse(data)
+        return source, path and str(Path(path).resolve())
     cfg = problem.space.proxy.data
     if cfg.source not in BUILT_IN and cfg.path is None:
         raise UserError(f"space {problem.space.name!r} trains its proxy on {cfg.source} data, "
