@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from se_design import render
+from se_design import files, render
 from se_design.analysis import commands as analysis_commands
 from se_design.calibrate_cmd import register as register_calibrate
 from se_design.cost import cost as compute_cost
@@ -76,6 +76,7 @@ def user_errors(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        files.created.clear()
         try:
             return fn(*args, **kwargs)
         except Interrupted as e:  # 130 = 128 + SIGINT, what shells expect after Ctrl-C
@@ -87,6 +88,9 @@ def user_errors(fn):
         except UserError as e:
             err.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
+        finally:  # a folder a write needed is made, and named (on stderr: stdout may be JSON)
+            for path in files.created:
+                err.print(f"created folder '{path}'", highlight=False, soft_wrap=True)
 
     return wrapper
 

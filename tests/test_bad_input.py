@@ -146,3 +146,12 @@ def test_exporting_an_early_stopped_trial_says_so(d):
     text = " ".join(res.output.split())
     assert res.exit_code == 0, text
     assert f"trial {number} was stopped early at epoch 1 of 3" in text
+
+
+def test_export_into_a_new_folder_names_it(d, tmp_path):
+    """export --out, like every command that writes, makes a missing folder and says so."""
+    out = tmp_path / "new" / "a.yaml"
+    res = runner.invoke(app, ["export", "--study", "done", "--storage", f"sqlite:///{d}/s.db",
+                              "--pick", "best-under-budget", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert out.is_file() and f"created folder '{out.parent}'" in res.stderr

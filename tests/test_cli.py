@@ -69,6 +69,15 @@ def test_paper_table_writes_markdown(tmp_path):
     assert "| SE-ResNet-50 | 28.1 | 28.088 |" in out.read_text()
 
 
+def test_a_missing_output_folder_is_created_and_named(tmp_path):
+    out = tmp_path / "new" / "deeper" / "t.md"
+    res = run("paper-table", "--out", str(out))
+    assert res.exit_code == 0 and out.is_file()
+    assert res.stderr.strip() == f"created folder '{out.parent}'"
+    again = run("paper-table", "--out", str(out))  # it exists now: nothing to say
+    assert again.exit_code == 0 and again.stderr == ""
+
+
 @pytest.fixture
 def bad_configs(tmp_path):
     (tmp_path / "malformed.yaml").write_text("name: x\nstages: [\n")

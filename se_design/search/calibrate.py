@@ -182,8 +182,7 @@ def run(space, seeds: int, extra: int, storage: str | None, study: str | None,
         log=print) -> tuple[dict, Problem]:
     """Calibrate the study of `space` (created if missing, so the search that follows uses its
     split) and store the result with it."""
-    from pathlib import Path
-
+    from se_design.files import folder
     from se_design.search.run import data_source, load_proxy_data, pick_device, proxy_settings
     from se_design.search.space import load_space
     from se_design.search.storage import open_storage
@@ -193,7 +192,7 @@ def run(space, seeds: int, extra: int, storage: str | None, study: str | None,
     problem, as_written = load_space(space, overrides), load_space(space)
     name, url = study or problem.space.name, storage or DEFAULT_STORAGE
     if url == DEFAULT_STORAGE:
-        Path("results").mkdir(exist_ok=True)
+        folder("results")
     store = open_storage(url)
     cfg = TrainConfig(**{"seed": seed} | problem.space.proxy.train)
     dev = pick_device(device or problem.space.proxy.device)

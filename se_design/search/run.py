@@ -12,6 +12,7 @@ from optuna.trial import TrialState
 from rich.console import Console
 
 from se_design.errors import Interrupted, UserError
+from se_design.files import folder
 from se_design.search.space import Problem, load_space
 from se_design.search.storage import (
     HEARTBEAT,
@@ -133,7 +134,7 @@ def search(space: Path, n_trials: int, timeout: float | None, storage: str | Non
         where = data_source(problem, data)
         dev = pick_device(device or problem.space.proxy.device)
     if url == DEFAULT_STORAGE:
-        Path("results").mkdir(exist_ok=True)
+        folder("results")
     store = open_storage(url, heartbeat)
     if cost_only:
         timed = "latency" in problem.space.objectives  # else no torch needed
