@@ -97,6 +97,9 @@ CASES = {
     "--data one-class folder": ([*S, "--data", "{d}/oneclass"], ["one class", "two class"]),
     "resume with other epochs": ([*S, "--study", "empty", "--resume", "--epochs", "2"],
                                  ["started with epochs=3, not epochs=2"]),
+    "--storage in a missing folder": (["search", "--space", "{d}/space.yaml", "--storage",
+                                       "sqlite:///{d}/nodir/s.db"],
+                                      ["nodir/s.db'", "its folder", "does not exist"]),
     "study exists": ([*S, "--study", "empty"], ["already exists", "--resume"]),
     # report and export
     "report from another directory": (["report", "--study", "x"], ["no storage file",
