@@ -85,6 +85,8 @@ CASES = {
     "--device tpu": ([*S, "--device", "tpu"], ["unknown device 'tpu'"]),
     "--timeout -5": ([*S, "--timeout", "-5"], ["--timeout must be a positive"]),
     "--sampler": ([*S, "--sampler", "grid"], ["unknown sampler 'grid'"]),
+    "--sampler before the storage": (["search", "--space", "{d}/space.yaml", "--sampler", "grid"],
+                                     ["unknown sampler 'grid'"]),  # no results/search.db made
     "space needs user data": (["search", "--space", "{d}/cifar/space.yaml"],
                               ["not bundled", "--data DIR"]),
     "--data missing folder": ([*S, "--data", "{d}/nowhere"], ["nowhere", "neither"]),

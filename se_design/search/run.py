@@ -22,7 +22,14 @@ from se_design.search.storage import (
     shown,
     storage_failure,
 )
-from se_design.search.study import DEFAULT_STORAGE, Objective, join, prepare, split_seed
+from se_design.search.study import (
+    DEFAULT_STORAGE,
+    SAMPLERS,
+    Objective,
+    join,
+    prepare,
+    split_seed,
+)
 from se_design.search.worker import DONE, plan, slots_used, work
 from se_design.spec import load_config
 
@@ -122,6 +129,8 @@ def search(space: Path, n_trials: int, timeout: float | None, storage: str | Non
     """Run the search in this process, or in `workers` local processes started with
     `se-design search WORKER_ARGS`. Everything is checked (space, data, device, training
     settings, storage) before the study is created, so a failed start leaves nothing."""
+    if sampler not in SAMPLERS:
+        raise UserError(f"unknown sampler {sampler!r}; use {' or '.join(SAMPLERS)}.")
     if timeout is not None and timeout <= 0:
         raise UserError(f"--timeout must be a positive number of seconds, not {timeout:g}.")
     if keep_checkpoints is not None and (workers > 1 or cost_only):
@@ -151,7 +160,7 @@ def search(space: Path, n_trials: int, timeout: float | None, storage: str | Non
     interrupted = (f"interrupted: the finished trials of study {name!r} are kept in "
                    f"{shown(url)}; continue with --resume.")
     try:
-        prepare(problem, name, store, sampler, resume, cost_only, settings, queued, seed)
+        prepare(problem, name, store, resume, cost_only, settings, queued, seed)
         st = optuna.load_study(study_name=name, storage=store.storage)
         trials = st.get_trials(deepcopy=False)
         if plan(trials, n_trials) == DONE:

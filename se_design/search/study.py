@@ -43,16 +43,14 @@ def load(name: str, url: str) -> optuna.Study:
     return optuna.load_study(study_name=name, storage=storage)
 
 
-def prepare(problem: Problem, name: str, store: Store, sampler: str = "nsga2",
-            resume: bool = False, cost_only: bool = False, settings: dict | None = None,
-            enqueue: list[dict] = (), seed: int = 0) -> None:
+def prepare(problem: Problem, name: str, store: Store, resume: bool = False,
+            cost_only: bool = False, settings: dict | None = None, enqueue: list[dict] = (),
+            seed: int = 0) -> None:
     """Create the study with the reference designs (and `enqueue`'s) queued, or check the
     one to resume; `settings` (the proxy's data and training) must match the ones it was
     started with. A new study records `seed` as its held-out split's seed (SPLIT_SEED):
     every design, worker and resumed run is scored on the same images. A study holding
     only a calibration (nothing run yet) is taken over without --resume."""
-    if sampler not in SAMPLERS:
-        raise UserError(f"unknown sampler {sampler!r}; use {' or '.join(SAMPLERS)}.")
     # Without training, the benefit axis is how many blocks get SE: the front is then the
     # most SE each cost level allows.
     objectives = ["se_blocks" if cost_only else "accuracy"] + problem.space.objectives[1:]
