@@ -24,6 +24,7 @@ from se_design.search.storage import (
 )
 from se_design.search.study import (
     DEFAULT_STORAGE,
+    REFERENCES,
     SAMPLERS,
     Objective,
     join,
@@ -136,7 +137,7 @@ def search(space: Path, n_trials: int, timeout: float | None, storage: str | Non
     if keep_checkpoints is not None and (workers > 1 or cost_only):
         raise UserError("--keep-checkpoints keeps trained models: it needs training and one worker.")
     problem = load_space(space, overrides or {})
-    queued = [problem.params_for(load_config(p), f"--enqueue-config {p}") for p in enqueue]
+    queued = _queued(problem, enqueue, console)
     name = study or problem.space.name + ("-cost" if cost_only else "")
     url = storage or DEFAULT_STORAGE
     if not cost_only:  # checked before anything is created: a failed start leaves nothing
@@ -185,6 +186,21 @@ def search(space: Path, n_trials: int, timeout: float | None, storage: str | Non
     return (f"study {name!r} in {shown(url)}: {count[TrialState.COMPLETE]} finished, "
             f"{count[TrialState.PRUNED]} stopped early, {count[TrialState.FAIL]} failed. "
             f"Next: se-design report --study {name}" + (f" --storage {shown(url)}" if storage else ""))
+
+
+def _queued(problem: Problem, enqueue: list[Path], console: Console) -> list[dict]:
+    """The params of the --enqueue-config designs; a reference design is run by every
+    study anyway, so it is not queued twice (and the user is told)."""
+    refs, out = problem.references(), []
+    for path in enqueue:
+        params = problem.params_for(load_config(path), f"--enqueue-config {path}")
+        if params in refs:
+            console.print(f"--enqueue-config {path} is the reference design "
+                          f"{REFERENCES[refs.index(params)]!r}, which every study runs: not "
+                          "queued twice.", highlight=False, soft_wrap=True)
+        else:
+            out.append(params)
+    return out
 
 
 def _objective(problem: Problem, where: tuple[str, str | None], dev: str, seed: int,

@@ -46,8 +46,8 @@ def load(name: str, url: str) -> optuna.Study:
 def prepare(problem: Problem, name: str, store: Store, resume: bool = False,
             cost_only: bool = False, settings: dict | None = None, enqueue: list[dict] = (),
             seed: int = 0) -> None:
-    """Create the study with the reference designs (and `enqueue`'s) queued, or check the
-    one to resume; `settings` (the proxy's data and training) must match the ones it was
+    """Create the study with the reference designs (and `enqueue`'s, none of them a
+    reference) queued, or check the one to resume (queueing `enqueue`'s not there yet); `settings` (the proxy's data and training) must match the ones it was
     started with. A new study records `seed` as its held-out split's seed (SPLIT_SEED):
     every design, worker and resumed run is scored on the same images. A study holding
     only a calibration (nothing run yet) is taken over without --resume."""
@@ -75,6 +75,8 @@ def prepare(problem: Problem, name: str, store: Store, resume: bool = False,
                                 "(data, epochs, max_train, training) or start another --study.")
             if settings and not started:  # a calibration's study: the search records its proxy
                 study.set_user_attr("proxy_settings", settings)
+            for params in enqueue:  # a design asked for on --resume, unless queued or run
+                study.enqueue_trial(params, skip_if_exists=True)
             return
         with warnings.catch_warnings():  # marked experimental; what optuna-dashboard shows
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -85,7 +87,7 @@ def prepare(problem: Problem, name: str, store: Store, resume: bool = False,
         study.set_user_attr("space", problem.space.model_dump(mode="json"))
         study.set_user_attr("plain", {"params": problem.plain_params,
                                       "flops": problem.plain_flops})
-        for params in problem.references() + [p for p in enqueue if p not in problem.references()]:
+        for params in problem.references() + list(enqueue):
             study.enqueue_trial(params)
 
 
