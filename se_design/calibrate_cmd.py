@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
                   seeds: int = typer.Option(3, "--seeds", min=2, help="Training seeds per design."),
                   designs: int = typer.Option(3, "--designs", min=0, help="Designs sampled besides the two references."),
                   storage: str | None = STORAGE, study: str | None = STUDY,
-                  data: str | None = typer.Option(None, "--data", help="Data directory (overrides the space's)."),
+                  data: str | None = typer.Option(None, "--data", help="As for search [default: the space's]."),
                   device: str | None = typer.Option(None, "--device", help="cpu | cuda [default: the space's]."),
                   epochs: int | None = typer.Option(None, "--epochs", min=1, help="Override the proxy's epochs."),
                   max_train: int | None = typer.Option(None, "--max-train", min=10, help="Override the proxy's training images."),

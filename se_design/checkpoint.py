@@ -13,6 +13,7 @@ from torch import nn
 
 from se_design.build import build_model
 from se_design.errors import UserError
+from se_design.files import writing
 from se_design.spec import Arch, SpecError, to_dict, validate
 
 FORMAT = "se-design checkpoint"
@@ -36,12 +37,11 @@ class Checkpoint:
 
 
 def save(ckpt: Checkpoint, path: str | Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"format": FORMAT, "version": VERSION, "spec": to_dict(ckpt.arch),
-                "state_dict": {k: v.detach().cpu() for k, v in ckpt.state.items()},
-                "normalize": {"mean": list(ckpt.mean), "std": list(ckpt.std)},
-                "classes": list(ckpt.classes), "training": _plain(ckpt.training)}, path)
+    with writing(path, "checkpoint") as p:
+        torch.save({"format": FORMAT, "version": VERSION, "spec": to_dict(ckpt.arch),
+                    "state_dict": {k: v.detach().cpu() for k, v in ckpt.state.items()},
+                    "normalize": {"mean": list(ckpt.mean), "std": list(ckpt.std)},
+                    "classes": list(ckpt.classes), "training": _plain(ckpt.training)}, p)
 
 
 def _plain(data: dict) -> dict:

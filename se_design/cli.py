@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from se_design import render
+from se_design import files, render
 from se_design.analysis import commands as analysis_commands
 from se_design.calibrate_cmd import register as register_calibrate
 from se_design.cost import cost as compute_cost
@@ -76,6 +76,7 @@ def user_errors(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        files.created.clear()
         try:
             return fn(*args, **kwargs)
         except Interrupted as e:  # 130 = 128 + SIGINT, what shells expect after Ctrl-C
@@ -87,6 +88,9 @@ def user_errors(fn):
         except UserError as e:
             err.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
+        finally:  # a folder a write needed is made, and named (on stderr: stdout may be JSON)
+            for path in files.created:
+                err.print(f"created folder '{path}'", highlight=False, soft_wrap=True)
 
     return wrapper
 
@@ -178,8 +182,8 @@ def paper_table(out_file: Path | None = typer.Option(None, "--out", help="Also w
         raise typer.Exit(1)
 
 
-STORAGE = typer.Option(None, "--storage", help="sqlite:///FILE | postgresql://USER:PASSWORD@HOST/DB | journal:FILE.",
-                       show_default="sqlite:///results/search.db")
+STORAGE = typer.Option(None, "--storage", help="sqlite:///FILE, postgresql://HOST/DB or journal:FILE.",
+                       show_default="SQLite results/search.db")
 STUDY = typer.Option(None, "--study", help="Study name.", show_default="the space's name")
 
 
@@ -190,7 +194,7 @@ def search(space: Path = typer.Option(..., "--space", help="Search space file (s
            timeout: float | None = typer.Option(None, "--timeout", help="Stop starting trials after this many seconds, per worker.", show_default="none"),
            storage: str | None = STORAGE, study: str | None = STUDY,
            sampler: str = typer.Option("nsga2", "--sampler", help="nsga2 | tpe | brute (enumerate; for --cost-only)."),
-           data: str | None = typer.Option(None, "--data", help="digits (bundled), or a folder of CIFAR-10/100 python batches or of class subfolders of images.", show_default="the space's"),
+           data: str | None = typer.Option(None, "--data", help="As for train: digits (bundled), cifar10:DIR, cifar100:DIR, folder:DIR (class subfolders of images) or DIR (kind recognised from its files).", show_default="the space's"),
            device: str | None = typer.Option(None, "--device", help="cpu | cuda | cuda:N | auto.", show_default="the space's"),
            resume: bool = flag("--resume", "Continue or join an existing study (created if missing)."),
            cost_only: bool = flag("--cost-only", "No training: print the params/FLOPs frontier of the whole space, computed in memory."),
@@ -203,7 +207,7 @@ def search(space: Path = typer.Option(..., "--space", help="Search space file (s
            seeds: int | None = typer.Option(None, "--seeds", min=1, help="Training seeds per design.", show_default="the space's seeds, else 1"),
            workers: int = typer.Option(1, "--workers", min=1, help="Local worker processes (one per GPU when several are visible); needs a postgresql:// or journal: storage."),
            heartbeat: int = typer.Option(HEARTBEAT, "--heartbeat", min=1, help=f"Seconds between a running trial's heartbeats; a trial that misses {GRACE} is failed and retried once."),
-           enqueue: list[Path] = typer.Option([], "--enqueue-config", help="Also run this design first (e.g. from se-design fold --export); repeatable."),
+           enqueue: list[Path] = typer.Option([], "--enqueue-config", metavar="<path>", help="Also run this design first (e.g. from se-design fold --export); repeatable."),
            keep_checkpoints: Path | None = typer.Option(None, "--keep-checkpoints", help="Keep the trained proxies of the Pareto front here (single worker).")):
     """Multi-objective Optuna search over per-stage r and SE placement."""
     from se_design.search import run

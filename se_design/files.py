@@ -62,11 +62,17 @@ def writing(path: str | Path, what: str = "file"):
         raise UserError(f"cannot write {what} '{path}': {_reason(err)}.") from None
 
 
+created: list[Path] = []  # folders this command made; the CLI names them (never silently)
+
+
 def folder(path: str | Path) -> Path:
-    """An existing or newly created folder."""
+    """An existing or newly created folder (then added to `created`)."""
     path = Path(path)
+    if path.is_dir():
+        return path
     try:
         path.mkdir(parents=True, exist_ok=True)
+        created.append(path)
     except (FileExistsError, NotADirectoryError):
         raise UserError(f"'{path}' is a file, but a folder is needed there.") from None
     except OSError as err:

@@ -20,15 +20,17 @@ def compact(x: float) -> str:
 
 
 def _table(title: str, columns: list[str], rows: list[list[str]], left: int = 1,
-           styles: list[str | None] | None = None) -> Table:
-    """A borderless table for 80 columns: number columns are never cut (text columns wrap)."""
+           styles: list[str | None] | None = None, gap: int = 2) -> Table:
+    """A borderless table for 80 columns: number columns are never cut, text columns wrap
+    between words (no narrower than their longest word); `gap` spaces between columns."""
     t = Table(title=title, title_justify="left", box=None, pad_edge=False, header_style="bold",
-              padding=(0, 1), caption_justify="left")
+              padding=(0, gap - gap // 2, 0, gap // 2), caption_justify="left")
     for i, col in enumerate(columns):
         numbers = i >= left
         width = max([len(str(r[i])) for r in rows] + [max(map(len, col.split("\n")))])
+        word = max([len(w) for r in rows for w in str(r[i]).split()] + [1])
         t.add_column(col, justify="right" if numbers else "left", no_wrap=numbers, overflow="fold",
-                     min_width=width if numbers else None)
+                     min_width=width if numbers else word)
     for i, row in enumerate(rows):
         t.add_row(*row, style=(styles or [None] * len(rows))[i])
     return t
@@ -57,9 +59,11 @@ def cost_table(c: Cost, fvcore: dict[str, int] | None = None) -> Table:
 
 
 def layer_table(c: Cost) -> Table:
-    rows = [[la.path, la.op, "x".join(map(str, la.out_shape)), n(la.params), n(la.flops)]
-            for la in c.layers]
-    return _table("per layer", ["layer", "op", "output", "params", "FLOPs"], rows, left=2)
+    """Every layer: path, op, output shape, params, FLOPs, and SE where it belongs to an SE
+    module (as Cost.layer_table)."""
+    rows = [[la.path, la.op, "x".join(map(str, la.out_shape)), n(la.params), n(la.flops),
+             "SE" if la.se else ""] for la in c.layers]
+    return _table("per layer", ["layer", "op", "output", "params", "FLOPs", "SE"], rows, left=2)
 
 
 def cost_dict(c: Cost, with_layers: bool = True) -> dict:
@@ -107,16 +111,23 @@ def archs_table(rows: list[dict]) -> Table:
 
 
 def paper_table(comparisons) -> Table:
-    rows = []
+    """One row per model under a bold row naming its experiment (a column of its own would
+    leave the model names too little of 80 columns)."""
+    rows, styles, experiment = [], [], None
     for c in comparisons:
+        if c.row.table != experiment:
+            experiment = c.row.table
+            rows.append([experiment] + [""] * 7)
+            styles.append("bold")
         cells = []
         for ours, paper in ((c.params_m, c.row.params_m), (c.gflops, c.row.gflops)):
-            cells += [str(paper or ""), f"{ours:.3f}",
+            cells += [paper or "", f"{ours:.3f}",
                       f"{c.rel(ours, paper):+.2%}" if paper else ""]
-        rows.append([c.row.table, c.row.model, *cells, c.match if c.ok else "NO"])
+        rows.append([c.row.model, *cells, c.match if c.ok else "NO"])
+        styles.append(None)
     return _table("SE paper vs se-design (params in M, exact; GFLOPs 'paper' convention)",
-                  ["experiment", "model", "params\npaper", "ours", "Δ", "GFLOPs\npaper", "ours",
-                   "Δ", "match"], rows, left=2)
+                  ["experiment / model", "params\npaper", "ours", "Δ", "GFLOPs\npaper", "ours",
+                   "Δ", "match"], rows, styles=styles, gap=1)
 
 
 def front_table(study, table, knee=None) -> Table:

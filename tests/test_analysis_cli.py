@@ -75,11 +75,29 @@ def test_train_writes_a_checkpoint_that_excitation_reads(tmp_path):
     res = run("train", "--config", spec, "--data", "digits", "--epochs", "1", "--seeds", "2",
               "--batch-size", "256", "--out", tmp_path / "m.pt")
     assert res.exit_code == 0, res.output
-    assert "over seeds (t), 2 seed(s)" in res.stdout
+    assert "over seeds (t), 2 seed(s)" in " ".join(res.stdout.split())
     ckpt = torch.load(tmp_path / "m.pt", weights_only=True)
     acc = ckpt["training"]["held_out_accuracy"]
     assert len(acc["per_seed"]) == 2 and acc["ci95"][0] <= acc["mean"] <= acc["ci95"][1]
     assert run("excitation", "--checkpoint", tmp_path / "m.pt", "--split", "test").exit_code == 0
+
+
+def test_text_output_fits_80_columns(tmp_path, monkeypatch):
+    import importlib
+
+    from se_design.analysis import commands
+
+    monkeypatch.setenv("COLUMNS", "80")
+    importlib.reload(commands)  # its console reads the width when made (output not a terminal)
+    path = tiny(tmp_path)
+    outputs = [run("train", "--arch", "se_cifar_resnet20", "--data", "digits", "--epochs", "1",
+                   "--batch-size", "256", "--out", tmp_path / "t.pt"),
+               run("excitation", "--checkpoint", path, "--out-dir", tmp_path / "o"),
+               run("fold", "--checkpoint", path, "--max-drop", "100")]
+    for res in outputs:
+        assert res.exit_code == 0, res.output
+        long = [ln for ln in res.stdout.splitlines() if len(ln) > 80 and str(tmp_path) not in ln]
+        assert not long, long
 
 
 def test_corrupt_and_foreign_checkpoints(tmp_path):

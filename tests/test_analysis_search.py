@@ -45,6 +45,27 @@ def test_search_runs_the_enqueued_design_after_the_references(tmp_path):
     assert trials[2].user_attrs["design"] == "stage1:16 stage2:16 stage3:-"
 
 
+def test_an_enqueued_reference_is_said_and_resume_queues_a_new_design(tmp_path):
+    reference, design = tmp_path / "se20.yaml", tmp_path / "folded.yaml"
+    save_config(SE20, reference)
+    save_config(without_se(SE20, [f"stage3.{i}" for i in range(3)]), design)
+    db = f"sqlite:///{tmp_path}/s.db"
+    args = ["search", "--space", str(write_space(tmp_path)), "--cost-only", "--store",
+            "--storage", db]
+    res = runner.invoke(app, [*args, "--n-trials", "2", "--enqueue-config", str(reference)])
+    assert res.exit_code == 0, res.output
+    said = [ln for ln in res.stdout.splitlines() if str(reference) in ln]
+    assert len(said) == 1 and "reference design 'SE r=16 everywhere'" in said[0]
+    assert len(optuna.load_study(study_name="tiny-cost", storage=db).trials) == 2
+    # on --resume an enqueued design is queued too (once, however often it is asked for)
+    for _ in range(2):
+        res = runner.invoke(app, [*args, "--n-trials", "3", "--resume", "--enqueue-config",
+                                  str(design)])
+        assert res.exit_code == 0, res.output
+    trials = optuna.load_study(study_name="tiny-cost", storage=db).trials
+    assert [t.user_attrs["design"] for t in trials][2:] == ["stage1:16 stage2:16 stage3:-"]
+
+
 def test_keep_checkpoints_keeps_the_front_only(tmp_path):
     db = f"sqlite:///{tmp_path}/s.db"
     res = runner.invoke(app, ["search", "--space", str(write_space(tmp_path)), "--n-trials", "2",

@@ -85,13 +85,23 @@ CASES = {
     "--device tpu": ([*S, "--device", "tpu"], ["unknown device 'tpu'"]),
     "--timeout -5": ([*S, "--timeout", "-5"], ["--timeout must be a positive"]),
     "--sampler": ([*S, "--sampler", "grid"], ["unknown sampler 'grid'"]),
+    "--sampler before the storage": (["search", "--space", "{d}/space.yaml", "--sampler", "grid"],
+                                     ["unknown sampler 'grid'"]),  # no results/search.db made
     "space needs user data": (["search", "--space", "{d}/cifar/space.yaml"],
                               ["not bundled", "--data DIR"]),
     "--data missing folder": ([*S, "--data", "{d}/nowhere"], ["nowhere", "neither"]),
+    "--data unknown kind": ([*S, "--data", "cifar9:{d}/junk"], ["cifar9", "KIND:DIR"]),
+    "train --data missing folder": (["train", "--arch", "se_cifar_resnet20", "--data",
+                                     "{d}/nowhere", "--out", "{d}/m.pt"], ["nowhere", "neither"]),
+    "train --data junk folder": (["train", "--arch", "se_cifar_resnet20", "--data", "{d}/junk",
+                                  "--out", "{d}/m.pt"], ["neither CIFAR", "image folder"]),
     "--data junk folder": ([*S, "--data", "{d}/junk"], ["neither CIFAR", "image folder"]),
     "--data one-class folder": ([*S, "--data", "{d}/oneclass"], ["one class", "two class"]),
     "resume with other epochs": ([*S, "--study", "empty", "--resume", "--epochs", "2"],
                                  ["started with epochs=3, not epochs=2"]),
+    "--storage in a missing folder": (["search", "--space", "{d}/space.yaml", "--storage",
+                                       "sqlite:///{d}/nodir/s.db"],
+                                      ["nodir/s.db'", "its folder", "does not exist"]),
     "study exists": ([*S, "--study", "empty"], ["already exists", "--resume"]),
     # report and export
     "report from another directory": (["report", "--study", "x"], ["no storage file",
@@ -141,3 +151,12 @@ def test_exporting_an_early_stopped_trial_says_so(d):
     text = " ".join(res.output.split())
     assert res.exit_code == 0, text
     assert f"trial {number} was stopped early at epoch 1 of 3" in text
+
+
+def test_export_into_a_new_folder_names_it(d, tmp_path):
+    """export --out, like every command that writes, makes a missing folder and says so."""
+    out = tmp_path / "new" / "a.yaml"
+    res = runner.invoke(app, ["export", "--study", "done", "--storage", f"sqlite:///{d}/s.db",
+                              "--pick", "best-under-budget", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert out.is_file() and f"created folder '{out.parent}'" in res.stderr

@@ -67,3 +67,71 @@ def test_calibrate_command_stores_the_result_for_the_search(tmp_path):
     assert res.exit_code == 0, text
     res, text = cli("calibrate", "--space", space, "--seeds", 1, "--storage", db)
     assert res.exit_code == 2  # one seed cannot measure noise
+
+
+def fake_training(monkeypatch):
+    """Replace training by a recorded curve: accuracy 0.5 + 0.01 * seed + 0.05 per stage
+    with SE, rising linearly over the epochs; returns the (design, seed) calls."""
+    from se_design.search import evaluate as ev
+
+    calls = []
+
+    def train(self, design, seed, on_epoch):
+        calls.append((design.label(), seed))
+        final = 0.5 + 0.01 * seed + 0.05 * sum(se is not None for se in design.se.values())
+        curve = [final * e / self.cfg.epochs for e in range(1, self.cfg.epochs + 1)]
+        for e, acc in enumerate(curve, 1):
+            on_epoch(e, acc)
+        return curve
+
+    monkeypatch.setattr(ev.TorchTrainer, "__call__", train)
+    return calls
+
+
+def test_the_search_reuses_the_calibration_runs(tmp_path, monkeypatch):
+    calls = fake_training(monkeypatch)
+    db = f"sqlite:///{tmp_path}/s.db"
+    space = write_space(tmp_path, proxy__train={"epochs": 2, "batch_size": 32, "lr": 0.05},
+                        proxy__data={"source": "digits", "val_fraction": 0.1, "max_train": 64})
+    res, text = cli("calibrate", "--space", space, "--seeds", 2, "--designs", 1, "--storage", db)
+    assert res.exit_code == 0, text
+    assert "stored as trials 2, 3, 4 of the study" in text  # 0 and 1: the queued references
+    calibrated = list(calls)
+    assert len(calibrated) == 3 * 2 and {s for _, s in calibrated} == {0, 1}
+    res, text = cli("search", "--space", space, "--n-trials", 6, "--seeds", 2, "--storage", db)
+    assert res.exit_code == 0, text
+    searched = calls[len(calibrated):]
+    refs = {d for d, _ in calibrated[:4]}  # the two references come first
+    assert not [c for c in searched if c in calibrated], searched  # nothing trained twice
+    assert not [d for d, _ in searched if d in refs]  # the references: both seeds reused
+    res, text = cli("report", "--study", "tiny", "--storage", db, "--out-dir", tmp_path, "--json")
+    assert res.exit_code == 0, text
+    rows = {r["reference"]: r for r in json.loads(res.stdout)["trials"] if r["reference"]}
+    assert set(rows) == {"no SE", "SE r=16 everywhere"}
+    assert all(r["seeds"] == 2 for r in rows.values())
+    # the no-SE reference's value is the mean of its calibration seeds 0 and 1
+    assert rows["no SE"]["accuracy_mean"] == pytest.approx(0.505)
+    study = load("tiny", db)
+    assert study.trials[0].params == study.trials[2].params  # the queued reference, reused
+    assert study.trials[0].user_attrs["reused_from"] == 2
+
+
+def test_calibration_under_other_settings_is_not_stored_nor_pooled(tmp_path, monkeypatch):
+    from se_design.search import racing
+
+    calls = fake_training(monkeypatch)
+    db = f"sqlite:///{tmp_path}/s.db"
+    space = write_space(tmp_path, proxy__train={"epochs": 2, "batch_size": 32, "lr": 0.05},
+                        proxy__data={"source": "digits", "val_fraction": 0.1, "max_train": 64})
+    res, text = cli("calibrate", "--space", space, "--seeds", 2, "--designs", 0, "--storage", db,
+                    "--epochs", 3)
+    assert res.exit_code == 0, text
+    assert ("not stored as trials of the study: calibrated with epochs=3, the study's proxy "
+            "has epochs=2") in text
+    assert not [t for t in load("tiny", db).trials if t.state.name == "COMPLETE"]
+    n = len(calls)
+    res, text = cli("search", "--space", space, "--n-trials", 2, "--storage", db)
+    assert res.exit_code == 0, text
+    assert len(calls) == n + 2  # the references trained afresh, one seed each
+    # one seed per design and a 3-epoch calibration: nothing measures a 2-epoch noise
+    assert racing.pool(load("tiny", db)) is None

@@ -69,6 +69,15 @@ def test_paper_table_writes_markdown(tmp_path):
     assert "| SE-ResNet-50 | 28.1 | 28.088 |" in out.read_text()
 
 
+def test_a_missing_output_folder_is_created_and_named(tmp_path):
+    out = tmp_path / "new" / "deeper" / "t.md"
+    res = run("paper-table", "--out", str(out))
+    assert res.exit_code == 0 and out.is_file()
+    assert res.stderr.strip() == f"created folder '{out.parent}'"
+    again = run("paper-table", "--out", str(out))  # it exists now: nothing to say
+    assert again.exit_code == 0 and again.stderr == ""
+
+
 @pytest.fixture
 def bad_configs(tmp_path):
     (tmp_path / "malformed.yaml").write_text("name: x\nstages: [\n")
@@ -120,6 +129,51 @@ def test_tables_fit_80_columns_without_cutting_numbers():
     assert max(map(len, text.splitlines())) <= 80 and "…" not in text
     # 28,088,024 params and 3,887,282,176 FLOPs (the fvcore agreement test's figures)
     assert "28.09M" in text and "3.89G" in text and "28,088,024" in text
+
+
+def _at_80(table) -> str:
+    from rich.console import Console
+
+    console = Console(width=80, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
+    console.print(table)
+    return console.export_text()
+
+
+def test_paper_table_fits_80_columns_without_splitting_words():
+    from se_design import paper, render
+
+    comparisons = paper.compare()
+    text = _at_80(render.paper_table(comparisons))
+    assert max(map(len, text.splitlines())) <= 80
+    tokens = set(text.split())
+    for c in comparisons:  # every word of a model's name and its experiment whole
+        assert set(c.row.model.split()) | set(c.row.table.split()) <= tokens, c.row.model
+        assert c.row.params_m is None or c.row.params_m in tokens  # as the paper printed it
+
+
+def test_layer_table_marks_se_layers():
+    from se_design import render
+    from se_design.cost import cost
+
+    c = cost(get_arch("se_resnet50"))
+    lines = _at_80(render.layer_table(c)).splitlines()
+    assert lines[1].split()[-1] == "SE"  # the header
+    marked = [ln.split()[0] for ln in lines[2:] if ln.rstrip().endswith(" SE")]
+    # 16 blocks x (squeeze, fc1, act, fc2, gate): the layers Cost counts as SE
+    assert marked == [la.path for la in c.layers if la.se] and len(marked) == 16 * 5
+    assert all(".se." in p for p in marked)
+
+
+def test_help_fits_80_columns_without_cutting_text():
+    import typer
+
+    for name in typer.main.get_command(app).commands:
+        res = runner.invoke(app, [name, "-h"], env={"COLUMNS": "80"})
+        assert res.exit_code == 0, name
+        assert "…" not in res.output, (name, res.output)
+        assert max(map(len, res.output.splitlines())) <= 80, name
+    helped = runner.invoke(app, ["search", "-h"], env={"COLUMNS": "80"}).output
+    assert "results/search.db" in helped and "postgresql://HOST/DB" in helped
 
 
 def test_cli_conventions():

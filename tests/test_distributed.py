@@ -252,7 +252,10 @@ runner = CliRunner()
 @pytest.mark.parametrize("url,words", [
     ("postgresql://se_design:se_design@127.0.0.1:1/se_design", ["cannot open storage", "127.0.0.1"]),
     ("mysql://u:secret@localhost/db", ["unsupported storage", "postgresql://"]),
-    ("journal:/nonexistent/dir/s.journal", ["needs a file in an existing folder"]),
+    ("journal:/nonexistent/dir/s.journal", ["'/nonexistent/dir/s.journal'", "its folder",
+                                            "does not exist"]),
+    ("sqlite:////nonexistent/dir/s.db", ["'/nonexistent/dir/s.db'", "does not exist"]),
+    ("sqlite:///", ["needs a file name"]),
 ])
 def test_bad_storage_is_one_sentence_exit_2(tmp_path, url, words):
     res = runner.invoke(app, ["search", "--space", str(write_space(tmp_path)), "--cost-only", "--store",
@@ -260,6 +263,7 @@ def test_bad_storage_is_one_sentence_exit_2(tmp_path, url, words):
     text = " ".join(res.output.split())
     assert res.exit_code == 2 and isinstance(res.exception, SystemExit), text
     assert all(w in text for w in words) and "secret" not in text, text
+    assert ".lock" not in text  # the user's file is named, not our sidecar
 
 
 def test_wrong_password_is_one_sentence_exit_2(pg_url, tmp_path):

@@ -278,3 +278,13 @@ def test_data_option_detects_cifar_batches(tmp_path, cifar_dir):
 
     problem = load_space(write_space(tmp_path))  # a digits space
     assert data_source(problem, str(cifar_dir)) == ("cifar10", str(cifar_dir.resolve()))
+
+
+def test_search_data_takes_train_form(tmp_path, cifar_dir):
+    """--data KIND:DIR (train's form) and a bare DIR name the same data for the search."""
+    from se_design.search.run import data_source
+
+    problem = load_space(write_space(tmp_path))
+    assert data_source(problem, f"cifar10:{cifar_dir}") == data_source(problem, str(cifar_dir))
+    assert data_source(problem, f"cifar10:{cifar_dir}") == ("cifar10", str(cifar_dir.resolve()))
+    assert data_source(problem, "digits") == ("digits", None)

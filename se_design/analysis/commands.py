@@ -10,8 +10,6 @@ from rich.console import Console
 from se_design.errors import UserError
 
 out = Console()
-if not out.is_terminal:
-    out.width = 160
 
 DATA = typer.Option(..., "--data", help="digits | cifar10:DIR | cifar100:DIR | folder:DIR | DIR (kind recognised from its files).")
 DEVICE = typer.Option("auto", "--device", help="auto | cpu | cuda.")
@@ -110,6 +108,7 @@ def excitation(checkpoint: Path = CHECKPOINT, data: str | None = SOURCE,
     from se_design.analysis import plots, render
     from se_design.analysis.excitation import collect
     from se_design.edit import check_paths
+    from se_design.files import write_text
 
     if split not in ("val", "test"):
         raise UserError(f"--split must be val or test, not {split!r}.")
@@ -124,8 +123,7 @@ def excitation(checkpoint: Path = CHECKPOINT, data: str | None = SOURCE,
     acc = (preds.cpu() == y).double().mean().item()
     report = render.excitation_dict(ckpt, stats, split, len(y), acc)
     if out_dir:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "excitation.json").write_text(json.dumps(report, indent=1) + "\n")
+        write_text(out_dir / "excitation.json", json.dumps(report, indent=1) + "\n", "report")
         written = [plots.classes_grid(stats, chosen, ckpt.classes, out_dir / "excitation_classes.png",
                                       f"{ckpt.arch.name}, {split} split, {len(y)} images"),
                    plots.summary(stats, out_dir / "excitation_summary.png",

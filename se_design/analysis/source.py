@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from se_design.data import CIFAR, SOURCES, Dataset, holdout, load_data
+from se_design.data import BUILT_IN, SOURCES, Dataset, detect, holdout, load_data
 from se_design.errors import UserError
 from se_design.spec import Arch
 
@@ -22,21 +22,16 @@ class Splits:
 
 def parse(text: str) -> tuple[str, str | None]:
     """'digits', 'KIND:PATH' (KIND in cifar10, cifar100, folder) or a directory, whose kind
-    is recognised from its files."""
-    if text == "digits":
-        return "digits", None
+    is recognised from its files (the same --data for train, search and calibrate)."""
+    if text in BUILT_IN:
+        return text, None
     kind, sep, path = text.partition(":")
     if sep and kind in SOURCES:
         return kind, path
-    root = Path(text)
-    for kind, lay in CIFAR.items():
-        files = lay.train + lay.test + [lay.meta]
-        if any(all((d / f).is_file() for f in files) for d in (root, root / lay.subdir)):
-            return kind, text
-    if root.is_dir():
-        return "folder", text
-    raise UserError(f"--data {text!r} is neither 'digits', KIND:PATH (KIND cifar10, cifar100 "
-                    "or folder) nor an existing data directory.")
+    if not Path(text).is_dir():
+        raise UserError(f"--data {text!r} is neither {' or '.join(BUILT_IN)}, KIND:DIR (KIND "
+                        "cifar10, cifar100 or folder) nor an existing data folder.")
+    return detect(text), text
 
 
 def load(text: str, val_fraction: float, split_seed: int) -> Splits:

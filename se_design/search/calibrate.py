@@ -4,7 +4,10 @@ proxy rank the paper's SE design above no SE at all.
 
 Trains the two reference designs and a few sampled ones on K seeds each, on the study's
 held-out split, and stores the result with the study (user attr `calibration`): the rung rule
-takes its per-epoch noise and rank fidelity from it, the report its seed std.
+takes its per-epoch noise and rank fidelity from it, the report its seed std. When it trained
+under the study's proxy settings, each design's runs are also stored as a finished trial, as
+the search would record it: the search then reuses their seeds instead of retraining them, and
+the report shows them.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from se_design.search.stats import (
     pooled_std,
     spearman,
 )
-from se_design.search.study import REFERENCES
+from se_design.search.study import REFERENCES, Objective, changed_setting
 from se_design.spec import to_dict
 
 
@@ -33,9 +36,11 @@ class Run:
     label: str
     reference: str
     curves: dict[int, list[float]]  # seed -> held-out accuracy per epoch
+    design: Design | None = None
+    trial: optuna.Trial | None = None  # the draw's (in-memory) trial: its params, distributions
 
 
-def designs(problem: Problem, extra: int, seed: int) -> list[tuple[Design, str]]:
+def designs(problem: Problem, extra: int, seed: int) -> list[tuple[Design, str, optuna.Trial]]:
     """The two references, then `extra` distinct designs drawn at random from the space."""
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
     out, keys = [], set()
@@ -47,7 +52,7 @@ def designs(problem: Problem, extra: int, seed: int) -> list[tuple[Design, str]]
         key = ev.design_key(to_dict(design.apply(problem.target)))
         if key not in keys:
             keys.add(key)
-            out.append((design, REFERENCES[i] if i < 2 else ""))
+            out.append((design, REFERENCES[i] if i < 2 else "", trial))
         if len(out) == 2 + extra:
             break
     return out
@@ -56,13 +61,34 @@ def designs(problem: Problem, extra: int, seed: int) -> list[tuple[Design, str]]
 def measure(problem: Problem, trainer: ev.Trainer, seeds: list[int], extra: int = 3,
             draw_seed: int = 0, log=print) -> list[Run]:
     runs = []
-    for design, ref in designs(problem, extra, draw_seed):
+    for design, ref, trial in designs(problem, extra, draw_seed):
         curves = {}
         for s in seeds:
             curves[s] = trainer(design, s, lambda e, a: None)
             log(f"{ref or design.label()}  seed {s}: {curves[s][-1]:.4f}")
-        runs.append(Run(ref or design.label(), ref, curves))
+        runs.append(Run(ref or design.label(), ref, curves, design, trial))
     return runs
+
+
+def store_trials(study: optuna.Study, problem: Problem, runs: list[Run], epochs: int,
+                 device: str) -> list[int]:
+    """Each run as a finished trial of `study`, recorded as a search trial of its design is
+    (spec, costs, constraints, per-seed results, the mean as its accuracy); their numbers."""
+    record = Objective(problem, False, device=device)
+    numbers = []
+    for r in runs:
+        costs = record.record(r.trial, r.design)
+        attrs = r.trial.user_attrs | {
+            ev.SEED_ACC: {str(s): c[-1] for s, c in r.curves.items()},
+            ev.SEED_HISTORY: {str(s): c for s, c in r.curves.items()},
+            ev.EPOCHS_RUN: epochs * len(r.curves), ev.EPOCHS_PLANNED: epochs * len(r.curves),
+            CALIBRATION: True}
+        study.add_trial(optuna.trial.create_trial(
+            values=[ev.summary(attrs)] + costs, params=r.trial.params,
+            distributions=r.trial.distributions, user_attrs=attrs,
+            constraints=r.trial.constraints or None))
+        numbers.append(study.get_trials(deepcopy=False)[-1].number)
+    return numbers
 
 
 def summarise(runs: list[Run], epochs: int, planned: list[int]) -> dict:
@@ -112,13 +138,14 @@ def warning(cal: dict, problem: Problem) -> str | None:
             "), then calibrate again.")
 
 
-def store(study: optuna.Study, cal: dict) -> None:
-    study.set_user_attr(CALIBRATION, cal)
-
-
 def pooled_runs(study: optuna.Study) -> list[list[float]]:
-    """The calibration's per-design seed accuracies (for pooling the seed std)."""
+    """The calibration's per-design seed accuracies, for pooling the seed std with the
+    study's trials: none when they are trials of the study already, or when the calibration
+    trained another number of epochs than the study's search (another noise)."""
     cal = study.user_attrs.get(CALIBRATION) or {}
+    epochs = (study.user_attrs.get("proxy_settings") or {}).get("epochs")
+    if cal.get("trials") or cal.get("epochs") != epochs:
+        return []
     return [list(r["seed_acc"].values()) for r in cal.get("runs", [])]
 
 
@@ -139,6 +166,11 @@ def text(cal: dict, problem: Problem) -> list[str]:
                              for e, v in cal["rung_fidelity"].items()))
     lines.append(f"reference gap, SE r=16 everywhere minus no SE: {pts(gap['mean'])} points "
                  f"(95% interval {pts(gap['low'])} to {pts(gap['high'])})")
+    if cal.get("trials"):
+        lines.append(f"stored as trials {', '.join(map(str, cal['trials']))} of the study: a "
+                     "search on it reuses their seeds")
+    elif cal.get("not_stored"):
+        lines.append(cal["not_stored"])
     note = warning(cal, problem)
     if note:
         lines.append("warning: " + note)
@@ -150,25 +182,38 @@ def run(space, seeds: int, extra: int, storage: str | None, study: str | None,
         log=print) -> tuple[dict, Problem]:
     """Calibrate the study of `space` (created if missing, so the search that follows uses its
     split) and store the result with it."""
-    from pathlib import Path
-
-    from se_design.search.run import data_source, load_proxy_data, pick_device
+    from se_design.files import folder
+    from se_design.search.run import data_source, load_proxy_data, pick_device, proxy_settings
     from se_design.search.space import load_space
     from se_design.search.storage import open_storage
     from se_design.search.study import DEFAULT_STORAGE, prepare, split_seed
     from se_design.train_config import TrainConfig
 
-    problem = load_space(space, overrides)
+    problem, as_written = load_space(space, overrides), load_space(space)
     name, url = study or problem.space.name, storage or DEFAULT_STORAGE
     if url == DEFAULT_STORAGE:
-        Path("results").mkdir(exist_ok=True)
-    st = open_storage(url)
+        folder("results")
+    store = open_storage(url)
     cfg = TrainConfig(**{"seed": seed} | problem.space.proxy.train)
     dev = pick_device(device or problem.space.proxy.device)
-    split = load_proxy_data(problem, *data_source(problem, data), split_seed(name, st, seed))
-    prepare(problem, name, st, resume=True, seed=seed)  # after every check: nothing left behind
+    where = data_source(problem, data)
+    split = load_proxy_data(problem, *where, split_seed(name, store, seed))
+    prepare(problem, name, store, resume=True, seed=seed)  # after every check: nothing left behind
     trainer = ev.TorchTrainer(problem, split, cfg, dev)
     runs = measure(problem, trainer, [seed + j for j in range(seeds)], extra, seed, log)
     result = summarise(runs, cfg.epochs, [problem.space.seeds, problem.space.seed_cap])
-    store(optuna.load_study(study_name=name, storage=st.storage), result)
+    target = optuna.load_study(study_name=name, storage=store.storage)
+    # the study's proxy settings: those its search ran with, else the space's as written
+    theirs = target.user_attrs.get("proxy_settings") or proxy_settings(
+        as_written, where, TrainConfig(**{"seed": seed} | as_written.space.proxy.train))
+    mine = proxy_settings(problem, where, cfg)
+    key = changed_setting(theirs, mine)
+    if key is None:
+        result["trials"] = store_trials(target, problem, runs, cfg.epochs, dev)
+        target.set_user_attr("proxy_settings", theirs)  # a search under others is refused
+    else:
+        result["not_stored"] = (f"not stored as trials of the study: calibrated with {key}="
+                                f"{mine[key]}, the study's proxy has {key}={theirs[key]} (its "
+                                "search trains the references itself)")
+    target.set_user_attr(CALIBRATION, result)
     return result, problem

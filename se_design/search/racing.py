@@ -15,14 +15,14 @@ import optuna
 from optuna.trial import TrialState
 
 from se_design.search import evaluate as ev
-from se_design.search.rungs import CALIBRATION
 from se_design.search.stats import Pooled, difference, pooled_std
 
 
 def pool(study: optuna.Study, extra: list[list[float]] = ()) -> Pooled | None:
     """Seed std pooled over the study's designs and its calibration's."""
-    cal = study.user_attrs.get(CALIBRATION) or {}
-    groups = [list(r["seed_acc"].values()) for r in cal.get("runs", [])]
+    from se_design.search.calibrate import pooled_runs  # it imports study, which imports us
+
+    groups = pooled_runs(study)
     done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     groups += [ev.accuracies(t) for t in ev.by_design(done)]
     return pooled_std(groups + list(extra))

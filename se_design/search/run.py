@@ -12,6 +12,7 @@ from optuna.trial import TrialState
 from rich.console import Console
 
 from se_design.errors import Interrupted, UserError
+from se_design.files import folder
 from se_design.search.space import Problem, load_space
 from se_design.search.storage import (
     HEARTBEAT,
@@ -21,7 +22,15 @@ from se_design.search.storage import (
     shown,
     storage_failure,
 )
-from se_design.search.study import DEFAULT_STORAGE, Objective, join, prepare, split_seed
+from se_design.search.study import (
+    DEFAULT_STORAGE,
+    REFERENCES,
+    SAMPLERS,
+    Objective,
+    join,
+    prepare,
+    split_seed,
+)
 from se_design.search.worker import DONE, plan, slots_used, work
 from se_design.spec import load_config
 
@@ -29,14 +38,14 @@ DEVICES = "cpu, cuda, cuda:N or auto"
 
 
 def data_source(problem: Problem, data: str | None) -> tuple[str, str | None]:
-    """(source, path) of the proxy's data: --data (a built-in name, or a folder whose
-    contents say what it is) over the space's."""
-    from se_design.data import BUILT_IN, detect
+    """(source, path) of the proxy's data: --data (as `train` takes it: a built-in name,
+    KIND:DIR, or a folder whose contents say what it is) over the space's."""
+    from se_design.analysis.source import parse
+    from se_design.data import BUILT_IN
 
-    if data in BUILT_IN:
-        return data, None
     if data:
-        return detect(data), str(Path(data).resolve())
+        source, path = parse(data)
+        return source, path and str(Path(path).resolve())
     cfg = problem.space.proxy.data
     if cfg.source not in BUILT_IN and cfg.path is None:
         raise UserError(f"space {problem.space.name!r} trains its proxy on {cfg.source} data, "
@@ -123,19 +132,21 @@ def search(space: Path, n_trials: int, timeout: float | None, storage: str | Non
     """Run the search in this process, or in `workers` local processes started with
     `se-design search WORKER_ARGS`. Everything is checked (space, data, device, training
     settings, storage) before the study is created, so a failed start leaves nothing."""
+    if sampler not in SAMPLERS:
+        raise UserError(f"unknown sampler {sampler!r}; use {' or '.join(SAMPLERS)}.")
     if timeout is not None and timeout <= 0:
         raise UserError(f"--timeout must be a positive number of seconds, not {timeout:g}.")
     if keep_checkpoints is not None and (workers > 1 or cost_only):
         raise UserError("--keep-checkpoints keeps trained models: it needs training and one worker.")
     problem = load_space(space, overrides or {})
-    queued = [problem.params_for(load_config(p), f"--enqueue-config {p}") for p in enqueue]
+    queued = _queued(problem, enqueue, console)
     name = study or problem.space.name + ("-cost" if cost_only else "")
     url = storage or DEFAULT_STORAGE
     if not cost_only:  # checked before anything is created: a failed start leaves nothing
         where = data_source(problem, data)
         dev = pick_device(device or problem.space.proxy.device)
     if url == DEFAULT_STORAGE:
-        Path("results").mkdir(exist_ok=True)
+        folder("results")
     store = open_storage(url, heartbeat)
     if cost_only:
         timed = "latency" in problem.space.objectives  # else no torch needed
@@ -152,7 +163,7 @@ def search(space: Path, n_trials: int, timeout: float | None, storage: str | Non
     interrupted = (f"interrupted: the finished trials of study {name!r} are kept in "
                    f"{shown(url)}; continue with --resume.")
     try:
-        prepare(problem, name, store, sampler, resume, cost_only, settings, queued, seed)
+        prepare(problem, name, store, resume, cost_only, settings, queued, seed)
         st = optuna.load_study(study_name=name, storage=store.storage)
         trials = st.get_trials(deepcopy=False)
         if plan(trials, n_trials) == DONE:
@@ -179,6 +190,21 @@ def search(space: Path, n_trials: int, timeout: float | None, storage: str | Non
             f"Next: se-design report --study {name}" + (f" --storage {shown(url)}" if storage else ""))
 
 
+def _queued(problem: Problem, enqueue: list[Path], console: Console) -> list[dict]:
+    """The params of the --enqueue-config designs; a reference design is run by every
+    study anyway, so it is not queued twice (and the user is told)."""
+    refs, out = problem.references(), []
+    for path in enqueue:
+        params = problem.params_for(load_config(path), f"--enqueue-config {path}")
+        if params in refs:
+            console.print(f"--enqueue-config {path} is the reference design "
+                          f"{REFERENCES[refs.index(params)]!r}, which every study runs: not "
+                          "queued twice.", highlight=False, soft_wrap=True)
+        else:
+            out.append(params)
+    return out
+
+
 def _objective(problem: Problem, where: tuple[str, str | None], dev: str, seed: int,
                split: int, workers: int, keep: Path | None = None) -> tuple[Objective, dict]:
     """The training objective, with its data loaded from `where` (source, path; held-out
@@ -190,14 +216,21 @@ def _objective(problem: Problem, where: tuple[str, str | None], dev: str, seed: 
     cfg = TrainConfig(**{"seed": seed} | problem.space.proxy.train)
     source, path = where
     loaded = load_proxy_data(problem, source, path, split)
+    settings = proxy_settings(problem, where, cfg)
+    bar = workers == 1 and sys.stderr.isatty()  # a bar drawn into a log is blank lines
+    trainer = TorchTrainer(problem, loaded, cfg, dev, progress=bar)
+    return Objective(problem, False, trainer, cfg.epochs, seed, dev, keep_dir=keep), settings
+
+
+def proxy_settings(problem: Problem, where: tuple[str, str | None], cfg) -> dict:
+    """What a study's accuracies mean: the proxy, its data (`where`) and its training (all
+    of `cfg` but the seed); runs under other settings are not comparable."""
+    source, path = where
     data = problem.space.proxy.data
     settings = {"data": path or source, "val_fraction": data.val_fraction,
                 "max_train": data.max_train, "size": data.size,
                 "proxy": problem.proxy().name, "resolution": problem.proxy().resolution}
-    settings |= {k: v for k, v in asdict(cfg).items() if k != "seed"}
-    bar = workers == 1 and sys.stderr.isatty()  # a bar drawn into a log is blank lines
-    trainer = TorchTrainer(problem, loaded, cfg, dev, progress=bar)
-    return Objective(problem, False, trainer, cfg.epochs, seed, dev, keep_dir=keep), settings
+    return settings | {k: v for k, v in asdict(cfg).items() if k != "seed"}
 
 
 def _work(objective: Objective, problem: Problem, name: str, store: Store, n_trials: int,

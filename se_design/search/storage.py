@@ -31,7 +31,7 @@ from optuna.trial import TrialState
 from se_design.errors import UserError
 from se_design.search import GRACE, HEARTBEAT
 
-FORMS = "sqlite:///FILE, postgresql://USER:PASSWORD@HOST/DB or journal:FILE"
+FORMS = "sqlite:///FILE, postgresql://HOST/DB or journal:FILE"
 
 
 def retry_callback():
@@ -52,13 +52,18 @@ class Lock:
 
 
 class FileLock(Lock):
-    """flock on a sidecar file: the kernel releases it if the holder dies."""
+    """flock on a sidecar file beside the storage file `path`: the kernel releases it if the
+    holder dies. An error names `path`, the user's file, not the sidecar."""
 
     def __init__(self, path: str):
         self.path, self.fd = path, None
 
     def acquire(self) -> None:
-        self.fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o666)
+        try:
+            self.fd = os.open(self.path + ".se-design.lock", os.O_CREAT | os.O_RDWR, 0o666)
+        except OSError as err:
+            raise UserError(f"cannot open storage file '{self.path}': "
+                            f"{(err.strerror or type(err).__name__).lower()}.") from None
         fcntl.flock(self.fd, fcntl.LOCK_EX)
 
     def release(self) -> None:
@@ -171,25 +176,35 @@ def storage_failure(err: BaseException | None) -> BaseException | None:
 
 def _open(url: str, heartbeat: int) -> Store:
     if url.startswith("journal:"):
-        path = url.removeprefix("journal:")
-        if not path or not Path(path).parent.is_dir():
-            raise UserError(f"journal storage {url!r} needs a file in an existing folder.")
+        path = _in_a_folder(url.removeprefix("journal:"))
         return Store(url, HeartbeatJournal(path, heartbeat),
-                     lambda name: FileLock(path + ".se-design.lock"), True, heartbeat)
+                     lambda name: FileLock(path), True, heartbeat)
     scheme = url.partition("://")[0].partition("+")[0]
     if scheme not in ("sqlite", "postgresql"):
         raise UserError(f"unsupported storage {shown(url)!r}: use {FORMS}.")
     # Processes opening a new database at once: one creates the tables, under the lock.
     if scheme == "sqlite":
-        path = url.removeprefix("sqlite:///")
-        with FileLock(path + ".se-design.lock"):
+        path = _in_a_folder(url.removeprefix("sqlite:///"))
+        with FileLock(path):
             storage = _rdb(url, heartbeat, {})
-        return Store(url, storage, lambda name: FileLock(path + ".se-design.lock"), False,
+        return Store(url, storage, lambda name: FileLock(path), False,
                      heartbeat)
     engine = _pg_engine(url)
     with PgLock(engine, "se-design schema"):
         storage = _rdb(url, heartbeat, {"connect_args": {"connect_timeout": 10}})
     return Store(url, storage, lambda name: PgLock(engine, name), True, heartbeat)
+
+
+def _in_a_folder(path: str) -> str:
+    """A storage file's path, after checking its folder exists (it is not created: a typo
+    in --storage would otherwise start a study in a folder nobody looks in)."""
+    if not path:
+        raise UserError(f"a storage needs a file name: use {FORMS}.")
+    folder = Path(path).parent
+    if not folder.is_dir():
+        raise UserError(f"cannot open storage file '{path}': its folder '{folder}' does not "
+                        "exist.")
+    return path
 
 
 def _rdb(url: str, heartbeat: int, engine_kwargs: dict) -> RDBStorage:

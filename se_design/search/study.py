@@ -43,16 +43,14 @@ def load(name: str, url: str) -> optuna.Study:
     return optuna.load_study(study_name=name, storage=storage)
 
 
-def prepare(problem: Problem, name: str, store: Store, sampler: str = "nsga2",
-            resume: bool = False, cost_only: bool = False, settings: dict | None = None,
-            enqueue: list[dict] = (), seed: int = 0) -> None:
-    """Create the study with the reference designs (and `enqueue`'s) queued, or check the
-    one to resume; `settings` (the proxy's data and training) must match the ones it was
+def prepare(problem: Problem, name: str, store: Store, resume: bool = False,
+            cost_only: bool = False, settings: dict | None = None, enqueue: list[dict] = (),
+            seed: int = 0) -> None:
+    """Create the study with the reference designs (and `enqueue`'s, none of them a
+    reference) queued, or check the one to resume (queueing `enqueue`'s not there yet); `settings` (the proxy's data and training) must match the ones it was
     started with. A new study records `seed` as its held-out split's seed (SPLIT_SEED):
     every design, worker and resumed run is scored on the same images. A study holding
     only a calibration (nothing run yet) is taken over without --resume."""
-    if sampler not in SAMPLERS:
-        raise UserError(f"unknown sampler {sampler!r}; use {' or '.join(SAMPLERS)}.")
     # Without training, the benefit axis is how many blocks get SE: the front is then the
     # most SE each cost level allows.
     objectives = ["se_blocks" if cost_only else "accuracy"] + problem.space.objectives[1:]
@@ -70,9 +68,15 @@ def prepare(problem: Problem, name: str, store: Store, sampler: str = "nsga2",
                                 f", not {objectives}: resume it with the space it was started "
                                 "with.")
             started = study.user_attrs.get("proxy_settings") or {}
-            _same_settings(name, started, settings or {})
+            key = changed_setting(started, settings or {})
+            if key is not None:
+                raise UserError(f"study {name!r} was started with {key}={started[key]}, not "
+                                f"{key}={settings[key]}: resume it with the same proxy settings "
+                                "(data, epochs, max_train, training) or start another --study.")
             if settings and not started:  # a calibration's study: the search records its proxy
                 study.set_user_attr("proxy_settings", settings)
+            for params in enqueue:  # a design asked for on --resume, unless queued or run
+                study.enqueue_trial(params, skip_if_exists=True)
             return
         with warnings.catch_warnings():  # marked experimental; what optuna-dashboard shows
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -83,24 +87,22 @@ def prepare(problem: Problem, name: str, store: Store, sampler: str = "nsga2",
         study.set_user_attr("space", problem.space.model_dump(mode="json"))
         study.set_user_attr("plain", {"params": problem.plain_params,
                                       "flops": problem.plain_flops})
-        for params in problem.references() + [p for p in enqueue if p not in problem.references()]:
+        for params in problem.references() + list(enqueue):
             study.enqueue_trial(params)
 
 
-def _same_settings(name: str, started: dict, now: dict) -> None:
-    changed = [k for k in started if k in now and started[k] != now[k]]
-    if changed:
-        k = changed[0]
-        raise UserError(f"study {name!r} was started with {k}={started[k]}, not {k}={now[k]}: "
-                        "resume it with the same proxy settings (data, epochs, max_train, "
-                        "training) or start another --study.")
+def changed_setting(started: dict, now: dict) -> str | None:
+    """The first proxy setting both record with different values (None: they agree)."""
+    return next((k for k in started if k in now and started[k] != now[k]), None)
 
 
 def _calibration_only(store: Store, name: str) -> bool:
-    """A study `se-design calibrate` made and no search has run in yet (it is taken over)."""
+    """A study `se-design calibrate` made and no search has run in yet (it is taken over):
+    nothing but the queued references and the calibration's own trials."""
     study = optuna.load_study(study_name=name, storage=store.storage)
     return CALIBRATION in study.user_attrs and all(
-        t.state == TrialState.WAITING for t in study.get_trials(deepcopy=False))
+        t.state == TrialState.WAITING or t.user_attrs.get(CALIBRATION)
+        for t in study.get_trials(deepcopy=False))
 
 
 def split_seed(name: str, store: Store, default: int) -> int:
@@ -141,7 +143,7 @@ class Objective:
 
     def __call__(self, trial: optuna.Trial):
         design = self.problem.suggest(trial)
-        costs = self._record(trial, design)
+        costs = self.record(trial, design)
         if self.cost_only:
             return [trial.user_attrs["se_blocks"]] + costs
         replicates = Replicates(self, trial, design, costs)
@@ -150,7 +152,8 @@ class Objective:
             keep_checkpoint(self.keep_dir, trial, self.trainer, *replicates.model)
         return [accuracy] + costs
 
-    def _record(self, trial: optuna.Trial, design: Design) -> list[int]:
+    def record(self, trial: optuna.Trial, design: Design) -> list[int]:
+        """Store the design's spec, costs and constraints with `trial`; its cost objectives."""
         space = self.problem.space
         target = design.apply(self.problem.target)
         c = cost(target, space.convention)
