@@ -134,8 +134,8 @@ def front_table(study, table, knee=None) -> Table:
     rows, styles = [], []
     for r in sorted((r for r in table if r.front or r.reference), key=lambda r: r.values[1]):
         ci = getattr(r, "accuracy_ci95", None)
-        cells = [str(r.number), r.design,
-                 f"{r.values[0]:.3f}" + (f"±{ci:.3f}" if ci else "")]
+        cells = [str(r.number), r.design, f"{r.values[0]:.3f}" + (f"±{ci:.3f}" if ci else "")
+                 + "!" * getattr(r, "unstable", False)]  # noise_lines says why
         for i, o in costs:
             value = r.values[i]
             cells += ([compact(value), f"{value / plain[o] - 1:+.2%}"] if o in plain

@@ -7,7 +7,7 @@ import pytest
 from conftest import write_space
 from test_search import cli
 
-from se_design.search.calibrate import Run, summarise, warning
+from se_design.search.calibrate import Run, summarise, text, warning
 from se_design.search.space import load_space
 from se_design.search.stats import t_quantile
 from se_design.search.study import load
@@ -34,6 +34,19 @@ def test_figures_by_hand():
     gap, half = cal["reference_gap"], t_quantile(0.975, 2) * math.sqrt(0.0002)
     assert (gap["mean"], gap["low"], gap["high"]) == (
         pytest.approx(-0.04), pytest.approx(-0.04 - half), pytest.approx(-0.04 + half))
+
+
+def test_a_design_that_sometimes_fails_is_set_aside(tmp_path):
+    # a fourth design fails to learn on one seed (0.10 vs 0.40): pooled in, the seed std
+    # would be sqrt((0.0012 + 0.045) / 4) = 10.7 points; set aside (F = 0.09 / 0.0004 = 225
+    # on (1, 3) df, p = 0.0006 < 0.05 / 4), it stays the other designs' 2 points
+    flaky = Run("stage2:4", "", {0: [0.2, 0.3, 0.40], 1: [0.2, 0.1, 0.10]})
+    cal = summarise([*RUNS, flaky], 3, planned=[1])
+    assert (cal["seed_std"], cal["seed_std_df"]) == (pytest.approx(0.02), 3)
+    assert cal["unstable"] == ["stage2:4"]
+    assert cal["min_detectable_difference"]["1"] == pytest.approx(2.80158 * 0.02 * math.sqrt(2), abs=1e-5)
+    lines = text(cal, load_space(write_space(tmp_path)))
+    assert "pooled over 3 of 4 designs: 1 set aside as unstable" in "\n".join(lines)
 
 
 def test_warning_says_what_to_lengthen(tmp_path):
