@@ -175,3 +175,11 @@ def test_stable_designs_draw_their_front_probability_from_the_pool():
     # B unstable: its own seeds (always 0.51) against A ~ N(0.50, 0.01 / sqrt(2)): Phi(1.414)
     p = stats.p_front(accs, costs, stats.Pooled(0.01, 10), [False, True], n_boot=20000)
     assert p[1] == pytest.approx(0.921, abs=0.01)
+
+
+def test_two_seeds_that_agree_by_chance_do_not_set_the_others_aside():
+    # the quietest design (2 seeds 0.0001 apart, 1 df) alone is no pool to test against: the
+    # others join until the pool has 4 df, then the F tests start (none is set aside here)
+    groups = [[0.5, 0.5001]] + STABLE
+    noise = stats.noise_model(groups)
+    assert not any(noise.unstable) and noise.pooled.df == 11
