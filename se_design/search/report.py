@@ -195,12 +195,18 @@ def pick(study: optuna.Study, trial: int | None, how: str | None) -> optuna.tria
     if not feasible:
         raise UserError(f"no trial of study {study.study_name!r} meets the budgets.")
     if how == "best-under-budget":
-        chosen = max(feasible, key=lambda r: (r.accuracy_low, -r.values[1]))
+        chosen = best_under_budget(feasible)
     elif how == "knee":
         chosen = knee(conservative_front(feasible))
     else:
         raise UserError(f"unknown pick {how!r}; use knee or best-under-budget.")
     return study.trials[chosen.number]
+
+
+def best_under_budget(feasible: list[Row]) -> Row:
+    """The feasible design with the highest lower end of its accuracy interval (the cheaper
+    on a tie): a lucky single seed does not win on its luck, nor an unstable design."""
+    return max(feasible, key=lambda r: (r.accuracy_low, -r.values[1]))
 
 
 def conservative_front(feasible: list[Row]) -> list[Row]:
