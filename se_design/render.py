@@ -132,21 +132,25 @@ def paper_table(comparisons) -> Table:
 
 def front_table(study, table, knee=None) -> Table:
     """The front and the reference designs: accuracy (with its interval where the rows carry
-    one), costs as compact numbers and % over the plain network, budget, and which row is the
-    knee and which the most accurate design within budget."""
+    one; ! when its seeds are unstable), costs as compact numbers and % over the plain
+    network, budget, and which row is the knee and which the best within budget (the one
+    `export --pick best-under-budget` chooses, shown even when off the front)."""
     objectives, plain = study.user_attrs["objectives"], study.user_attrs["plain"]
     feasible = [r for r in table if r.feasible]
-    best = max(feasible, key=lambda r: (r.values[0], -r.values[1])) if feasible else None
+    from se_design.search.report import best_under_budget  # what export --pick chooses
+
+    best = best_under_budget(feasible) if feasible else None
     costs = [(i, o) for i, o in enumerate(objectives) if o in ("params", "flops", "latency")]
     cols = ["trial", "design (stage:r)", objectives[0]]
     for _, o in costs:
         cols += [o, f"Δ{o}"] if o in plain else [o]
     cols += ["budget", "note"]
     rows, styles = [], []
-    for r in sorted((r for r in table if r.front or r.reference), key=lambda r: r.values[1]):
+    for r in sorted((r for r in table if r.front or r.reference or r is best),
+                    key=lambda r: r.values[1]):
         ci = getattr(r, "accuracy_ci95", None)
-        cells = [str(r.number), r.design,
-                 f"{r.values[0]:.3f}" + (f"±{ci:.3f}" if ci else "")]
+        cells = [str(r.number), r.design, f"{r.values[0]:.3f}" + (f"±{ci:.3f}" if ci else "")
+                 + "!" * getattr(r, "unstable", False)]  # noise_lines says why
         for i, o in costs:
             value = r.values[i]
             cells += ([compact(value), f"{value / plain[o] - 1:+.2%}"] if o in plain

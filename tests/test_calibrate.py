@@ -7,7 +7,7 @@ import pytest
 from conftest import write_space
 from test_search import cli
 
-from se_design.search.calibrate import Run, summarise, warning
+from se_design.search.calibrate import Run, summarise, text, warning
 from se_design.search.space import load_space
 from se_design.search.stats import t_quantile
 from se_design.search.study import load
@@ -34,6 +34,22 @@ def test_figures_by_hand():
     gap, half = cal["reference_gap"], t_quantile(0.975, 2) * math.sqrt(0.0002)
     assert (gap["mean"], gap["low"], gap["high"]) == (
         pytest.approx(-0.04), pytest.approx(-0.04 - half), pytest.approx(-0.04 + half))
+
+
+def test_a_design_that_sometimes_fails_is_set_aside(tmp_path):
+    # a fourth stable design (0.35/0.37, variance 0.0002) gives the pool 4 df; a fifth fails
+    # to learn on one seed (0.10 vs 0.40, variance 0.045): pooled in, the seed std would be
+    # sqrt((0.0014 + 0.045) / 5) = 9.6 points; set aside (F = 0.045 / 0.00035 = 129 on (1, 4)
+    # df, p = 0.0003 < 0.05 / 5), it is the other designs' sqrt(0.0014 / 4) = 1.87 points
+    stable = Run("stage3:8", "", {0: [0.1, 0.2, 0.35], 1: [0.1, 0.2, 0.37]})
+    flaky = Run("stage2:4", "", {0: [0.2, 0.3, 0.40], 1: [0.2, 0.1, 0.10]})
+    cal = summarise([*RUNS, stable, flaky], 3, planned=[1])
+    assert (cal["seed_std"], cal["seed_std_df"]) == (pytest.approx(math.sqrt(0.0014 / 4)), 4)
+    assert cal["unstable"] == ["stage2:4"]
+    assert cal["min_detectable_difference"]["1"] == pytest.approx(
+        2.80158 * math.sqrt(0.0014 / 4) * math.sqrt(2), abs=1e-5)
+    lines = text(cal, load_space(write_space(tmp_path)))
+    assert "pooled over 4 of 5 designs: 1 set aside as unstable" in "\n".join(lines)
 
 
 def test_warning_says_what_to_lengthen(tmp_path):
@@ -134,4 +150,4 @@ def test_calibration_under_other_settings_is_not_stored_nor_pooled(tmp_path, mon
     assert res.exit_code == 0, text
     assert len(calls) == n + 2  # the references trained afresh, one seed each
     # one seed per design and a 3-epoch calibration: nothing measures a 2-epoch noise
-    assert racing.pool(load("tiny", db)) is None
+    assert racing.pool(load("tiny", db)).pooled is None

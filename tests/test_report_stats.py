@@ -121,3 +121,42 @@ def test_without_measured_noise_nothing_is_claimed(tmp_path):
     assert "seed noise not measured" in text
     assert "early stopping stopped nothing: it needs measured noise" in text  # and no bound
     assert "truly as good" not in text
+
+
+class Flaky(Noisy):
+    """As Noisy, but the candidate fails to learn on seed 1 (0.10)."""
+
+    def __call__(self, design, seed, on_epoch):
+        if sum(se is not None for se in design.se.values()) == 1 and seed == 1:
+            self.calls.append((design.label(), seed))
+            on_epoch(1, 0.10)
+            return [0.10]
+        return super().__call__(design, seed, on_epoch)
+
+
+def test_a_design_that_fails_on_one_seed_is_set_aside(tmp_path):
+    db = f"sqlite:///{tmp_path}/s.db"
+    problem = load_space(write_space(tmp_path, seeds=1, max_seeds=4,
+                                     budgets={"params_increase": 0.2}))
+    prepare(problem, "tiny", open_storage(db))
+    study = load("tiny", db)
+    study.enqueue_trial(SE_STAGE1)
+    study.optimize(Objective(problem, False, Flaky(0.50), 1), n_trials=3)
+    rows = {r.reference or "cand": r for r in report.rows(load("tiny", db))}
+    cand, base = rows["cand"], rows["no SE"]
+    # raced to the cap (its own seeds never settle it): 0.51, 0.10, 0.51, 0.49
+    assert cand.accuracies == pytest.approx([0.51, 0.10, 0.51, 0.49]) and cand.unstable
+    # the references' intervals are as if the candidate did not exist: pooled over their
+    # 2 x 3 df, std sqrt(4e-4 / 3), t(0.975, 6) / sqrt(4); pooling the candidate in would
+    # have made them +-0.13: 2.262 * sqrt((8e-4 + 0.122275) / 9) / 2
+    assert not base.unstable
+    assert base.accuracy_ci95 == pytest.approx(t_quantile(0.975, 6) * math.sqrt(4e-4 / 3) / 2)
+    # the candidate's from its own seeds: s^2 = 0.122275 / 3 on 3 df
+    assert cand.accuracy_ci95 == pytest.approx(t_quantile(0.975, 3) * math.sqrt(0.122275 / 3) / 2)
+    assert cand.indistinct_from == "no SE" and not cand.front
+    res, text = cli("report", "--study", "tiny", "--storage", db, "--out-dir", tmp_path, "--json")
+    data = json.loads(res.stdout)
+    assert [t["unstable"] for t in data["trials"]] == [False, False, True]
+    assert data["unstable_designs"] == 1 and data["seed_std_df"] == 6
+    res, text = cli("report", "--study", "tiny", "--storage", db, "--out-dir", tmp_path)
+    assert "1 design(s) set aside as unstable" in text and "seeds 0.510, 0.100, 0.510, 0.490" in text

@@ -100,3 +100,86 @@ def test_single_seed_front_probability_uses_the_pool():
     p = stats.p_front([[0.40], [0.41]], [[1], [2]], stats.Pooled(0.01, 10), n_boot=20000)
     assert p[0] == 1 and p[1] == pytest.approx(0.760, abs=0.015)
     assert stats.p_front([[0.40], [0.41]], [[1], [2]]) == [1, 1]  # no pool: the point estimate
+
+
+@pytest.mark.parametrize("f,d1,d2,p", [  # F table upper points; d1 = 2: (1 + 2f/d2)^(-d2/2)
+    (4.103, 2, 10, 0.05), (7.709, 1, 4, 0.05), (4.938, 3, 20, 0.01), (2.534, 5, 30, 0.05),
+    (3.0, 2, 8, (1 + 6 / 8) ** -4)])
+def test_f_upper_tail_matches_the_table(f, d1, d2, p):
+    assert stats.f_sf(f, d1, d2) == pytest.approx(p, abs=2e-4)
+
+
+STABLE = [[m - 0.01, m, m + 0.01] for m in (0.95, 0.93, 0.96, 0.94, 0.92)]  # s = 0.01 each
+FAILED = [0.95, 0.96, 0.10]  # one seed failed to learn: s^2 = (0.28^2 + 0.29^2 + 0.57^2) / 2
+
+
+def test_a_failed_seed_does_not_widen_the_other_designs_intervals():
+    noise = stats.noise_model(STABLE + [FAILED])
+    assert noise.unstable == (False,) * 5 + (True,)
+    assert (noise.pooled.std, noise.pooled.df) == (pytest.approx(0.01), 10)  # 5 designs x 2 df
+    # a stable design: t(0.975, 10) * 0.01 / sqrt(3) = 2.2281 * 0.01 / 1.7321, as without FAILED
+    assert noise.ci95(0) == pytest.approx(0.012864, abs=1e-6)
+    assert noise.ci95(0) == pytest.approx(stats.noise_model(STABLE).ci95(0))
+    # pooling FAILED in (as before) would give every design +-0.25
+    assert stats.ci95(STABLE[0], stats.pooled_std(STABLE + [FAILED])) > 0.25
+    # the failed design: its own seeds, t(0.975, 2) * sqrt(0.2437) / sqrt(3) = 1.2266
+    assert noise.ci95(5) == pytest.approx(4.3027 * math.sqrt(0.2437) / math.sqrt(3), abs=1e-3)
+
+
+def test_differences_under_the_noise_model():
+    noise = stats.noise_model(STABLE + [FAILED])
+    d = noise.difference(0, 1)  # both stable: the pool, 0.01 * sqrt(2/3) on 10 df
+    assert (d.mean, d.se, d.df) == (pytest.approx(0.02), pytest.approx(0.01 * math.sqrt(2 / 3)), 10)
+    assert d.distinct()  # 0.02 > t(0.975, 10) * 0.00816 = 0.0182
+    # stable vs unstable: Welch-Satterthwaite, va = 0.0001/3 on 10 df, vb = 0.2437/3 on 2 df
+    va, vb = 0.0001 / 3, 0.2437 / 3
+    d = noise.difference(0, 5)
+    assert d.mean == pytest.approx(0.95 - 0.67)
+    assert d.se == pytest.approx(math.sqrt(va + vb), rel=1e-4)
+    assert d.df == pytest.approx((va + vb) ** 2 / (va**2 / 10 + vb**2 / 2), rel=1e-3)
+    assert not d.distinct()  # 28 points apart, but the failed design's own seeds can't tell
+
+
+@pytest.mark.parametrize("ratio,unstable", [(2.9, True), (2.75, False)])
+def test_the_instability_test_at_its_stated_level(ratio, unstable):
+    # against the pool of the 5 stable designs (10 df), a 3-seed design with std ratio c has
+    # F = c^2 on (2, 10) df, p = (1 + c^2 / 5)^-5; set aside when p < 0.05 / 6 designs, i.e.
+    # c^2 > 5 * ((0.05 / 6)^-0.2 - 1) = 8.026, c > 2.833
+    wider = [0.9 - 0.01 * ratio, 0.9, 0.9 + 0.01 * ratio]
+    assert stats.noise_model(STABLE + [wider]).unstable[-1] is unstable
+
+
+def test_a_majority_of_failing_designs_does_not_hide_them():
+    # as in the digits calibration: 2 references agree within a point, 3 designs fail on some
+    # seed; tested against the pool of all the others, no failing design would stand out
+    failing = [[0.61, 0.64, 0.89], [0.93, 0.95, 0.63], [0.36, 0.76, 0.29]]
+    noise = stats.noise_model(STABLE[:2] + failing)
+    assert noise.unstable == (False, False, True, True, True)
+    assert (noise.pooled.std, noise.pooled.df) == (pytest.approx(0.01), 4)
+
+
+def test_one_seed_designs_cannot_be_tested_and_use_the_pool():
+    noise = stats.noise_model(STABLE + [[0.10]])
+    assert noise.unstable[-1] is False
+    assert noise.ci95(5) == pytest.approx(2.2281 * 0.01, abs=1e-5)
+    assert stats.noise_model([[0.4], [0.5]]).pooled is None
+
+
+def test_stable_designs_draw_their_front_probability_from_the_pool():
+    # identical seeds say nothing about their noise: B (costlier, 0.51) beats A (0.50) when
+    # N(0.01, 0.01 * sqrt(1/2 + 1/2)) > 0: Phi(1) = 0.841 (resampling its seeds would say 1)
+    accs, costs = [[0.50, 0.50], [0.51, 0.51]], [[1], [2]]
+    p = stats.p_front(accs, costs, stats.Pooled(0.01, 10), n_boot=20000)
+    assert p[0] == 1 and p[1] == pytest.approx(0.841, abs=0.01)
+    assert stats.p_front(accs, costs, n_boot=200) == [1, 1]
+    # B unstable: its own seeds (always 0.51) against A ~ N(0.50, 0.01 / sqrt(2)): Phi(1.414)
+    p = stats.p_front(accs, costs, stats.Pooled(0.01, 10), [False, True], n_boot=20000)
+    assert p[1] == pytest.approx(0.921, abs=0.01)
+
+
+def test_two_seeds_that_agree_by_chance_do_not_set_the_others_aside():
+    # the quietest design (2 seeds 0.0001 apart, 1 df) alone is no pool to test against: the
+    # others join until the pool has 4 df, then the F tests start (none is set aside here)
+    groups = [[0.5, 0.5001]] + STABLE
+    noise = stats.noise_model(groups)
+    assert not any(noise.unstable) and noise.pooled.df == 11

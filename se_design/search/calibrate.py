@@ -21,10 +21,11 @@ from se_design.search import evaluate as ev
 from se_design.search.rungs import CALIBRATION
 from se_design.search.space import Design, Problem
 from se_design.search.stats import (
+    UNSTABLE_LEVEL,
     difference,
     mean,
     min_detectable_difference,
-    pooled_std,
+    noise_model,
     spearman,
 )
 from se_design.search.study import REFERENCES, Objective, changed_setting
@@ -94,11 +95,12 @@ def store_trials(study: optuna.Study, problem: Problem, runs: list[Run], epochs:
 def summarise(runs: list[Run], epochs: int, planned: list[int]) -> dict:
     """The calibration figures (accuracies as fractions) from runs of equal length."""
     finals = [[c[-1] for c in r.curves.values()] for r in runs]
-    pool = pooled_std(finals)
+    noise = noise_model(finals)  # designs that sometimes fail to learn set aside
+    pool = noise.pooled
     if pool is None:
         raise ValueError("calibration needs 2 or more seeds per design")
     k = len(runs[0].curves)
-    per_epoch = {e: pooled_std([[c[e - 1] for c in r.curves.values()] for r in runs])
+    per_epoch = {e: noise_model([[c[e - 1] for c in r.curves.values()] for r in runs]).pooled
                  for e in range(1, epochs + 1)}
     fidelity = {e: spearman([mean([c[e - 1] for c in r.curves.values()]) for r in runs],
                             [mean(f) for f in finals]) for e in range(1, epochs)}
@@ -111,6 +113,7 @@ def summarise(runs: list[Run], epochs: int, planned: list[int]) -> dict:
     return {
         "seeds": k, "epochs": epochs, "designs": len(runs),
         "seed_std": pool.std, "seed_std_df": pool.df,
+        "unstable": [r.label for r, u in zip(runs, noise.unstable) if u],
         "se_difference": {str(n): pool.std * math.sqrt(2 / n) for n in counts},
         "min_detectable_difference": {str(n): min_detectable_difference(pool.std, n)
                                       for n in counts},
@@ -157,6 +160,11 @@ def text(cal: dict, problem: Problem) -> list[str]:
     lines = [(f"calibration of {problem.space.name}: {cal['designs']} designs x {k} seeds x "
               f"{cal['epochs']} epochs"),
              f"seed std: {pts(cal['seed_std'])} points (pooled, {cal['seed_std_df']} df)"]
+    if cal.get("unstable"):
+        lines.append(f"  pooled over {cal['designs'] - len(cal['unstable'])} of {cal['designs']} "
+                     f"designs: {len(cal['unstable'])} set aside as unstable (seeds spread "
+                     f"significantly more: F test, {UNSTABLE_LEVEL:.0%} family-wise): "
+                     + "; ".join(cal["unstable"]))
     for n, se in cal["se_difference"].items():
         lines.append(f"  {n} seed(s) per design: SE of a difference {pts(se)} points, smallest "
                      "difference detected (95% confidence, 80% power) "

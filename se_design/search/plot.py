@@ -66,6 +66,11 @@ def _panel(ax, table: list, i: int, x, knee, name: str) -> None:
             ax.errorbar([x(r.values[i]) for r in rows], ys,
                         yerr=yerr if any(ci) else None, fmt="o", ms=5,
                         capsize=2, elinewidth=0.8, **style)
+    unstable = [r for r in table if getattr(r, "unstable", False)]
+    if unstable:  # hollow: their seeds disagree (a failed seed), their bars are their own
+        ax.scatter([x(r.values[i]) for r in unstable], [r.values[0] for r in unstable], s=30,
+                   facecolors="white", edgecolors="black", linewidths=0.8, zorder=3,
+                   label="unstable seeds (own interval)")
     if name == "params" or i == 1:  # the front is drawn on the study's first cost
         ax.step([x(r.values[i]) for r in front], [r.values[0] for r in front], where="post",
                 c="tab:red", lw=1)

@@ -6,7 +6,9 @@ than the 95% interval of the difference, it is clearly dominated: no more seeds.
 of all of them by more than that, it is clearly on the front: no more seeds either. Otherwise
 it gets one more seed, up to the space's `max_seeds`. A design drawn again re-enters the race
 with the seeds it has, so the front members the sampler keeps proposing are sharpened as the
-study learns more about their neighbours.
+study learns more about their neighbours. The interval comes from the study's noise model
+(stats.noise_model): the pooled seed std for stable designs, an unstable design's own seeds
+for it, so an unstable design is raced until its own seeds settle it (or the cap).
 """
 
 from __future__ import annotations
@@ -15,17 +17,16 @@ import optuna
 from optuna.trial import TrialState
 
 from se_design.search import evaluate as ev
-from se_design.search.stats import Pooled, difference, pooled_std
+from se_design.search.stats import Noise, noise_model
 
 
-def pool(study: optuna.Study, extra: list[list[float]] = ()) -> Pooled | None:
-    """Seed std pooled over the study's designs and its calibration's."""
+def pool(study: optuna.Study) -> Noise:
+    """The seed-noise model over the calibration's designs (those not already trials, of the
+    study's epochs), then the study's finished designs (in ev.by_design order)."""
     from se_design.search.calibrate import pooled_runs  # it imports study, which imports us
 
-    groups = pooled_runs(study)
     done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    groups += [ev.accuracies(t) for t in ev.by_design(done)]
-    return pooled_std(groups + list(extra))
+    return noise_model(pooled_runs(study) + [ev.accuracies(t) for t in ev.by_design(done)])
 
 
 def feasible(t: optuna.trial.FrozenTrial) -> bool:
@@ -35,17 +36,23 @@ def feasible(t: optuna.trial.FrozenTrial) -> bool:
 def uncertain(study: optuna.Study, key: str, acc: dict[int, float], costs: list[float]) -> bool:
     """Whether a design with per-seed accuracies `acc` and costs `costs` needs another seed
     to settle whether the finished designs that cost no more dominate it."""
-    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    rivals = [t for t in ev.by_design(done) if feasible(t) and t.user_attrs.get(ev.DESIGN_KEY) != key
-              and all(c <= mine for c, mine in zip(t.values[1:], costs))]
+    done = [t for t in ev.by_design(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+            if t.user_attrs.get(ev.DESIGN_KEY) != key]
+    from se_design.search.calibrate import pooled_runs
+
+    cal = pooled_runs(study)
+    first = len(cal)  # where the study's designs start in the noise model
+    rivals = [first + j for j, t in enumerate(done)
+              if feasible(t) and all(c <= mine for c, mine in zip(t.values[1:], costs))]
     if not rivals:
         return False  # the cheapest so far: on the front whatever its accuracy
-    noise = pool(study, [list(acc.values())])
-    if noise is None:
+    noise = noise_model(cal + [ev.accuracies(t) for t in done] + [list(acc.values())])
+    me = len(noise.groups) - 1
+    if noise.pooled is None:
         return True  # nothing measures the noise yet: a second seed does
     ahead_of_all = True
-    for t in rivals:
-        d = difference(dict(enumerate(ev.accuracies(t))), acc, noise)
+    for j in rivals:
+        d = noise.difference(j, me)
         if d.mean > d.half_width():
             return False  # clearly dominated
         ahead_of_all &= -d.mean > d.half_width()

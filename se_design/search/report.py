@@ -34,6 +34,7 @@ class Row:
     p_front: float | None = None  # bootstrap probability of being on the front
     indistinct_from: str = ""  # the cheaper reference it cannot be told apart from
     resolved: bool = False  # on the front and distinguishably above every cheaper front member
+    unstable: bool = False  # its seeds spread significantly more than the pool: own interval
     accuracies: list[float] = field(default_factory=list)  # per seed
 
     @property
@@ -60,40 +61,53 @@ def rows(study: optuna.Study) -> list[Row]:
 
 
 def _intervals(study: optuna.Study, table: list[Row], done: list) -> None:
-    noise = racing.pool(study)
     for r, t in zip(table, done):
         r.accuracies = ev.accuracies(t)
         r.seeds = len(r.accuracies)
-        r.accuracy_ci95 = stats.ci95(r.accuracies, noise)
-        r.p_front = None if noise is None else 0.0  # infeasible: never on the front
+    m = Measured.of(study, table)
+    for r in table:
+        r.unstable = m.noise.unstable[m.at[r.number]]
+        r.accuracy_ci95 = m.noise.ci95(m.at[r.number])
+        r.p_front = None if m.noise.pooled is None else 0.0  # infeasible: never on the front
     feasible = [r for r in table if r.feasible]
-    if noise is not None:  # one seed each and no calibration: no probability to give
-        probs = stats.p_front([r.accuracies for r in feasible],
-                              [r.values[1:] for r in feasible], noise)
+    if m.noise.pooled is not None:  # one seed each and no calibration: no probability to give
+        probs = stats.p_front([r.accuracies for r in feasible], [r.values[1:] for r in feasible],
+                              m.noise.pooled, [r.unstable for r in feasible])
         for r, p in zip(feasible, probs):
             r.p_front = p
     base = next((r for r in table if r.reference == REFERENCES[0]), None)
     for r in table:
-        if base is not None and r is not base and not _distinct(r, base, noise):
+        if base is not None and r is not base and not m.distinct(r, base):
             r.indistinct_from = base.reference
     front = [r for r in table if r.front]
     for r in front:
-        r.resolved = all(_distinct(r, o, noise) for o in front
-                         if o is not r and _no_costlier(o, r))
+        r.resolved = all(m.distinct(r, o) for o in front if o is not r and _no_costlier(o, r))
+
+
+@dataclass
+class Measured:
+    """The study's seed-noise model and where each row's design sits in it."""
+
+    noise: stats.Noise
+    at: dict[int, int]  # trial number -> index in noise.groups
+
+    @classmethod
+    def of(cls, study: optuna.Study, table: list[Row]) -> Measured:
+        noise = racing.pool(study)  # the calibration's designs, then the table's, in order
+        first = len(noise.groups) - len(table)
+        return cls(noise, {r.number: first + i for i, r in enumerate(table)})
+
+    def distinct(self, a: Row, b: Row) -> bool:
+        """Whether two designs' mean accuracies are distinguishable at 95% (never, when
+        nothing measures the noise)."""
+        try:
+            return self.noise.difference(self.at[a.number], self.at[b.number]).distinct()
+        except ValueError:
+            return False
 
 
 def _no_costlier(a: Row, b: Row) -> bool:
     return all(x <= y for x, y in zip(a.values[1:], b.values[1:]))
-
-
-def _distinct(a: Row, b: Row, noise: stats.Pooled | None) -> bool:
-    """Whether two designs' mean accuracies are distinguishable at 95% (never, when neither
-    a pooled std nor 2 seeds each measure the noise)."""
-    try:
-        return stats.difference(dict(enumerate(a.accuracies)), dict(enumerate(b.accuracies)),
-                                noise).distinct()
-    except ValueError:
-        return False
 
 
 def _dominates(a: list[float], b: list[float], signs: list[int]) -> bool:
@@ -122,22 +136,45 @@ def noise_lines(study: optuna.Study) -> list[str]:
     if study.user_attrs.get("objectives", [""])[0] != "accuracy":
         return []
     noise, lines = racing.pool(study), [f"epochs trained: {epochs_trained(study)}"]
-    if noise is None:
+    if noise.pooled is None:
         lines.append("seed noise not measured (one seed per design, no calibration): accuracy "
                      "differences have no interval; run se-design calibrate or --seeds 2")
     else:
-        lines.append(f"seed std {100 * noise.std:.2f} points (pooled, {noise.df} df); "
-                     "± = 95% interval of a mean; p_front = bootstrap probability of being "
-                     "on the front")
+        lines.append(f"seed std {100 * noise.pooled.std:.2f} points (pooled, {noise.pooled.df} "
+                     f"df, over {_pooled_designs(noise)}); ± = 95% interval of a mean; p_front "
+                     "= bootstrap probability of being on the front")
+        lines += _unstable_lines(noise, [r for r in rows(study) if r.unstable])
+    space = study.user_attrs.get("space", {})
     space = study.user_attrs.get("space", {})
     rule = space.get("early_stopping") or {}
-    if rule.get("rungs") and "z" in rule and noise is None:
+    if rule.get("rungs") and "z" in rule and noise.pooled is None:
         lines.append("early stopping stopped nothing: it needs measured noise")
     elif rule.get("rungs") and "z" in rule:  # studies from before the noise-aware rule: no z
         bound = false_stop_bound(EarlyStop(**space["early_stopping"]))
         lines.append(f"early stopping stops a design truly as good as its dominators in at "
                      f"most {bound:.0%} of cases (normal model)")
     return lines
+
+
+def _pooled_designs(noise: stats.Noise) -> str:
+    measured = sum(len(g) > 1 for g in noise.groups)
+    return f"the {measured - sum(noise.unstable)} stable of {measured} designs with 2+ seeds"
+
+
+def _unstable_lines(noise: stats.Noise, unstable: list[Row]) -> list[str]:
+    """Why designs were set aside, naming the study's (the calibration's are counted)."""
+    if not any(noise.unstable):
+        return []
+    out = [(f"{sum(noise.unstable)} design(s) set aside as unstable ({len(unstable)} of the "
+            "study's, below, marked ! in the table): their seeds spread significantly more "
+            f"than the pool's (F test, {stats.UNSTABLE_LEVEL:.0%} family-wise), e.g. a seed "
+            "that failed to learn; their intervals come from their own seeds (a design trained "
+            "on one seed cannot be tested: its interval assumes it is stable)")]
+    for r in unstable:
+        out.append(f"  trial {r.number} ({r.design}): seeds "
+                   f"{', '.join(f'{a:.3f}' for a in r.accuracies)}, std "
+                   f"{100 * stats.std(r.accuracies):.1f} points")
+    return out
 
 
 def pick(study: optuna.Study, trial: int | None, how: str | None) -> optuna.trial.FrozenTrial:
@@ -158,12 +195,18 @@ def pick(study: optuna.Study, trial: int | None, how: str | None) -> optuna.tria
     if not feasible:
         raise UserError(f"no trial of study {study.study_name!r} meets the budgets.")
     if how == "best-under-budget":
-        chosen = max(feasible, key=lambda r: (r.accuracy_low, -r.values[1]))
+        chosen = best_under_budget(feasible)
     elif how == "knee":
         chosen = knee(conservative_front(feasible))
     else:
         raise UserError(f"unknown pick {how!r}; use knee or best-under-budget.")
     return study.trials[chosen.number]
+
+
+def best_under_budget(feasible: list[Row]) -> Row:
+    """The feasible design with the highest lower end of its accuracy interval (the cheaper
+    on a tie): a lucky single seed does not win on its luck, nor an unstable design."""
+    return max(feasible, key=lambda r: (r.accuracy_low, -r.values[1]))
 
 
 def conservative_front(feasible: list[Row]) -> list[Row]:
@@ -181,10 +224,10 @@ def pick_note(study: optuna.Study, chosen: optuna.trial.FrozenTrial) -> str | No
     me = next((r for r in table if r.number == chosen.number), None)
     if me is None or not me.seeds:
         return None
-    noise = racing.pool(study)
+    m = Measured.of(study, table)
     cheaper = sorted((r for r in table if r.feasible and r is not me
-                      and all(c <= m for c, m in zip(r.values[1:], me.values[1:]))
-                      and r.values[1:] != me.values[1:] and not _distinct(r, me, noise)),
+                      and all(c <= x for c, x in zip(r.values[1:], me.values[1:]))
+                      and r.values[1:] != me.values[1:] and not m.distinct(r, me)),
                      key=lambda r: r.values[1])
     if not cheaper:
         return None
@@ -229,13 +272,15 @@ def write(study: optuna.Study, out_dir: Path) -> list[Path]:
         writer.writeheader()
         writer.writerows({k: v for k, v in rec.items() if k != "values"} for rec in records)
     saved, planned = epochs_saved(study)
-    noise = racing.pool(study) if objectives[0] == "accuracy" else None
+    model = racing.pool(study) if objectives[0] == "accuracy" else None
+    noise = model and model.pooled
     cal = study.user_attrs.get(CALIBRATION) or {}
     write_text(f"{base}.json", json.dumps(
         {"study": study.study_name, "objectives": objectives, "plain": study.user_attrs["plain"],
          "epochs_saved": saved, "epochs_planned": planned, "epochs_trained": epochs_trained(study),
          "seed_std": noise and noise.std, "seed_std_df": noise and noise.df,
-         "calibration": {k: cal[k] for k in ("seeds", "epochs", "seed_std",
+         "unstable_designs": model and sum(model.unstable),  # the calibration's included
+         "calibration": {k: cal[k] for k in ("seeds", "epochs", "seed_std", "unstable",
                                              "min_detectable_difference", "rung_fidelity",
                                              "reference_gap") if k in cal} or None,
          "trials": records}, indent=2), "report")

@@ -6,7 +6,8 @@ final epoch does (Spearman >= min_fidelity). Without a measured noise or fidelit
 stops: a stop on a single-seed lead is a coin flip among close designs.
 
 The noise and fidelity come from the study's calibration (`se-design calibrate`) when it has
-one, else from the study's own designs trained on 2 or more seeds.
+one, else from the study's own designs trained on 2 or more seeds (the seed std pooled over
+the stable ones: stats.noise_model).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import optuna
 from optuna.trial import TrialState
 
 from se_design.search import evaluate as ev
-from se_design.search.stats import Pooled, false_stop_rate, mean, pooled_std, spearman
+from se_design.search.stats import Pooled, false_stop_rate, mean, noise_model, spearman
 
 CALIBRATION = "calibration"  # study user attr written by `se-design calibrate`
 RUNG_COST = "rung_cost"  # a trial's first cost objective, set when its design is drawn
@@ -47,7 +48,7 @@ class Evidence:
     def std(self, epoch: int) -> Pooled | None:
         if epoch in self.cal_std:
             return self.cal_std[epoch]
-        return pooled_std([ev.at_epoch(t.user_attrs, epoch) for t in self.trials])
+        return noise_model([ev.at_epoch(t.user_attrs, epoch) for t in self.trials]).pooled
 
     def fidelity(self, epoch: int, final: int) -> float | None:
         if epoch in self.cal_fidelity:
