@@ -145,7 +145,6 @@ def noise_lines(study: optuna.Study) -> list[str]:
                      "= bootstrap probability of being on the front")
         lines += _unstable_lines(noise, [r for r in rows(study) if r.unstable])
     space = study.user_attrs.get("space", {})
-    space = study.user_attrs.get("space", {})
     rule = space.get("early_stopping") or {}
     if rule.get("rungs") and "z" in rule and noise.pooled is None:
         lines.append("early stopping stopped nothing: it needs measured noise")
@@ -166,7 +165,7 @@ def _unstable_lines(noise: stats.Noise, unstable: list[Row]) -> list[str]:
     if not any(noise.unstable):
         return []
     out = [(f"{sum(noise.unstable)} design(s) set aside as unstable ({len(unstable)} of the "
-            "study's, below, marked ! in the table): their seeds spread significantly more "
+            "study's, below, marked ! where the table shows them): their seeds spread significantly more "
             f"than the pool's (F test, {stats.UNSTABLE_LEVEL:.0%} family-wise), e.g. a seed "
             "that failed to learn; their intervals come from their own seeds (a design trained "
             "on one seed cannot be tested: its interval assumes it is stable)")]
