@@ -19,11 +19,33 @@ def compact(x: float) -> str:
     return f"{x:.0f}"
 
 
+class _Fitted(Table):
+    """Rich collapses text columns below their min_width and then restores it, so a table
+    can end a few characters wider than the console (and be cropped): take that excess from
+    the text columns still above their minimum, widest first."""
+
+    def _calculate_column_widths(self, console, options):
+        widths = super()._calculate_column_widths(console, options)
+        last = len(widths) - 1
+        pads = [self.padding[1] * (i < last) + self.padding[3] * (i > 0) for i in range(last + 1)]
+        floors = [(c.min_width or 1) + p for c, p in zip(self.columns, pads)]
+        excess = sum(widths) - options.max_width
+        while excess > 0:
+            room = [(w - f, i) for i, (w, f, c) in enumerate(zip(widths, floors, self.columns))
+                    if not c.no_wrap and w > f]
+            if not room:
+                break
+            _, i = max(room)
+            widths[i] -= 1
+            excess -= 1
+        return widths
+
+
 def _table(title: str, columns: list[str], rows: list[list[str]], left: int = 1,
            styles: list[str | None] | None = None, gap: int = 2) -> Table:
     """A borderless table for 80 columns: number columns are never cut, text columns wrap
     between words (no narrower than their longest word); `gap` spaces between columns."""
-    t = Table(title=title, title_justify="left", box=None, pad_edge=False, header_style="bold",
+    t = _Fitted(title=title, title_justify="left", box=None, pad_edge=False, header_style="bold",
               padding=(0, gap - gap // 2, 0, gap // 2), caption_justify="left")
     for i, col in enumerate(columns):
         numbers = i >= left

@@ -183,3 +183,21 @@ def test_cli_conventions():
     line = next(ln for ln in helped.stdout.splitlines() if "--verify" in ln)
     assert "<bool>" not in line and "bool" not in line
     assert "bool" not in next(ln for ln in helped.stdout.splitlines() if "--help" in ln)
+
+
+def test_two_wrapping_text_columns_fit_80_columns_with_whole_words():
+    from se_design import render
+
+    # the example report's front: rich alone squeezed the design column below its longest
+    # word, then widened it back and cropped the note column at column 80
+    rows = [["16", "stage1:4 stage2:4(identity) stage3:-", "0.973±0.012", "271.82K", "+0.78%",
+             "ok", "knee, best within budget"],
+            ["1", "stage1:16 stage2:16 stage3:16", "0.970±0.012", "272.10K", "+0.88%", "ok",
+             "SE r=16 everywhere, not on the front"]]
+    cols = ["trial", "design (stage:r)", "accuracy", "params", "Δparams", "budget", "note"]
+    table = render._table("front", cols, rows, left=2)
+    note = table.columns[-1]  # as front_table makes it: a wrapping text column
+    note.justify, note.no_wrap, note.min_width = "left", False, None
+    text = _at_80(table)
+    assert max(map(len, text.splitlines())) <= 80
+    assert {w for r in rows for w in " ".join(r).split()} <= set(text.split())
