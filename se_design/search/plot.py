@@ -80,9 +80,14 @@ def _panel(ax, table: list, i: int, x, knee, name: str) -> None:
     labelled = [(r, r.reference) for r in table if r.reference]
     if knee is not None:
         labelled.append((knee, f"knee (trial {knee.number})"))
+    # one row per label along the bottom, left to right, so no two labels overlap whatever
+    # the points' spacing; the right half's labels end at their point
+    labelled.sort(key=lambda p: p[0].values[i])
     for k, (r, text) in enumerate(labelled):
-        ax.annotate(text, (x(r.values[i]), r.values[0]), textcoords="offset points",
-                    xytext=(15, -25 - 12 * k), fontsize=8,
+        ax.annotate(text, (x(r.values[i]), r.values[0]), xytext=(x(r.values[i]), 0.04 + 0.07 * k),
+                    textcoords=("data", "axes fraction"), fontsize=8,
+                    ha="left" if 2 * k < len(labelled) else "right", va="bottom",
+                    bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.8},
                     arrowprops={"arrowstyle": "-", "lw": 0.6, "color": "0.4"})
 
 
