@@ -4,7 +4,7 @@ import json
 import math
 
 import pytest
-from conftest import write_space
+from conftest import TINY, write_space
 from test_search import cli
 
 from se_design.search.calibrate import Run, summarise, text, warning
@@ -57,6 +57,10 @@ def test_warning_says_what_to_lengthen(tmp_path):
     cal = summarise(RUNS, 3, planned=[1])
     note = warning(cal, problem)
     assert "below no SE" in note and "not distinguishably" in note and "epochs" in note
+    assert "gate_init: 0.9" in note  # not set in this space: suggested first
+    started = load_space(write_space(tmp_path, proxy__train=TINY["proxy"]["train"]
+                                     | {"gate_init": 0.9}))
+    assert "gate_init" not in warning(cal, started)
     clear = cal | {"reference_gap": {"mean": -0.05, "low": -0.08, "high": -0.02}}
     assert "(clearly" in warning(clear, problem)
     assert warning(cal | {"reference_gap": {"mean": 0.01, "low": -0.02, "high": 0.04}},

@@ -135,8 +135,11 @@ def warning(cal: dict, problem: Problem) -> str | None:
     return (f"this proxy ranks SE r=16 everywhere below no SE ({how}: {100 * gap['mean']:+.1f} "
             f"points, 95% interval {100 * gap['low']:+.1f} to {100 * gap['high']:+.1f}), the "
             "opposite of the SE paper's full training: the proxy is likely too short or too "
-            f"small to rank SE designs; lengthen proxy.train.epochs (now {cal['epochs']}) and "
-            "train on more images (proxy.data.max_train, "
+            "small to rank SE designs; "
+            + ("start the SE gates at 0.9 (proxy.train.gate_init: 0.9; results/proxy_bias.md), "
+               if proxy.train.get("gate_init") is None else "")
+            + f"lengthen proxy.train.epochs (now {cal['epochs']}; a smaller proxy.data.size "
+            "buys epochs) and train on more images (proxy.data.max_train, "
             f"{'now ' + str(proxy.data.max_train) if proxy.data.max_train else 'a larger data set'}"
             "), then calibrate again.")
 
