@@ -104,10 +104,10 @@ def requeue(study: optuna.Study, number: int) -> None:
 
 
 @contextmanager
-def ctrl_c():
-    """Ctrl-C raises KeyboardInterrupt where it lands; where that is a garbage-collection
-    callback, Python ignores it (with a traceback), so it is also remembered, to stop the
-    loop before the next trial, and that traceback is not printed."""
+def ctrl_c(signals: tuple = (signal.SIGINT,)):
+    """Ctrl-C (or any of `signals`) raises KeyboardInterrupt where it lands; where that is a
+    garbage-collection callback, Python ignores it (with a traceback), so it is also
+    remembered, to stop the loop before the next trial, and that traceback is not printed."""
     pressed = threading.Event()
     unraisable = sys.unraisablehook
 
@@ -119,11 +119,12 @@ def ctrl_c():
         if not isinstance(u.exc_value, KeyboardInterrupt):
             unraisable(u)
 
-    default, sys.unraisablehook = signal.signal(signal.SIGINT, handler), hook
+    defaults, sys.unraisablehook = {s: signal.signal(s, handler) for s in signals}, hook
     try:
         yield pressed
     finally:
-        signal.signal(signal.SIGINT, default)
+        for s, default in defaults.items():
+            signal.signal(s, default)
         sys.unraisablehook = unraisable
 
 
@@ -188,15 +189,17 @@ def spawn(args: list[str], n: int, gpus: list[str]) -> list[int]:
     procs = [subprocess.Popen([sys.executable, "-m", "se_design", "search", *args],
                               env=worker_env(i, n, gpus, os.environ), start_new_session=True)
              for i in range(n)]
-    default = signal.signal(signal.SIGTERM, signal.default_int_handler)  # -> KeyboardInterrupt
-    try:
-        return [p.wait() for p in procs]
-    except KeyboardInterrupt:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGINT)
-        for p in procs:
-            p.wait()
-        raise
-    finally:
-        signal.signal(signal.SIGTERM, default)
+    with ctrl_c((signal.SIGINT, signal.SIGTERM)) as pressed:
+        try:
+            while any(p.poll() is None for p in procs):
+                if pressed.is_set():  # a signal that Python swallowed inside a finalizer
+                    raise KeyboardInterrupt
+                time.sleep(0.2)
+            return [p.returncode for p in procs]
+        except KeyboardInterrupt:
+            for p in procs:
+                if p.poll() is None:
+                    p.send_signal(signal.SIGINT)
+            for p in procs:
+                p.wait()
+            raise
