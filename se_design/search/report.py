@@ -165,9 +165,9 @@ def _unstable_lines(noise: stats.Noise, unstable: list[Row]) -> list[str]:
     if not any(noise.unstable):
         return []
     out = [(f"{sum(noise.unstable)} design(s) set aside as unstable ({len(unstable)} of the "
-            "study's, below, marked ! where the table shows them): their seeds spread significantly more "
-            f"than the pool's (F test, {stats.UNSTABLE_LEVEL:.0%} family-wise), e.g. a seed "
-            "that failed to learn; their intervals come from their own seeds (a design trained "
+            "study's, below, marked ! where the table shows them): their seeds spread "
+            f"significantly more than the pool's (F test, {stats.UNSTABLE_LEVEL:.0%} "
+            "family-wise), e.g. a seed that failed to learn; their intervals come from their own seeds (a design trained "
             "on one seed cannot be tested: its interval assumes it is stable)")]
     for r in unstable:
         out.append(f"  trial {r.number} ({r.design}): seeds "

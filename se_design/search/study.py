@@ -47,10 +47,11 @@ def prepare(problem: Problem, name: str, store: Store, resume: bool = False,
             cost_only: bool = False, settings: dict | None = None, enqueue: list[dict] = (),
             seed: int = 0) -> None:
     """Create the study with the reference designs (and `enqueue`'s, none of them a
-    reference) queued, or check the one to resume (queueing `enqueue`'s not there yet); `settings` (the proxy's data and training) must match the ones it was
-    started with. A new study records `seed` as its held-out split's seed (SPLIT_SEED):
-    every design, worker and resumed run is scored on the same images. A study holding
-    only a calibration (nothing run yet) is taken over without --resume."""
+    reference) queued, or check the one to resume (queueing `enqueue`'s not there yet);
+    `settings` (the proxy's data and training) must match the ones it was started with. A
+    new study records `seed` as its held-out split's seed (SPLIT_SEED): every design, worker
+    and resumed run is scored on the same images. A study holding only a calibration
+    (nothing run yet) is taken over without --resume."""
     # Without training, the benefit axis is how many blocks get SE: the front is then the
     # most SE each cost level allows.
     objectives = ["se_blocks" if cost_only else "accuracy"] + problem.space.objectives[1:]
