@@ -77,8 +77,10 @@ def _panel(ax, table: list, i: int, x, knee, name: str) -> None:
     for k, r in enumerate(front):  # trial numbers, alternately above and below
         ax.annotate(str(r.number), (x(r.values[i]), r.values[0]), textcoords="offset points",
                     xytext=(4, 6 if k % 2 else -10), fontsize=7, color="tab:red")
-    labelled = [(r, r.reference) for r in table if r.reference]
-    if knee is not None:
+    at_knee = knee.number if knee is not None else None
+    labelled = [(r, r.reference + (", knee" if r.number == at_knee else ""))
+                for r in table if r.reference]
+    if knee is not None and not knee.reference:
         labelled.append((knee, f"knee (trial {knee.number})"))
     # one row per label along the bottom, left to right, so no two labels overlap whatever
     # the points' spacing; the right half's labels end at their point
