@@ -1,7 +1,8 @@
 """Does the noise-aware search work? A simulation with a known answer.
 
 Run: python bench/noisy_search.py [--space results/proxy_bias/proxy_base.yaml] [--reps 500]
-     [--noise 1.6] [--budget 180] [--landscape all|proxy6|paper|flat] [--trial-seconds S]
+     [--noise 1.6] [--budget 180] [--landscape all|proxy6|paper|flat]
+     [--sampler nsga2|tpe] [--trial-seconds S]
 
 Over a real space file, a design's true held-out accuracy is a fixed function of it (per-stage
 SE effects by r and variant, plus a fixed per-design term), its costs are the real analytic
@@ -52,7 +53,7 @@ from se_design.search import evaluate as ev
 from se_design.search import racing, report
 from se_design.search.rungs import CALIBRATION, RungRule
 from se_design.search.space import Design, Problem, load_space
-from se_design.search.study import Objective
+from se_design.search.study import SAMPLERS, Objective
 from se_design.spec import SE
 
 REPO = Path(__file__).resolve().parents[1]
@@ -150,9 +151,10 @@ def all_designs(problem: Problem) -> list[Design]:
             for combo in itertools.product(choices, repeat=len(problem.stages))]
 
 
-def run_search(problem: Problem, truth: Truth, budget: int, noise_aware: bool, seed: int):
+def run_search(problem: Problem, truth: Truth, budget: int, noise_aware: bool, seed: int,
+               sampler: str = "nsga2"):
     study = optuna.create_study(directions=["maximize", "minimize"],
-                                sampler=optuna.samplers.NSGAIISampler(seed=seed))
+                                sampler=SAMPLERS[sampler](seed=seed))
     study.set_user_attr("objectives", ["accuracy", "params"])
     study.set_user_attr("plain", {"params": problem.plain_params, "flops": problem.plain_flops})
     if not noise_aware:  # today's rule: any lead stops (margin ~0), every rung trusted
@@ -210,7 +212,8 @@ def simulate(args) -> None:
     budget_ok = [d for d in designs.values()
                  if all(v <= 0 for v in single.violations(*costs(single, d)).values())]
     print(f"space {args.space}: {len(designs)} designs, {len(budget_ok)} within the budgets; "
-          f"seed noise {args.noise} points; budget {args.budget} epochs per search; "
+          f"seed noise {args.noise} points; sampler {args.sampler}; budget {args.budget} epochs "
+          f"per search; "
           f"{args.reps} repetitions")
     names = list(LANDSCAPES) if args.landscape == "all" else [args.landscape]
     for name in names:
@@ -234,7 +237,7 @@ def compare(args, single: Problem, aware: Problem, designs: dict, budget_ok: lis
         t0, out = time.perf_counter(), []
         for rep in range(args.reps):
             truth = Truth(problem, args.noise / 100, np.random.default_rng(1000 + rep), land)
-            study = run_search(problem, truth, args.budget, aware_flag, seed=rep)
+            study = run_search(problem, truth, args.budget, aware_flag, rep, args.sampler)
             out.append(score(study, truth, aware_flag, best_true, designs))
         results[name] = out
         m = {k: statistics.mean(o[k] for o in out) for k in out[0]}
@@ -347,6 +350,7 @@ def main() -> None:
     ap.add_argument("--noise", type=float, default=1.6, help="seed std, accuracy points")
     ap.add_argument("--budget", type=int, default=180, help="epochs per search")
     ap.add_argument("--max-seeds", type=int, default=3)
+    ap.add_argument("--sampler", choices=["nsga2", "tpe"], default="nsga2")
     ap.add_argument("--landscape", choices=[*LANDSCAPES, "all"], default="all")
     ap.add_argument("--trial-seconds", type=float, default=None)
     ap.add_argument("--skip-overhead", action="store_true")
