@@ -155,3 +155,27 @@ def test_calibration_under_other_settings_is_not_stored_nor_pooled(tmp_path, mon
     assert len(calls) == n + 2  # the references trained afresh, one seed each
     # one seed per design and a 3-epoch calibration: nothing measures a 2-epoch noise
     assert racing.pool(load("tiny", db)).pooled is None
+
+
+def test_calibrating_again_trains_only_the_seeds_the_study_lacks(tmp_path, monkeypatch):
+    calls = fake_training(monkeypatch)
+    db = f"sqlite:///{tmp_path}/s.db"
+    space = write_space(tmp_path, proxy__train={"epochs": 2, "batch_size": 32, "lr": 0.05},
+                        proxy__data={"source": "digits", "val_fraction": 0.1, "max_train": 64})
+    args = ("calibrate", "--space", space, "--designs", 1, "--storage", db, "--json")
+    res, text = cli(*args, "--seeds", 2)
+    assert res.exit_code == 0, text
+    first, trials = json.loads(res.stdout), len(load("tiny", db).trials)
+    assert len(calls) == 3 * 2
+    res, text = cli(*args, "--seeds", 2)  # the same again: every seed is in the study
+    assert res.exit_code == 0, text
+    again = json.loads(res.stdout)
+    assert len(calls) == 3 * 2 and len(load("tiny", db).trials) == trials
+    assert again["trials"] == first["trials"] and again["seed_std"] == first["seed_std"]
+    res, text = cli(*args, "--seeds", 3)  # one more seed: only seed 2 is trained
+    assert res.exit_code == 0, text
+    assert sorted(s for _, s in calls[6:]) == [2, 2, 2]
+    study = load("tiny", db)
+    assert len(study.trials) == trials + 3
+    assert all(len(study.trials[n].user_attrs["seed_acc"]) == 3
+               for n in json.loads(res.stdout)["trials"])

@@ -7,7 +7,8 @@ held-out split, and stores the result with the study (user attr `calibration`): 
 takes its per-epoch noise and rank fidelity from it, the report its seed std. When it trained
 under the study's proxy settings, each design's runs are also stored as a finished trial, as
 the search would record it: the search then reuses their seeds instead of retraining them, and
-the report shows them.
+the report shows them. Calibrating again under the same settings reuses the seeds the study
+already holds (from an earlier calibration or the search) and trains only the missing ones.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class Run:
     curves: dict[int, list[float]]  # seed -> held-out accuracy per epoch
     design: Design | None = None
     trial: optuna.Trial | None = None  # the draw's (in-memory) trial: its params, distributions
+    stored: int | None = None  # the study's trial already holding every one of these seeds
 
 
 def designs(problem: Problem, extra: int, seed: int) -> list[tuple[Design, str, optuna.Trial]]:
@@ -50,34 +52,59 @@ def designs(problem: Problem, extra: int, seed: int) -> list[tuple[Design, str, 
     for i in range(2 + extra + 50):  # a few extra draws in case of repeats
         trial = study.ask()
         design = problem.suggest(trial)
-        key = ev.design_key(to_dict(design.apply(problem.target)))
-        if key not in keys:
-            keys.add(key)
+        k = key(problem, design)
+        if k not in keys:
+            keys.add(k)
             out.append((design, REFERENCES[i] if i < 2 else "", trial))
         if len(out) == 2 + extra:
             break
     return out
 
 
+def finished_seeds(study: optuna.Study) -> dict[str, tuple[int, dict[int, list[float]]]]:
+    """Per design key: the trial holding the most finished seeds, and their curves."""
+    done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    out = {}
+    for t in ev.by_design(done):
+        history = ev.seed_history(t.user_attrs)
+        out[t.user_attrs.get(ev.DESIGN_KEY)] = (t.number, {s: history[s] for s in
+                                                           ev.seed_acc(t.user_attrs)})
+    return out
+
+
 def measure(problem: Problem, trainer: ev.Trainer, seeds: list[int], extra: int = 3,
-            draw_seed: int = 0, log=print) -> list[Run]:
+            draw_seed: int = 0, log=print, known: dict | None = None) -> list[Run]:
+    """Each design's curves on `seeds`: those in `known` (finished_seeds of a study trained
+    under the same settings) reused, the others trained."""
     runs = []
     for design, ref, trial in designs(problem, extra, draw_seed):
+        number, have = (known or {}).get(key(problem, design), (None, {}))
         curves = {}
         for s in seeds:
-            curves[s] = trainer(design, s, lambda e, a: None)
-            log(f"{ref or design.label()}  seed {s}: {curves[s][-1]:.4f}")
-        runs.append(Run(ref or design.label(), ref, curves, design, trial))
+            reused = s in have
+            curves[s] = have[s] if reused else trainer(design, s, lambda e, a: None)
+            log(f"{ref or design.label()}  seed {s}: {curves[s][-1]:.4f}"
+                + (f" (trial {number}'s, reused)" if reused else ""))
+        runs.append(Run(ref or design.label(), ref, curves, design, trial,
+                        number if set(seeds) <= set(have) else None))
     return runs
+
+
+def key(problem: Problem, design: Design) -> str:
+    return ev.design_key(to_dict(design.apply(problem.target)))
 
 
 def store_trials(study: optuna.Study, problem: Problem, runs: list[Run], epochs: int,
                  device: str) -> list[int]:
     """Each run as a finished trial of `study`, recorded as a search trial of its design is
-    (spec, costs, constraints, per-seed results, the mean as its accuracy); their numbers."""
+    (spec, costs, constraints, per-seed results, the mean as its accuracy); their numbers. A
+    run whose seeds a trial already holds adds nothing: that trial's number stands for it."""
     record = Objective(problem, False, device=device)
     numbers = []
     for r in runs:
+        if r.stored is not None:
+            numbers.append(r.stored)
+            continue
         costs = record.record(r.trial, r.design)
         attrs = r.trial.user_attrs | {
             ev.SEED_ACC: {str(s): c[-1] for s, c in r.curves.items()},
@@ -210,21 +237,22 @@ def run(space, seeds: int, extra: int, storage: str | None, study: str | None,
     where = data_source(problem, data)
     split = load_proxy_data(problem, *where, split_seed(name, store, seed))
     prepare(problem, name, store, resume=True, seed=seed)  # after every check: nothing left behind
-    trainer = ev.TorchTrainer(problem, split, cfg, dev)
-    runs = measure(problem, trainer, [seed + j for j in range(seeds)], extra, seed, log)
-    result = summarise(runs, cfg.epochs, [problem.space.seeds, problem.space.seed_cap])
     target = optuna.load_study(study_name=name, storage=store.storage)
     # the study's proxy settings: those its search ran with, else the space's as written
     theirs = target.user_attrs.get("proxy_settings") or proxy_settings(
         as_written, where, TrainConfig(**{"seed": seed} | as_written.space.proxy.train))
     mine = proxy_settings(problem, where, cfg)
-    key = changed_setting(theirs, mine)
-    if key is None:
+    changed = changed_setting(theirs, mine)
+    trainer = ev.TorchTrainer(problem, split, cfg, dev)
+    known = finished_seeds(target) if changed is None else None  # same settings: same runs
+    runs = measure(problem, trainer, [seed + j for j in range(seeds)], extra, seed, log, known)
+    result = summarise(runs, cfg.epochs, [problem.space.seeds, problem.space.seed_cap])
+    if changed is None:
         result["trials"] = store_trials(target, problem, runs, cfg.epochs, dev)
         target.set_user_attr("proxy_settings", theirs)  # a search under others is refused
     else:
-        result["not_stored"] = (f"not stored as trials of the study: calibrated with {key}="
-                                f"{mine[key]}, the study's proxy has {key}={theirs[key]} (its "
-                                "search trains the references itself)")
+        result["not_stored"] = (f"not stored as trials of the study: calibrated with {changed}="
+                                f"{mine[changed]}, the study's proxy has {changed}="
+                                f"{theirs[changed]} (its search trains the references itself)")
     target.set_user_attr(CALIBRATION, result)
     return result, problem
