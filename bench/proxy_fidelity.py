@@ -20,12 +20,13 @@ import argparse
 import itertools
 import json
 import random
+from pathlib import Path
 
 from se_design.search.stats import Pooled, difference, mean, spearman
 
 
 def load(path: str) -> tuple[dict[str, dict[int, float]], Pooled]:
-    cal = json.load(open(path))
+    cal = json.loads(Path(path).read_text())
     runs = {r["design"]: {int(s): a for s, a in r["seed_acc"].items()} for r in cal["runs"]}
     return runs, Pooled(cal["seed_std"], cal["seed_std_df"])
 
