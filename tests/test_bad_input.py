@@ -89,6 +89,8 @@ CASES = {
                                      ["unknown sampler 'grid'"]),  # no results/search.db made
     "space needs user data": (["search", "--space", "{d}/cifar/space.yaml"],
                               ["not bundled", "--data DIR"]),
+    "calibrate: space needs user data": (["calibrate", "--space", "{d}/cifar/space.yaml"],
+                                         ["not bundled", "--data DIR"]),  # no storage made
     "--data missing folder": ([*S, "--data", "{d}/nowhere"], ["nowhere", "neither"]),
     "--data unknown kind": ([*S, "--data", "cifar9:{d}/junk"], ["cifar9", "KIND:DIR"]),
     "train --data missing folder": (["train", "--arch", "se_cifar_resnet20", "--data",

@@ -229,12 +229,12 @@ def run(space, seeds: int, extra: int, storage: str | None, study: str | None,
 
     problem, as_written = load_space(space, overrides), load_space(space)
     name, url = study or problem.space.name, storage or DEFAULT_STORAGE
+    cfg = TrainConfig(**{"seed": seed} | problem.space.proxy.train)
+    dev = pick_device(device or problem.space.proxy.device)
+    where = data_source(problem, data)  # checked before the storage is opened (or created)
     if url == DEFAULT_STORAGE:
         folder("results")
     store = open_storage(url)
-    cfg = TrainConfig(**{"seed": seed} | problem.space.proxy.train)
-    dev = pick_device(device or problem.space.proxy.device)
-    where = data_source(problem, data)
     split = load_proxy_data(problem, *where, split_seed(name, store, seed))
     prepare(problem, name, store, resume=True, seed=seed)  # after every check: nothing left behind
     target = optuna.load_study(study_name=name, storage=store.storage)
