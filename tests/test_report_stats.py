@@ -101,6 +101,7 @@ def test_export_says_when_the_pick_is_within_noise_of_a_cheaper_design(tmp_path)
                     "--out", tmp_path / "b.yaml")
     assert res.exit_code == 0, text
     assert text.startswith("tiny-trial3:")  # the lucky design's trial
+    assert "accuracy 0.530 ± 0.028, 1 seed, " in text, text  # 2.447 * 0.0115 / sqrt(1)
     assert "not distinguishable from that of the cheaper trial 0" in text, text
 
 

@@ -10,6 +10,7 @@ from optuna.trial import TrialState
 
 from se_design.errors import UserError
 from se_design.files import write_text
+from se_design.search import evaluate as ev
 from se_design.search import report
 from se_design.search.storage import shown
 from se_design.spec import dumps, override, validate
@@ -48,8 +49,20 @@ def export(study: optuna.Study, url: str, trial: int | None, how: str | None,
         lines.append(f"note: trial {chosen.number} was stopped early at epoch "
                      f"{a.get('epochs_run', '?')} of {a.get('epochs_planned', '?')}, so its "
                      "accuracy is a partial one.")
-    acc = f"accuracy {chosen.values[0]:.3f}, " if chosen.values and \
-        study.user_attrs["objectives"][0] == "accuracy" else ""
-    lines.append(f"{acc}{a['params']:,} params, {a['flops']:,} FLOPs -> {path}")
+    lines.append(f"{_accuracy(study, chosen)}{a['params']:,} params, {a['flops']:,} FLOPs "
+                 f"-> {path}")
     note = report.pick_note(study, chosen) if how and chosen.state == TrialState.COMPLETE else None
     return lines + [f"note: {note}."] * bool(note)
+
+
+def _accuracy(study: optuna.Study, chosen: optuna.trial.FrozenTrial) -> str:
+    """'accuracy MEAN ± HALF-WIDTH, K seeds, ' of the chosen design, as the report gives it
+    (from the trial holding most of its seeds); '' for a cost-only study or a stopped trial."""
+    if not chosen.values or study.user_attrs["objectives"][0] != "accuracy":
+        return ""
+    key = chosen.user_attrs.get(ev.DESIGN_KEY)
+    same = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            if key is not None and t.user_attrs.get(ev.DESIGN_KEY) == key]
+    number = ev.by_design(same)[0].number if same else chosen.number
+    row = next(r for r in report.rows(study) if r.number == number)
+    return f"accuracy {report.accuracy_text(row)}, "

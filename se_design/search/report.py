@@ -231,12 +231,13 @@ def pick_note(study: optuna.Study, chosen: optuna.trial.FrozenTrial) -> str | No
     if not cheaper:
         return None
     r = cheaper[0]
-    return (f"trial {me.number}'s accuracy ({_acc(me)}) is not distinguishable from that of "
-            f"the cheaper trial {r.number} ({r.design}: {_acc(r)}, {r.params:,} params) at 95% "
-            "confidence")
+    return (f"trial {me.number}'s accuracy ({accuracy_text(me)}) is not distinguishable from "
+            f"that of the cheaper trial {r.number} ({r.design}: {accuracy_text(r)}, "
+            f"{r.params:,} params) at 95% confidence")
 
 
-def _acc(r: Row) -> str:
+def accuracy_text(r: Row) -> str:
+    """'0.972 ± 0.012, 3 seeds': the mean, its 95% interval (where measured) and seed count."""
     ci = "" if r.accuracy_ci95 is None else f" ± {r.accuracy_ci95:.3f}"
     return f"{r.values[0]:.3f}{ci}, {r.seeds} seed{'s' * (r.seeds != 1)}"
 
