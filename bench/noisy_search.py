@@ -2,7 +2,7 @@
 
 Run: python bench/noisy_search.py [--space results/proxy_bias/proxy_base.yaml] [--reps 500]
      [--noise 1.6] [--budget 180] [--landscape all|proxy6|paper|flat]
-     [--sampler nsga2|tpe] [--trial-seconds S]
+     [--sampler nsga2|tpe] [--trial-seconds S] [--noise-profile CALIBRATION.json]
 
 Over a real space file, a design's true held-out accuracy is a fixed function of it (per-stage
 SE effects by r and variant, plus a fixed per-design term), its costs are the real analytic
@@ -10,8 +10,10 @@ ones, and a measurement adds seed noise (default std 1.6 points, as measured on 
 ResNet-20 proxy). Which function is true is an assumption, so the comparison runs over three
 landscapes (LANDSCAPES): one shaped like the old 6-epoch proxy's measurements (SE costs
 accuracy, so a costlier design is usually a worse one), one shaped after the SE paper (SE helps
-in every stage) and a flat one (no SE effect). Early epochs are noisier and carry a per-design bias, so rungs rank
-imperfectly. At an equal budget of training epochs, each repetition runs:
+in every stage) and a flat one (no SE effect). Early epochs are noisier and carry a per-design
+bias, so rungs rank imperfectly: by default an epoch's seed std is (2 - epoch/epochs) times the
+last one's; `--noise-profile` takes the ratios a `calibrate --json` measured instead. At an equal
+budget of training epochs, each repetition runs:
 
 - single-seed: today's procedure: one seed per design, a rung stops a candidate on any lead
   (margin 0), the front is drawn from single numbers, export picks the most accurate;
@@ -37,6 +39,7 @@ import argparse
 import contextlib
 import hashlib
 import itertools
+import json
 import math
 import platform
 import statistics
@@ -99,9 +102,10 @@ class Truth:
     """True accuracy per design and per epoch, and noisy measurements of it."""
 
     def __init__(self, problem: Problem, noise: float, rng: np.random.Generator,
-                 land: Landscape = LANDSCAPES["proxy6"]):
+                 land: Landscape = LANDSCAPES["proxy6"], profile: dict[int, float] | None = None):
         self.problem, self.noise, self.rng, self.land = problem, noise, rng, land
         self.epochs = problem.space.proxy.train.get("epochs", 10)
+        self.profile = profile  # epoch -> seed std relative to the last epoch's
 
     def acc(self, design: Design) -> float:
         a = 0.40 + 0.005 * unit_hash(design.label())
@@ -118,7 +122,7 @@ class Truth:
         for e in range(1, self.epochs + 1):
             left = 1 - e / self.epochs  # 0 at the last epoch
             bias = 0.015 * left * unit_hash(f"{design.label()}@{e}")
-            sd = self.noise * (1 + left)
+            sd = self.noise * (self.profile[e] if self.profile else 1 + left)
             out.append(self.acc(design) * (0.6 + 0.4 * e / self.epochs) + bias
                        + sd * self.rng.standard_normal())
         return out
@@ -142,6 +146,18 @@ def costs(problem: Problem, design: Design, _cache: dict = {}) -> tuple[int, int
         c = cost(design.apply(problem.target), problem.space.convention)
         _cache[key] = (c.params, c.flops)
     return _cache[key]
+
+
+def noise_profile(path: str | None, epochs: int) -> dict[int, float] | None:
+    """Per epoch, the seed std a `calibrate --json` measured over the last epoch's."""
+    if path is None:
+        return None
+    cal = json.loads(Path(path).read_text())
+    if cal["epochs"] != epochs:
+        raise SystemExit(f"{path} was measured over {cal['epochs']} epochs, the space trains "
+                         f"{epochs}: pass the space it was calibrated on.")
+    std = {int(e): v[0] for e, v in cal["epoch_std"].items()}
+    return {e: v / std[epochs] for e, v in std.items()}
 
 
 def all_designs(problem: Problem) -> list[Design]:
@@ -215,13 +231,17 @@ def simulate(args) -> None:
           f"seed noise {args.noise} points; sampler {args.sampler}; budget {args.budget} epochs "
           f"per search; "
           f"{args.reps} repetitions")
+    profile = noise_profile(args.noise_profile, single.space.proxy.train.get("epochs", 10))
+    if profile:
+        print(f"seed std per epoch over the last epoch's, from {args.noise_profile}: "
+              + ", ".join(f"{e}: {r:.1f}" for e, r in sorted(profile.items())))
     names = list(LANDSCAPES) if args.landscape == "all" else [args.landscape]
     for name in names:
-        compare(args, single, aware, designs, budget_ok, LANDSCAPES[name], name)
+        compare(args, single, aware, designs, budget_ok, LANDSCAPES[name], name, profile)
 
 
 def compare(args, single: Problem, aware: Problem, designs: dict, budget_ok: list,
-            land: Landscape, land_name: str) -> None:
+            land: Landscape, land_name: str, profile: dict[int, float] | None) -> None:
     """Both procedures over one landscape, paired by repetition; prints the verdicts."""
     probe = Truth(single, args.noise / 100, np.random.default_rng(0), land)
     true = sorted(probe.acc(d) for d in budget_ok)
@@ -236,7 +256,8 @@ def compare(args, single: Problem, aware: Problem, designs: dict, budget_ok: lis
                                       ("noise-aware", aware, True)):
         t0, out = time.perf_counter(), []
         for rep in range(args.reps):
-            truth = Truth(problem, args.noise / 100, np.random.default_rng(1000 + rep), land)
+            truth = Truth(problem, args.noise / 100, np.random.default_rng(1000 + rep), land,
+                          profile)
             study = run_search(problem, truth, args.budget, aware_flag, rep, args.sampler)
             out.append(score(study, truth, aware_flag, best_true, designs))
         results[name] = out
@@ -353,6 +374,8 @@ def main() -> None:
     ap.add_argument("--sampler", choices=["nsga2", "tpe"], default="nsga2")
     ap.add_argument("--landscape", choices=[*LANDSCAPES, "all"], default="all")
     ap.add_argument("--trial-seconds", type=float, default=None)
+    ap.add_argument("--noise-profile", default=None,
+                    help="a calibrate --json output of the space: its per-epoch seed std")
     ap.add_argument("--skip-overhead", action="store_true")
     ap.add_argument("--skip-simulation", action="store_true")
     args = ap.parse_args()
