@@ -8,6 +8,8 @@ from pathlib import Path
 
 import typer
 
+from se_design.options import DEVICE_HELP, flag
+
 
 def register(app: typer.Typer) -> None:
     from se_design.cli import STORAGE, STUDY, err, out, user_errors
@@ -18,12 +20,12 @@ def register(app: typer.Typer) -> None:
                   seeds: int = typer.Option(3, "--seeds", min=2, help="Training seeds per design."),
                   designs: int = typer.Option(3, "--designs", min=0, help="Designs sampled besides the two references."),
                   storage: str | None = STORAGE, study: str | None = STUDY,
-                  data: str | None = typer.Option(None, "--data", help="As for search [default: the space's]."),
-                  device: str | None = typer.Option(None, "--device", help="cpu | cuda [default: the space's]."),
+                  data: str | None = typer.Option(None, "--data", help="As for search.", show_default="the space's"),
+                  device: str | None = typer.Option(None, "--device", help=DEVICE_HELP, show_default="the space's"),
                   epochs: int | None = typer.Option(None, "--epochs", min=1, help="Override the proxy's epochs."),
                   max_train: int | None = typer.Option(None, "--max-train", min=10, help="Override the proxy's training images."),
                   seed: int = typer.Option(0, "--seed", help="First training seed; the split's seed of a new study."),
-                  as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")):
+                  as_json: bool = flag("--json", "Machine-readable output (accuracies as fractions, not points).")):
         """Measure the proxy's seed noise, rung fidelity and SE-vs-no-SE gap (kept with the study)."""
         from se_design.search import calibrate as cal
 

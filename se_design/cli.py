@@ -15,6 +15,7 @@ from se_design.calibrate_cmd import register as register_calibrate
 from se_design.cost import cost as compute_cost
 from se_design.errors import Interrupted, UserError
 from se_design.files import write_text
+from se_design.options import DEVICE_HELP, flag
 from se_design.search import GRACE, HEARTBEAT
 from se_design.spec import Arch, load_config, override
 from se_design.zoo import get_arch, names
@@ -46,11 +47,6 @@ app = typer.Typer(cls=_Group, no_args_is_help=True, add_completion=False,
                   help="Design CNNs with Squeeze-and-Excitation blocks: cost, search, export.")
 out = Console()
 err = Console(stderr=True)
-
-
-def flag(name: str, help: str):
-    """A boolean switch, shown without a type (`--verify`, not `--verify <bool>`)."""
-    return typer.Option(False, name, help=help, metavar="", show_default=False)
 
 
 def _version(value: bool) -> None:
@@ -195,7 +191,7 @@ def search(space: Path = typer.Option(..., "--space", help="Search space file (s
            storage: str | None = STORAGE, study: str | None = STUDY,
            sampler: str = typer.Option("nsga2", "--sampler", help="nsga2 | tpe | brute (enumerate; for --cost-only)."),
            data: str | None = typer.Option(None, "--data", help="As for train: digits (bundled), cifar10:DIR, cifar100:DIR, folder:DIR (class subfolders of images) or DIR (kind recognised from its files).", show_default="the space's"),
-           device: str | None = typer.Option(None, "--device", help="cpu | cuda | cuda:N | auto.", show_default="the space's"),
+           device: str | None = typer.Option(None, "--device", help=DEVICE_HELP, show_default="the space's"),
            resume: bool = flag("--resume", "Continue or join an existing study (created if missing)."),
            cost_only: bool = flag("--cost-only", "No training: print the params/FLOPs frontier of the whole space, computed in memory."),
            store: bool = flag("--store", "With --cost-only: store every design as an Optuna study instead (one trial each)."),
@@ -212,9 +208,15 @@ def search(space: Path = typer.Option(..., "--space", help="Search space file (s
     """Multi-objective Optuna search over per-stage r and SE placement."""
     from se_design.search import run
 
+    for name, given in (("--store", store), ("--json", as_json)):
+        if given and not cost_only:
+            raise UserError(f"{name} goes with --cost-only (a search that trains stores its "
+                            "trials and prints its log anyway).")
     if cost_only and not store:
-        if enqueue:
-            raise UserError("--enqueue-config needs a stored study: with --cost-only add --store.")
+        run.check_sampler(sampler)
+        for name, given in (("--enqueue-config", enqueue), ("--workers", workers > 1)):
+            if given:
+                raise UserError(f"{name} needs a stored study: with --cost-only add --store.")
         return _frontier(space, as_json)
     given = {"--space": space, "--n-trials": n_trials, "--timeout": timeout, "--storage": storage,
              "--study": study, "--sampler": sampler, "--data": data, "--device": device,

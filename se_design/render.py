@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.table import Table
+from rich.text import Text
 
 from se_design.cost import Cost
 
@@ -22,7 +23,20 @@ def compact(x: float) -> str:
 class _Fitted(Table):
     """Rich collapses text columns below their min_width and then restores it, so a table
     can end a few characters wider than the console (and be cropped): take that excess from
-    the text columns still above their minimum, widest first."""
+    the text columns still above their minimum, widest first. Title and caption wrap at the
+    console's width, not the table's (rich would fold a long title into a narrow table)."""
+
+    def __rich_console__(self, console, options):
+        title, caption = self.title, self.caption
+        self.title = self.caption = None
+        try:
+            if title:
+                yield Text(title, style="table.title")
+            yield from super().__rich_console__(console, options)
+            if caption:
+                yield Text(caption, style="table.caption")
+        finally:
+            self.title, self.caption = title, caption
 
     def _calculate_column_widths(self, console, options):
         widths = super()._calculate_column_widths(console, options)
@@ -72,11 +86,12 @@ def cost_table(c: Cost, fvcore: dict[str, int] | None = None) -> Table:
                  compact(c.flops), "100%", "100%"] + ([compact(fvcore[""])] if fvcore else []))
     t = _table(f"{c.arch} at {c.resolution}x{c.resolution}, '{c.convention}' convention "
                "(1 multiply-add = 1 FLOP)",
-               ["stage", "N_s", "C_s", "r", "SE\n2NC²/r", "SE\nexact", "params", "FLOPs",
+               ["stage", "N_s", "C_s", "r", "SE\nΣ2Cd", "SE\nexact", "params", "FLOPs",
                 "params\nshare", "FLOPs\nshare"] + (["fvcore\nFLOPs"] if fvcore else []),
                rows, styles=[None] * (len(rows) - 1) + ["bold"])
     t.caption = (f"{n(c.params)} params, {n(c.flops)} FLOPs; SE {n(c.se_params)} params "
-                 f"({n(c.se_closed_form)} by the closed form 2/r·N_s·C_s²)")
+                 f"({n(c.se_closed_form)} by the closed form Σ2Cd: C the channels an SE "
+                 "sees, d = C/r its bottleneck; 2/r·N_s·C_s² where SE sees the stage's C_s)")
     return t
 
 
@@ -154,41 +169,45 @@ def paper_table(comparisons) -> Table:
 
 def front_table(study, table, knee=None) -> Table:
     """The front and the reference designs: accuracy (with its interval where the rows carry
-    one; ! when its seeds are unstable), costs as compact numbers and % over the plain
-    network, budget, and which row is the knee and which the best within budget (the one
-    `export --pick best-under-budget` chooses, shown even when off the front)."""
+    one; ! when its seeds are unstable), its seed count and front probability, costs as
+    compact numbers and % over the plain network, and notes: which row is the knee, which
+    the best within budget (the one `export --pick best-under-budget` chooses, shown even
+    when off the front), which is over budget."""
     objectives, plain = study.user_attrs["objectives"], study.user_attrs["plain"]
     feasible = [r for r in table if r.feasible]
     from se_design.search.report import best_under_budget  # what export --pick chooses
 
     best = best_under_budget(feasible) if feasible else None
     costs = [(i, o) for i, o in enumerate(objectives) if o in ("params", "flops", "latency")]
-    cols = ["trial", "design (stage:r)", objectives[0]]
+    trained = objectives[0] == "accuracy"
+    cols = ["trial", "design (stage:r)", objectives[0]] + ["n", "p_front"] * trained
     for _, o in costs:
         cols += [o, f"Δ{o}"] if o in plain else [o]
-    cols += ["budget", "note"]
+    cols += ["note"]
     rows, styles = [], []
     for r in sorted((r for r in table if r.front or r.reference or r is best),
                     key=lambda r: r.values[1]):
         ci = getattr(r, "accuracy_ci95", None)
         cells = [str(r.number), r.design, f"{r.values[0]:.3f}" + (f"±{ci:.3f}" if ci else "")
                  + "!" * getattr(r, "unstable", False)]  # noise_lines says why
+        if trained:
+            cells += [str(r.seeds), "-" if r.p_front is None else f"{r.p_front:.2f}"]
         for i, o in costs:
             value = r.values[i]
             cells += ([compact(value), f"{value / plain[o] - 1:+.2%}"] if o in plain
                       else [f"{value:.2f}ms"])
         notes = [r.reference] * bool(r.reference) + ["knee"] * (r is knee) + \
             ["best within budget"] * (r is best and objectives[0] == "accuracy") + \
-            ["not on the front"] * (not r.front)
-        rows.append(cells + ["ok" if r.feasible else "over", ", ".join(notes)])
+            ["not on the front"] * (not r.front) + ["over budget"] * (not r.feasible)
+        rows.append(cells + ["\n".join(notes)])  # a note a line: no comma left alone
         styles.append(None if r.feasible else "dim")
-    seeds = {getattr(r, "seeds", 1) for r in table}
     t = _table(f"study {study.study_name}: Pareto front ({sum(r.front for r in table)} of "
-               f"{len(table)} finished trials)", cols, rows, left=2, styles=styles)
+               f"{len(table)} finished designs)", cols, rows, left=2, styles=styles)
     t.columns[-1].justify, t.columns[-1].no_wrap, t.columns[-1].min_width = "left", False, None
     t.caption = (f"Δ = over the plain network ({compact(plain['params'])} params, "
-                 f"{compact(plain['flops'])} FLOPs); {objectives[0]} from "
-                 f"{'/'.join(map(str, sorted(seeds)))} training seed(s) on the held-out split")
+                 f"{compact(plain['flops'])} FLOPs)" + (
+                     "; accuracy on the held-out split, mean over the design's n training "
+                     "seeds; p_front = bootstrap probability of being on the front" * trained))
     return t
 
 

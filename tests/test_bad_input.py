@@ -87,6 +87,12 @@ CASES = {
     "--sampler": ([*S, "--sampler", "grid"], ["unknown sampler 'grid'"]),
     "--sampler before the storage": (["search", "--space", "{d}/space.yaml", "--sampler", "grid"],
                                      ["unknown sampler 'grid'"]),  # no results/search.db made
+    "--cost-only --sampler": ([*S, "--cost-only", "--sampler", "grid"],
+                              ["unknown sampler 'grid'"]),
+    "--store without --cost-only": ([*S, "--store"], ["--store goes with --cost-only"]),  # no training
+    "--json without --cost-only": ([*S, "--json"], ["--json goes with --cost-only"]),
+    "--cost-only --workers 2": ([*S, "--cost-only", "--workers", "2"],
+                                ["--workers needs a stored study", "--store"]),
     "space needs user data": (["search", "--space", "{d}/cifar/space.yaml"],
                               ["not bundled", "--data DIR"]),
     "calibrate: space needs user data": (["calibrate", "--space", "{d}/cifar/space.yaml"],

@@ -179,3 +179,7 @@ def test_calibrating_again_trains_only_the_seeds_the_study_lacks(tmp_path, monke
     assert len(study.trials) == trials + 3
     assert all(len(study.trials[n].user_attrs["seed_acc"]) == 3
                for n in json.loads(res.stdout)["trials"])
+    res, text = cli("calibrate", "--space", space, "--designs", 1, "--seeds", 2, "--study",
+                    "mine", "--storage", db)  # the text names the study it stored into
+    assert res.exit_code == 0 and "calibration of study 'mine' (space tiny)" in text, text
+    assert load("mine", db).user_attrs["calibration"]["study"] == "mine"

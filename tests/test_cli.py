@@ -190,14 +190,37 @@ def test_two_wrapping_text_columns_fit_80_columns_with_whole_words():
 
     # the example report's front: rich alone squeezed the design column below its longest
     # word, then widened it back and cropped the note column at column 80
-    rows = [["16", "stage1:4 stage2:4(identity) stage3:-", "0.973±0.012", "271.82K", "+0.78%",
-             "ok", "knee, best within budget"],
-            ["1", "stage1:16 stage2:16 stage3:16", "0.970±0.012", "272.10K", "+0.88%", "ok",
-             "SE r=16 everywhere, not on the front"]]
-    cols = ["trial", "design (stage:r)", "accuracy", "params", "Δparams", "budget", "note"]
+    rows = [["16", "stage1:4 stage2:4(identity) stage3:-", "0.973±0.012", "3", "0.62",
+             "271.82K", "+0.78%", "knee\nbest within budget"],
+            ["1", "stage1:16 stage2:16 stage3:16", "0.970±0.012", "3", "0.22", "272.10K",
+             "+0.88%", "SE r=16 everywhere\nnot on the front\nover budget"]]
+    cols = ["trial", "design (stage:r)", "accuracy", "n", "p_front", "params", "Δparams", "note"]
     table = render._table("front", cols, rows, left=2)
     note = table.columns[-1]  # as front_table makes it: a wrapping text column
     note.justify, note.no_wrap, note.min_width = "left", False, None
     text = _at_80(table)
     assert max(map(len, text.splitlines())) <= 80
     assert {w for r in rows for w in " ".join(r).split()} <= set(text.split())
+
+
+def test_front_table_gives_each_design_its_seed_count_and_front_probability():
+    from types import SimpleNamespace
+
+    from se_design import render
+    from se_design.search.report import Row
+
+    study = SimpleNamespace(study_name="s", user_attrs={
+        "objectives": ["accuracy", "params"], "plain": {"params": 1000, "flops": 10}})
+    rows = [Row(0, "no SE", [0.9, 1000], 1000, 10, True, "no SE", front=True,
+                accuracy_ci95=0.01, seeds=3, p_front=0.97),
+            Row(1, "all SE", [0.95, 1100], 1100, 11, False, "SE r=16 everywhere",
+                accuracy_ci95=0.02, seeds=2),  # over budget: never on the front
+            Row(2, "stage1:4", [0.92, 1010], 1010, 10, True, "", front=True, seeds=1,
+                p_front=0.5)]
+    text = _at_80(render.front_table(study, rows))
+    cells = {line.split()[0]: line.split() for line in text.splitlines()
+             if line.split() and line.split()[0].isdigit()}
+    assert cells["0"][:6] == ["0", "no", "SE", "0.900±0.010", "3", "0.97"]
+    assert cells["1"][:5] == ["1", "all", "SE", "0.950±0.020", "2"] and cells["1"][5] == "-"
+    assert cells["2"][2:5] == ["0.920", "1", "0.50"]
+    assert "(2 of 3 finished designs)" in text and "over budget" in " ".join(text.split())

@@ -206,9 +206,11 @@ def study_exists(url: str, study: str) -> bool:
 
 
 @pytest.mark.parametrize("where,stop", [("sqlite", signal.SIGINT),
+                                        ("sqlite", signal.SIGTERM),  # e.g. `timeout`
                                         ("postgresql --workers 2", signal.SIGINT),
                                         ("postgresql --workers 2", signal.SIGTERM)],
-                         ids=["sqlite-ctrl-c", "workers-ctrl-c", "workers-sigterm"])
+                         ids=["sqlite-ctrl-c", "sqlite-sigterm", "workers-ctrl-c",
+                              "workers-sigterm"])
 def test_ctrl_c_keeps_finished_trials_and_resume_completes(where, stop, tmp_path, request):
     url = f"sqlite:///{tmp_path}/s.db"
     extra = []

@@ -8,11 +8,12 @@ import typer
 from rich.console import Console
 
 from se_design.errors import UserError
+from se_design.options import DEVICE_HELP, flag
 
 out = Console()
 
 DATA = typer.Option(..., "--data", help="digits | cifar10:DIR | cifar100:DIR | folder:DIR | DIR (kind recognised from its files).")
-DEVICE = typer.Option("auto", "--device", help="auto | cpu | cuda.")
+DEVICE = typer.Option("auto", "--device", help=DEVICE_HELP)
 
 
 def _interval(acc: dict | None, what: str) -> str:
@@ -26,11 +27,11 @@ def _interval(acc: dict | None, what: str) -> str:
 def train(config: Path | None = typer.Option(None, "--config", "-c", help="Spec file (.yaml/.yml/.json)."),
           arch: str | None = typer.Option(None, "--arch", "-a", help="Zoo name; classes and resolution follow the data."),
           data: str = DATA,
-          epochs: int = typer.Option(15, "--epochs", min=1),
+          epochs: int = typer.Option(15, "--epochs", min=1, help="Training epochs."),
           seeds: int = typer.Option(1, "--seeds", min=1, help="Train this many times (seeds --seed, --seed+1, ...); the checkpoint keeps the first."),
-          seed: int = typer.Option(0, "--seed"),
+          seed: int = typer.Option(0, "--seed", help="Training seed; also draws the held-out split."),
           lr: float = typer.Option(0.2, "--lr", help="Peak learning rate (one-cycle)."),
-          batch_size: int = typer.Option(128, "--batch-size", min=1),
+          batch_size: int = typer.Option(128, "--batch-size", min=1, help="Images per training step."),
           val_fraction: float = typer.Option(0.2, "--val-fraction", help="Share of the training images held out."),
           device: str = DEVICE,
           out_file: Path = typer.Option(..., "--out", help="Checkpoint to write (MODEL.pt).")):
@@ -68,7 +69,7 @@ def train(config: Path | None = typer.Option(None, "--config", "-c", help="Spec 
 
 
 CHECKPOINT = typer.Option(..., "--checkpoint", help="MODEL.pt written by se-design train.")
-SOURCE = typer.Option(None, "--data", help="As for train [default: the data the checkpoint was trained on].")
+SOURCE = typer.Option(None, "--data", help="As for train.", show_default="the data the checkpoint was trained on")
 
 
 def _open(checkpoint: Path, data: str | None, device: str):
@@ -98,9 +99,9 @@ def _images(ckpt, ds, data: str, dev: str):
 
 def excitation(checkpoint: Path = CHECKPOINT, data: str | None = SOURCE,
                split: str = typer.Option("val", "--split", help="val (held out of training) | test."),
-               blocks: str | None = typer.Option(None, "--blocks", help="Blocks to plot, e.g. stage1.0,stage3.2 [default: the first of each stage and the last]."),
+               blocks: str | None = typer.Option(None, "--blocks", help="Blocks to plot, e.g. stage1.0,stage3.2.", show_default="the first of each stage and the last"),
                device: str = DEVICE,
-               as_json: bool = typer.Option(False, "--json", help="Machine-readable output (with per-class means)."),
+               as_json: bool = flag("--json", "Machine-readable output (with per-class means)."),
                out_dir: Path | None = typer.Option(None, "--out-dir", help="Write excitation.json and the PNGs here.")):
     """Per SE block: mean excitation per class and channel, saturation, class-specificity."""
     import json
@@ -137,13 +138,13 @@ def excitation(checkpoint: Path = CHECKPOINT, data: str | None = SOURCE,
 
 
 def fold(checkpoint: Path = CHECKPOINT, data: str | None = SOURCE,
-         blocks: str | None = typer.Option(None, "--blocks", help="Fold exactly these blocks, in this order [default: the ranking's weakest first]."),
-         steps: int | None = typer.Option(None, "--steps", min=1, help="Fold at most this many [default: every foldable SE block]."),
+         blocks: str | None = typer.Option(None, "--blocks", help="Fold exactly these blocks, in this order.", show_default="the ranking's weakest first"),
+         steps: int | None = typer.Option(None, "--steps", min=1, help="Fold at most this many.", show_default="every foldable SE block"),
          max_drop: float = typer.Option(1.0, "--max-drop", help="Accuracy points the exported design may lose."),
          convention: str = typer.Option("fvcore", "--convention", help="fvcore | paper, for FLOPs saved."),
          device: str = DEVICE,
          export: Path | None = typer.Option(None, "--export", help="Write the spec without the chosen SE blocks (.yaml/.json)."),
-         as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")):
+         as_json: bool = flag("--json", "Machine-readable output.")):
     """Fold the weakest SE blocks into constant scales, measure accuracy without retraining."""
     import json
 

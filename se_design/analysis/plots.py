@@ -32,7 +32,7 @@ def _pyplot():
 def classes_grid(stats: list[BlockStats], blocks: list[str], classes: list[str], path: Path,
                  title: str) -> Path:
     """Per chosen block: mean excitation of CHANNELS uniformly spaced channels, one line per
-    class, over the mean of all images (thick grey)."""
+    class, under the mean of all images (dashed black)."""
     plt = _pyplot()
     by = {s.block: s for s in stats}
     cols = min(2, len(blocks))
@@ -43,7 +43,9 @@ def classes_grid(stats: list[BlockStats], blocks: list[str], classes: list[str],
     for ax, block in zip(axes.flat, blocks):
         s = by[block]
         idx = np.unique(np.linspace(0, s.channels - 1, min(CHANNELS, s.channels)).round()).astype(int)
-        ax.plot(idx, s.channel_mean[idx], color="0.6", lw=3, alpha=0.6, label="all images")
+        # drawn last (zorder) and dashed: the classes' lines would hide it
+        ax.plot(idx, s.channel_mean[idx], color="k", lw=1.6, ls="--", zorder=3,
+                label="all images")
         for k, name in enumerate(classes):
             ax.plot(idx, s.class_mean[k, idx], lw=1, alpha=0.85,
                     color=colors(k if len(classes) <= 10 else k / max(1, len(classes) - 1)),
@@ -74,8 +76,11 @@ def summary(stats: list[BlockStats], path: Path, title: str) -> Path:
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(max(6.5, 0.55 * len(stats) + 2), 5.6),
                                       sharex=True, gridspec_kw={"height_ratios": [3, 2]})
     top.plot(x, [s.specificity for s in stats], "o-", label="class-specificity")
-    top.plot(x, [s.saturated_high for s in stats], "s-", label=f"share of gates > {HIGH}")
-    top.plot(x, [s.saturated_low for s in stats], "v-", label=f"share of gates < {LOW}")
+    # hollow markers: where both shares are 0 the two lines overlap and both stay visible
+    top.plot(x, [s.saturated_high for s in stats], "s-", mfc="none", ms=8,
+             label=f"share of gates > {HIGH}")
+    top.plot(x, [s.saturated_low for s in stats], "v--", mfc="none",
+             label=f"share of gates < {LOW}")
     top.plot(x, [s.mean for s in stats], "d:", color="grey", label="mean gate")
     top.set_ylim(-0.02, 1.02)
     top.set_ylabel("share / value")

@@ -47,10 +47,11 @@ def fold_table(found, base: float, n: int, title: str) -> Table:
     for col in ("step", "SE folded", "params saved", "FLOPs saved", "accuracy", "change (95%)"):
         t.add_column(col, justify="left" if col == "SE folded" else "right")
     low, high = intervals.over_images(base, n)
-    t.add_row("0", "-", "0", "0", f"{base:.4f}", f"{low:.3f}-{high:.3f}")
+    t.add_row("0", "-", "0", "0", f"{base:.4f}", "-")
     for i, s in enumerate(found, 1):
         t.add_row(str(i), s.removed[-1], f"{s.params_saved:,}", f"{s.flops_saved:,}",
                   f"{s.accuracy:.4f}", f"{s.change * 100:+.1f} ± {s.change_ci95 * 100:.1f} pt")
-    t.caption = (f"{n} images, one trained model; step 0's interval is over images, the "
-                 "changes' are paired (the same images before and after)")
+    t.caption = (f"{n} images, one trained model; step 0's accuracy has the 95% interval "
+                 f"{low:.3f}-{high:.3f} over images; the changes' are paired (the same images "
+                 "before and after)")
     return t

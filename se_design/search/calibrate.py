@@ -187,8 +187,9 @@ def text(cal: dict, problem: Problem) -> list[str]:
         return f"{100 * x:.2f}"
 
     k, gap = cal["seeds"], cal["reference_gap"]
-    lines = [(f"calibration of {problem.space.name}: {cal['designs']} designs x {k} seeds x "
-              f"{cal['epochs']} epochs"),
+    lines = [(f"calibration of study {cal.get('study', problem.space.name)!r} (space "
+              f"{problem.space.name}): {cal['designs']} designs x {k} seeds x {cal['epochs']} "
+              "epochs"),
              f"seed std: {pts(cal['seed_std'])} points (pooled, {cal['seed_std_df']} df)"]
     if cal.get("unstable"):
         lines.append(f"  pooled over {cal['designs'] - len(cal['unstable'])} of {cal['designs']} "
@@ -247,6 +248,7 @@ def run(space, seeds: int, extra: int, storage: str | None, study: str | None,
     known = finished_seeds(target) if changed is None else None  # same settings: same runs
     runs = measure(problem, trainer, [seed + j for j in range(seeds)], extra, seed, log, known)
     result = summarise(runs, cfg.epochs, [problem.space.seeds, problem.space.seed_cap])
+    result["study"] = name
     if changed is None:
         result["trials"] = store_trials(target, problem, runs, cfg.epochs, dev)
         target.set_user_attr("proxy_settings", theirs)  # a search under others is refused

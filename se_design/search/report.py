@@ -141,8 +141,7 @@ def noise_lines(study: optuna.Study) -> list[str]:
                      "differences have no interval; run se-design calibrate or --seeds 2")
     else:
         lines.append(f"seed std {100 * noise.pooled.std:.2f} points (pooled, {noise.pooled.df} "
-                     f"df, over {_pooled_designs(noise)}); ± = 95% interval of a mean; p_front "
-                     "= bootstrap probability of being on the front")
+                     f"df, over {_pooled_designs(noise)}); ± = 95% interval of a mean")
         lines += _unstable_lines(noise, [r for r in rows(study) if r.unstable])
     space = study.user_attrs.get("space", {})
     rule = space.get("early_stopping") or {}

@@ -132,8 +132,7 @@ def search(space: Path, n_trials: int, timeout: float | None, storage: str | Non
     """Run the search in this process, or in `workers` local processes started with
     `se-design search WORKER_ARGS`. Everything is checked (space, data, device, training
     settings, storage) before the study is created, so a failed start leaves nothing."""
-    if sampler not in SAMPLERS:
-        raise UserError(f"unknown sampler {sampler!r}; use {' or '.join(SAMPLERS)}.")
+    check_sampler(sampler)
     if timeout is not None and timeout <= 0:
         raise UserError(f"--timeout must be a positive number of seconds, not {timeout:g}.")
     if keep_checkpoints is not None and (workers > 1 or cost_only):
@@ -188,6 +187,11 @@ def search(space: Path, n_trials: int, timeout: float | None, storage: str | Non
     return (f"study {name!r} in {shown(url)}: {count[TrialState.COMPLETE]} finished, "
             f"{count[TrialState.PRUNED]} stopped early, {count[TrialState.FAIL]} failed. "
             f"Next: se-design report --study {name}" + (f" --storage {shown(url)}" if storage else ""))
+
+
+def check_sampler(sampler: str) -> None:
+    if sampler not in SAMPLERS:
+        raise UserError(f"unknown sampler {sampler!r}; use {' or '.join(SAMPLERS)}.")
 
 
 def _queued(problem: Problem, enqueue: list[Path], console: Console) -> list[dict]:

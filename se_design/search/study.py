@@ -167,8 +167,10 @@ class Objective:
                                              for _, u in gr.units))  # nested ones too
         if trial.params in self.references:
             trial.set_user_attr("reference", REFERENCES[self.references.index(trial.params)])
-        for key, value in self.problem.violations(c.params, c.flops).items():
-            trial.set_constraint(key, value)
+        with warnings.catch_warnings():  # a retried trial inherits its design's constraints
+            warnings.filterwarnings("ignore", "The constraint value is ignored")
+            for key, value in self.problem.violations(c.params, c.flops).items():
+                trial.set_constraint(key, value)
         if "latency" in space.objectives:
             from se_design.latency import latency_ms
 

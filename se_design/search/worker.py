@@ -23,6 +23,7 @@ from contextlib import contextmanager
 import optuna
 from optuna.trial import TrialState
 
+from se_design.search import GRACE
 from se_design.search.storage import Store, first_line, retry_callback
 
 RUN, WAIT, DONE = "run", "wait", "done"
@@ -45,7 +46,10 @@ def slots_used(trials: list[optuna.trial.FrozenTrial]) -> int:
 def work(study: optuna.Study, store: Store, objective, n_trials: int, timeout: float | None,
          catch: tuple = (), callbacks: list | None = None, log=print) -> None:
     start, waiting = time.monotonic(), False
-    with reaper(study, store), thread_errors_logged(log), ctrl_c() as pressed:
+    # SIGTERM (`timeout`, a batch system ending the job) stops it as Ctrl-C does: the
+    # running trial is queued again for --resume instead of left running
+    with reaper(study, store), thread_errors_logged(log), \
+            ctrl_c((signal.SIGINT, signal.SIGTERM)) as pressed:
         while timeout is None or time.monotonic() - start < timeout:
             if pressed.is_set():  # a Ctrl-C that Python swallowed inside a finalizer
                 raise KeyboardInterrupt
@@ -56,7 +60,9 @@ def work(study: optuna.Study, store: Store, objective, n_trials: int, timeout: f
             if step == DONE:
                 return
             if step == WAIT and not waiting:
-                log("budget spent; waiting for the trials still running elsewhere")
+                log("budget spent; waiting for the trials marked running (one whose worker "
+                    f"was killed is failed after {GRACE * store.heartbeat} s of silence, then "
+                    "retried here)")
             waiting = step == WAIT
             if waiting:
                 time.sleep(min(1, store.heartbeat))  # soon done, or a retry appears
