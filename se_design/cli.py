@@ -274,8 +274,9 @@ def report(study: str = typer.Option(..., "--study", help="Study name (as printe
     saved, planned = rep.epochs_saved(st)
     if planned:
         out.print(f"early stopping saved {saved} of {planned} epochs ({saved / planned:.0%})")
-    for line in rep.noise_lines(st):
-        out.print(line, highlight=False)
+    for line in [*rep.noise_lines(st), rep.running_line(st)]:
+        if line:
+            out.print(line, highlight=False)
     out.print("wrote " + ", ".join(map(str, paths)))
 
 

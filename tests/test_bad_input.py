@@ -168,3 +168,15 @@ def test_export_into_a_new_folder_names_it(d, tmp_path):
                               "--pick", "best-under-budget", "--out", str(out)])
     assert res.exit_code == 0, res.output
     assert out.is_file() and f"created folder '{out.parent}'" in res.stderr
+
+
+def test_report_names_the_trials_still_marked_running(d, tmp_path):
+    """A search killed hard leaves its trial RUNNING; the report must not pass over it."""
+    db = f"sqlite:///{d}/s.db"
+    study = optuna.load_study(study_name="done", storage=db)
+    study.ask()  # a trial started and never told: as a killed worker leaves it
+    res = runner.invoke(app, ["report", "--study", "done", "--storage", db,
+                              "--out-dir", str(tmp_path)])
+    text = " ".join(res.output.split())
+    assert res.exit_code == 0, text
+    assert "1 trial(s) still marked running, not in this report" in text

@@ -12,8 +12,8 @@ from optuna.trial import TrialState
 
 from se_design.errors import UserError
 from se_design.files import folder, write_text, writing
+from se_design.search import GRACE, racing, stats
 from se_design.search import evaluate as ev
-from se_design.search import racing, stats
 from se_design.search.rungs import CALIBRATION, false_stop_bound
 from se_design.search.space import EarlyStop
 from se_design.search.study import REFERENCES
@@ -129,6 +129,16 @@ def epochs_saved(study: optuna.Study) -> tuple[int, int]:
 def epochs_trained(study: optuna.Study) -> int:
     """Every epoch trained by the search, over all trials and seeds (its budget in epochs)."""
     return sum(t.user_attrs.get(ev.EPOCHS_RUN, 0) for t in study.get_trials(deepcopy=False))
+
+
+def running_line(study: optuna.Study) -> str | None:
+    """Trials the report leaves out because they have not finished, said so."""
+    n = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+    if not n:
+        return None
+    return (f"{n} trial(s) still marked running, not in this report: in progress, or left by a "
+            "search that was killed (search --resume fails and retries such a trial once it has "
+            f"been silent for {GRACE} heartbeats)")
 
 
 def noise_lines(study: optuna.Study) -> list[str]:
