@@ -83,14 +83,20 @@ def _panel(ax, table: list, i: int, x, knee, name: str) -> None:
     if knee is not None and not knee.reference:
         labelled.append((knee, f"knee (trial {knee.number})"))
     # one row per label along the bottom, left to right, so no two labels overlap whatever
-    # the points' spacing; the right half's labels end at their point
+    # the points' spacing. A leader rises straight from its label's corner at the point's x,
+    # so it crosses no other leader, and no label starting left of it lies above it; only
+    # labels of points near the right edge end at their point, to stay inside the axes.
     labelled.sort(key=lambda p: p[0].values[i])
+    xs = [x(r.values[i]) for r in table]
+    right_edge = max(xs) - 0.3 * (max(xs) - min(xs))
     for k, (r, text) in enumerate(labelled):
+        left = x(r.values[i]) <= right_edge
         ax.annotate(text, (x(r.values[i]), r.values[0]), xytext=(x(r.values[i]), 0.04 + 0.07 * k),
                     textcoords=("data", "axes fraction"), fontsize=8,
-                    ha="left" if 2 * k < len(labelled) else "right", va="bottom",
+                    ha="left" if left else "right", va="bottom",
                     bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.8},
-                    arrowprops={"arrowstyle": "-", "lw": 0.6, "color": "0.4"})
+                    arrowprops={"arrowstyle": "-", "lw": 0.6, "color": "0.4",
+                                "relpos": (0, 1) if left else (1, 1)})
 
 
 def _plain(study: optuna.Study, table: list, name: str, i: int) -> float:
