@@ -217,7 +217,8 @@ def frontier_table(problem, points, seconds: float) -> Table:
     rows, styles = [], []
     for p in points:
         over = [k for k, v in problem.violations(p.params, p.flops).items() if v > 0]
-        rows.append([" ".join(p.label), str(p.se_blocks), compact(p.params),
+        with_se = [part for part in p.label if not part.endswith(":-")]  # 80 columns
+        rows.append([" ".join(with_se) or "no SE", str(p.se_blocks), compact(p.params),
                      f"{p.params / plain_p - 1:+.2%}", compact(p.flops),
                      f"{p.flops / plain_f - 1:+.2%}", "over" if over else "ok"])
         styles.append("dim" if over else None)
@@ -225,8 +226,9 @@ def frontier_table(problem, points, seconds: float) -> Table:
                f"{problem.size():,} designs costed in {seconds:.2f} s",
                ["design (stage:r)", "SE\nblocks", "params", "Δparams", "FLOPs", "ΔFLOPs",
                 "budget"], rows, styles=styles)
-    t.caption = ("each row: the most SE blocks at that params/FLOPs level; Δ over the plain "
-                 f"network ({compact(plain_p)} params, {compact(plain_f)} FLOPs)")
+    t.caption = ("each row: the most SE blocks at that params/FLOPs level (stages not named: "
+                 f"no SE); Δ over the plain network ({compact(plain_p)} params, "
+                 f"{compact(plain_f)} FLOPs)")
     return t
 
 

@@ -57,3 +57,14 @@ def test_cost_only_prints_frontier_without_a_study(tmp_path):
     assert res.exit_code == 0, res.output
     assert not db.exists()  # stored only with --store
     assert '"within_budget": false' in res.stdout and '"within_budget": true' in res.stdout
+
+
+def test_frontier_table_names_only_the_stages_with_se(tmp_path):
+    """The text table drops 'stage:-' (no SE there) to fit 80 columns; the JSON keeps all."""
+    space = write_space(tmp_path)
+    res = CliRunner().invoke(app, ["search", "--space", str(space), "--cost-only"])
+    assert res.exit_code == 0, res.output
+    designs = [line.split("  ")[0] for line in res.output.splitlines()
+               if line.startswith(("no SE", "stage"))]
+    assert designs[0] == "no SE" and len(designs) > 1  # the cheapest: the plain network
+    assert not any(":-" in d for d in designs), designs
