@@ -197,7 +197,7 @@ def front_table(study, table, knee=None) -> Table:
             cells += ([compact(value), f"{value / plain[o] - 1:+.2%}"] if o in plain
                       else [f"{value:.2f}ms"])
         notes = [r.reference] * bool(r.reference) + ["knee"] * (r is knee) + \
-            ["best within budget"] * (r is best and objectives[0] == "accuracy") + \
+            ["best within budget"] * (r is best and trained) + \
             ["not on the front"] * (not r.front) + ["over budget"] * (not r.feasible)
         rows.append(cells + ["\n".join(notes)])  # a note a line: no comma left alone
         styles.append(None if r.feasible else "dim")

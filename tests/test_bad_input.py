@@ -172,10 +172,14 @@ def test_export_into_a_new_folder_names_it(d, tmp_path):
 
 def test_report_names_the_trials_still_marked_running(d, tmp_path):
     """A search killed hard leaves its trial RUNNING; the report must not pass over it."""
-    db = f"sqlite:///{d}/s.db"
-    study = optuna.load_study(study_name="done", storage=db)
+    db = f"sqlite:///{tmp_path}/r.db"
+    problem = load_space(d / "space.yaml")
+    prepare(problem, "killed", open_storage(db))
+    study = optuna.load_study(study_name="killed", storage=db)
+    study.add_trial(optuna.trial.create_trial(values=[0.5, problem.plain_params], user_attrs={
+        "target_spec": to_dict(problem.target), "design": "stage1:-", "params": 1, "flops": 2}))
     study.ask()  # a trial started and never told: as a killed worker leaves it
-    res = runner.invoke(app, ["report", "--study", "done", "--storage", db,
+    res = runner.invoke(app, ["report", "--study", "killed", "--storage", db,
                               "--out-dir", str(tmp_path)])
     text = " ".join(res.output.split())
     assert res.exit_code == 0, text
