@@ -3,6 +3,7 @@
 Run: python bench/noisy_search.py [--space results/proxy_bias/proxy_base.yaml] [--reps 500]
      [--noise 1.6] [--budget 180] [--landscape all|proxy6|paper|flat]
      [--sampler nsga2|tpe] [--trial-seconds S] [--noise-profile CALIBRATION.json]
+     [--cost-prior]
 
 Over a real space file, a design's true held-out accuracy is a fixed function of it (per-stage
 SE effects by r and variant, plus a fixed per-design term), its costs are the real analytic
@@ -26,6 +27,11 @@ design truly dominates) and the regret (best true accuracy under the budget minu
 accuracy of the exported design), split into exploration (how far below the best the best
 design it finished is) and selection (how far below that its pick is). Target: noise-aware
 false front rate at most half the single-seed one, and lower regret.
+
+`--cost-prior` also runs both with rungs that stop on cost alone (a candidate stops once
+`min_peers` designs as cheap have reached the rung, whatever their accuracies): where single-seed
+does no better than that, its rung stops carry no information, only the prior that a costlier
+design is a worse one, which the noise-aware rule may not act on.
 
 Then the statistics' overhead: with 200 finished trials in a SQLite study, the time of one
 sampler draw, a design's rung decisions and racing, and a full report, against one trial's
@@ -167,16 +173,24 @@ def all_designs(problem: Problem) -> list[Design]:
             for combo in itertools.product(choices, repeat=len(problem.stages))]
 
 
-def run_search(problem: Problem, truth: Truth, budget: int, noise_aware: bool, seed: int,
-               sampler: str = "nsga2"):
+# How a rung decides, as the calibration the rule reads sets it (epoch_std, rung_fidelity):
+# evidence = the shipped rule, from the study's own replicates (no calibration); any lead =
+# the single-seed rule, a margin of ~0 and every rung trusted; cost = a seed std of -1, so the
+# margin is negative and every design as cheap that reached the rung counts as ahead: the
+# rule stops on cost alone, whatever the accuracies.
+STOPS = {"evidence": None, "any lead": 1e-9, "cost": -1.0}
+
+
+def run_search(problem: Problem, truth: Truth, budget: int, seed: int, sampler: str = "nsga2",
+               stops: str = "evidence"):
     study = optuna.create_study(directions=["maximize", "minimize"],
                                 sampler=SAMPLERS[sampler](seed=seed))
     study.set_user_attr("objectives", ["accuracy", "params"])
     study.set_user_attr("plain", {"params": problem.plain_params, "flops": problem.plain_flops})
-    if not noise_aware:  # today's rule: any lead stops (margin ~0), every rung trusted
+    if STOPS[stops] is not None:
         rungs = problem.space.early_stopping.rungs
         study.set_user_attr(CALIBRATION, {"epochs": truth.epochs,
-                                          "epoch_std": {str(e): [1e-9, 100] for e in rungs},
+                                          "epoch_std": {str(e): [STOPS[stops], 100] for e in rungs},
                                           "rung_fidelity": {str(e): 1.0 for e in rungs}})
     for params in problem.references():
         study.enqueue_trial(params)
@@ -251,14 +265,18 @@ def compare(args, single: Problem, aware: Problem, designs: dict, budget_ok: lis
           f"{100 * (paper - plain):+.2f} points from no SE; best true accuracy "
           f"{best_true:.4f}, no SE {100 * (plain - best_true):+.2f} points from it, "
           f"{sum(t > best_true - 0.005 for t in true)} designs within 0.5 points of it")
+    procedures = [("single-seed", single, False, "any lead"),
+                  ("noise-aware", aware, True, "evidence")]
+    if args.cost_prior:
+        procedures += [(f"{name} stopping on cost alone", problem, flag, "cost")
+                       for name, problem, flag, _ in procedures]
     results = {}
-    for name, problem, aware_flag in (("single-seed", single, False),
-                                      ("noise-aware", aware, True)):
+    for name, problem, aware_flag, stops in procedures:
         t0, out = time.perf_counter(), []
         for rep in range(args.reps):
             truth = Truth(problem, args.noise / 100, np.random.default_rng(1000 + rep), land,
                           profile)
-            study = run_search(problem, truth, args.budget, aware_flag, rep, args.sampler)
+            study = run_search(problem, truth, args.budget, rep, args.sampler, stops)
             out.append(score(study, truth, aware_flag, best_true, designs))
         results[name] = out
         m = {k: statistics.mean(o[k] for o in out) for k in out[0]}
@@ -275,8 +293,8 @@ def compare(args, single: Problem, aware: Problem, designs: dict, budget_ok: lis
                       for k, n in (("false", "single-seed"), ("false", "noise-aware"),
                                    ("regret", "single-seed"), ("regret", "noise-aware")))
     # the same true accuracies and sampler seed per repetition: compared paired by repetition
-    def paired(key: str) -> tuple[float, float]:
-        d = [a[key] - b[key] for a, b in zip(results["single-seed"], results["noise-aware"])]
+    def paired(key: str, other: str = "noise-aware") -> tuple[float, float]:
+        d = [a[key] - b[key] for a, b in zip(results["single-seed"], results[other])]
         return statistics.mean(d), 1.96 * statistics.stdev(d) / math.sqrt(len(d))
 
     (diff, half), (d_exp, h_exp), (d_sel, h_sel) = map(paired, ("regret", "explore", "select"))
@@ -291,6 +309,11 @@ def compare(args, single: Problem, aware: Problem, designs: dict, budget_ok: lis
           f"{100 * d_exp:+.2f} ± {100 * h_exp:.2f}, selection {100 * d_sel:+.2f} ± "
           f"{100 * h_sel:.2f} points; noise-aware picking the highest mean instead of the "
           f"highest interval lower end: regret {100 * top:.2f} points")
+    if args.cost_prior:  # is single-seed's edge information, or a prior that cost predicts loss?
+        print(f"[{land_name}] the cost prior: single-seed's regret minus (paired) that of "
+              + ", ".join(f"{name} {100 * d:+.2f} ± {100 * h:.2f}"
+                          for name, *_ in procedures[2:] for d, h in [paired("regret", name)])
+              + " points")
 
 
 def overhead(args) -> None:
@@ -376,6 +399,8 @@ def main() -> None:
     ap.add_argument("--trial-seconds", type=float, default=None)
     ap.add_argument("--noise-profile", default=None,
                     help="a calibrate --json output of the space: its per-epoch seed std")
+    ap.add_argument("--cost-prior", action="store_true",
+                    help="also run both procedures with rungs that stop on cost alone")
     ap.add_argument("--skip-overhead", action="store_true")
     ap.add_argument("--skip-simulation", action="store_true")
     args = ap.parse_args()
