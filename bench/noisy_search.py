@@ -58,9 +58,9 @@ import numpy as np
 import optuna
 from optuna.trial import TrialState
 
-from se_design.search import evaluate as ev
 from se_design.search import racing, report
-from se_design.search.rungs import CALIBRATION, RungRule
+from se_design.search.records import set_study, set_trial
+from se_design.search.rungs import RungRule
 from se_design.search.space import Design, Problem, load_space
 from se_design.search.study import SAMPLERS, Objective
 from se_design.spec import SE
@@ -185,16 +185,17 @@ def run_search(problem: Problem, truth: Truth, budget: int, seed: int, sampler: 
                stops: str = "evidence"):
     study = optuna.create_study(directions=["maximize", "minimize"],
                                 sampler=SAMPLERS[sampler](seed=seed))
-    study.set_user_attr("objectives", ["accuracy", "params"])
-    study.set_user_attr("plain", {"params": problem.plain_params, "flops": problem.plain_flops})
-    if STOPS[stops] is not None:
+    set_study(study, objectives=["accuracy", "params"],
+              plain={"params": problem.plain_params, "flops": problem.plain_flops})
+    if STOPS[stops] is not None:  # the rungs' noise and fidelity, as a calibration gives them
         rungs = problem.space.early_stopping.rungs
-        study.set_user_attr(CALIBRATION, {"epochs": truth.epochs,
-                                          "epoch_std": {str(e): [STOPS[stops], 100] for e in rungs},
-                                          "rung_fidelity": {str(e): 1.0 for e in rungs}})
+        set_study(study, calibration={
+            "epochs": truth.epochs, "seeds": 1, "designs": 0, "seed_std": STOPS[stops],
+            "seed_std_df": 100, "epoch_std": {str(e): [STOPS[stops], 100] for e in rungs},
+            "rung_fidelity": {str(e): 1.0 for e in rungs}})
     for params in problem.references():
         study.enqueue_trial(params)
-    objective = Objective(problem, False, truth, truth.epochs, base_seed=0)
+    objective = Objective(problem, False, truth, truth.epochs, train_seed=0)
 
     def stop(st, _):
         if report.epochs_trained(st) >= budget:
@@ -324,8 +325,8 @@ def overhead(args) -> None:
         url = f"sqlite:///{tmp}/o.db"
         study = optuna.create_study(directions=["maximize", "minimize"], storage=url,
                                     study_name="o", sampler=optuna.samplers.NSGAIISampler(seed=0))
-        study.set_user_attr("objectives", ["accuracy", "params"])
-        study.set_user_attr("plain", {"params": problem.plain_params, "flops": problem.plain_flops})
+        set_study(study, objectives=["accuracy", "params"],
+                  plain={"params": problem.plain_params, "flops": problem.plain_flops})
         fill = Objective(problem, False, truth, truth.epochs)
 
         def enough(st, _):
@@ -338,7 +339,7 @@ def overhead(args) -> None:
         trial = study.ask()  # the sampler's draw
         sampler_s = time.perf_counter() - t
         design = problem.suggest(trial)
-        trial.set_user_attr(ev.DESIGN_KEY, "overhead-probe")
+        set_trial(trial, design_key="overhead-probe")
         t = time.perf_counter()
         rule = RungRule(problem.space.early_stopping, trial, truth.params(design), truth.epochs)
         with contextlib.suppress(optuna.TrialPruned):

@@ -33,7 +33,8 @@ def register(app: typer.Typer) -> None:
                                   {"epochs": epochs, "max_train": max_train}, seed,
                                   log=lambda s: err.print(s, highlight=False))
         if as_json:
-            print(json.dumps(result | {"warning": cal.warning(result, problem)}, indent=2))
+            print(json.dumps(result.model_dump() | {"warning": cal.warning(result, problem)},
+                             indent=2))
         else:
             for line in cal.text(result, problem):
                 out.print(line, highlight=False)

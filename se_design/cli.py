@@ -196,7 +196,6 @@ def search(space: Path = typer.Option(..., "--space", help="Search space file (s
            cost_only: bool = flag("--cost-only", "No training: print the params/FLOPs frontier of the whole space, computed in memory."),
            store: bool = flag("--store", "With --cost-only: store every design as an Optuna study instead (one trial each)."),
            as_json: bool = flag("--json", "With --cost-only: print the frontier as JSON."),
-           as_worker: bool = typer.Option(False, "--as-worker", hidden=True),  # --workers' children
            epochs: int | None = typer.Option(None, "--epochs", min=1, help="Override the proxy's epochs.", show_default="the space's"),
            max_train: int | None = typer.Option(None, "--max-train", min=10, help="Override the proxy's training images.", show_default="the space's"),
            seed: int = typer.Option(0, "--seed", help="Seeds the sampler, the validation split and training."),
@@ -207,6 +206,7 @@ def search(space: Path = typer.Option(..., "--space", help="Search space file (s
            keep_checkpoints: Path | None = typer.Option(None, "--keep-checkpoints", help="Keep the trained proxies of the Pareto front here (single worker).")):
     """Multi-objective Optuna search over per-stage r and SE placement."""
     from se_design.search import run
+    from se_design.search.request import SearchRequest
 
     for name, given in (("--store", store), ("--json", as_json)):
         if given and not cost_only:
@@ -218,20 +218,14 @@ def search(space: Path = typer.Option(..., "--space", help="Search space file (s
             if given:
                 raise UserError(f"{name} needs a stored study: with --cost-only add --store.")
         return _frontier(space, as_json)
-    given = {"--space": space, "--n-trials": n_trials, "--timeout": timeout, "--storage": storage,
-             "--study": study, "--sampler": sampler, "--data": data, "--device": device,
-             "--epochs": epochs, "--max-train": max_train, "--seed": seed, "--seeds": seeds,
-             "--heartbeat": heartbeat}
-    worker_args = [str(x) for k, v in given.items() if v is not None for x in (k, v)]
-    worker_args += ["--resume", "--as-worker"] + ["--cost-only", "--store"] * cost_only
-    result = run.search(space, n_trials=n_trials, timeout=timeout, storage=storage, study=study,
-                        sampler=sampler, data=data, device=device, resume=resume,
-                        cost_only=cost_only, seed=seed, console=out,
-                        overrides={"epochs": epochs, "max_train": max_train, "seeds": seeds},
-                        heartbeat=heartbeat, workers=workers, worker_args=worker_args,
-                        enqueue=enqueue, keep_checkpoints=keep_checkpoints)
-    if not as_worker:  # the parent of --workers prints the one summary
-        out.print(result, highlight=False, soft_wrap=True)
+    req = SearchRequest.make(
+        space=space, n_trials=n_trials, timeout=timeout, storage=storage, study=study,
+        sampler=sampler, data=data, device=device, resume=resume, cost_only=cost_only,
+        epochs=epochs, max_train=max_train, seeds=seeds, split_seed=seed, train_seed=seed,
+        sampler_seed=seed, heartbeat=heartbeat, workers=workers, enqueue=enqueue,
+        keep_checkpoints=keep_checkpoints)
+    result = run.search(req, out)
+    out.print(result, highlight=False, soft_wrap=True)
 
 
 def _frontier(space: Path, as_json: bool) -> None:

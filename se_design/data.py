@@ -57,6 +57,20 @@ def load_data(source: str, path: str | None = None,
     return _cifar(source, Path(path))
 
 
+def parse(text: str) -> tuple[str, str | None]:
+    """'digits', 'KIND:PATH' (KIND in cifar10, cifar100, folder) or a directory, whose kind
+    is recognised from its files (the same --data for train, search and calibrate)."""
+    if text in BUILT_IN:
+        return text, None
+    kind, sep, path = text.partition(":")
+    if sep and kind in SOURCES:
+        return kind, path
+    if not Path(text).is_dir():
+        raise UserError(f"--data {text!r} is neither {' or '.join(BUILT_IN)}, KIND:DIR (KIND "
+                        "cifar10, cifar100 or folder) nor an existing data folder.")
+    return detect(text), text
+
+
 def detect(path: str) -> str:
     """What a --data directory holds: CIFAR-10 or CIFAR-100 python batches, or an image folder."""
     where = Path(path)

@@ -173,7 +173,10 @@ def front_table(study, table, knee=None) -> Table:
     compact numbers and % over the plain network, and notes: which row is the knee, which
     the best within budget (the one `export --pick best-under-budget` chooses, shown even
     when off the front), which is over budget."""
-    objectives, plain = study.user_attrs["objectives"], study.user_attrs["plain"]
+    from se_design.search.records import StudyRecord
+
+    record = StudyRecord.of(study)
+    objectives, plain = record.objectives, record.plain
     feasible = [r for r in table if r.feasible]
     from se_design.search.report import best_under_budget  # what export --pick chooses
 

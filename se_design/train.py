@@ -20,13 +20,9 @@ from torch import nn
 from se_design.build import init_gates
 from se_design.data import Dataset
 from se_design.errors import UserError
-from se_design.train_config import TrainConfig
+from se_design.train_config import Diverged, TrainConfig
 
 EVAL_BATCH = 1024
-
-
-class Diverged(Exception):
-    """The training loss became NaN or inf."""
 
 
 @dataclass

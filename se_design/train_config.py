@@ -10,6 +10,10 @@ from se_design.errors import UserError
 SCHEDULES = ("onecycle", "cosine")
 
 
+class Diverged(Exception):
+    """The training loss became NaN or inf (here, so the search can catch it without torch)."""
+
+
 @dataclass
 class TrainConfig:
     epochs: int = 10

@@ -10,6 +10,7 @@ from se_design.checkpoint import load
 from se_design.cli import app
 from se_design.edit import without_se
 from se_design.errors import UserError
+from se_design.search.records import TrialRecord
 from se_design.search.space import load_space
 from se_design.spec import save_config
 from se_design.zoo import get_arch
@@ -42,7 +43,7 @@ def test_search_runs_the_enqueued_design_after_the_references(tmp_path):
                               "--n-trials", "3", "--storage", db, "--enqueue-config", str(design)])
     assert res.exit_code == 0, res.output
     trials = optuna.load_study(study_name="tiny-cost", storage=db).trials
-    assert trials[2].user_attrs["design"] == "stage1:16 stage2:16 stage3:-"
+    assert TrialRecord.of(trials[2]).design == "stage1:16 stage2:16 stage3:-"
 
 
 def test_an_enqueued_reference_is_said_and_resume_queues_a_new_design(tmp_path):
@@ -63,7 +64,7 @@ def test_an_enqueued_reference_is_said_and_resume_queues_a_new_design(tmp_path):
                                   str(design)])
         assert res.exit_code == 0, res.output
     trials = optuna.load_study(study_name="tiny-cost", storage=db).trials
-    assert [t.user_attrs["design"] for t in trials][2:] == ["stage1:16 stage2:16 stage3:-"]
+    assert [TrialRecord.of(t).design for t in trials][2:] == ["stage1:16 stage2:16 stage3:-"]
 
 
 def test_keep_checkpoints_keeps_the_front_only(tmp_path):

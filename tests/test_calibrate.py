@@ -8,6 +8,7 @@ from conftest import TINY, write_space
 from test_search import cli
 
 from se_design.search.calibrate import Run, summarise, text, warning
+from se_design.search.records import StudyRecord, TrialRecord
 from se_design.search.space import load_space
 from se_design.search.stats import t_quantile
 from se_design.search.study import load
@@ -80,8 +81,8 @@ def test_calibrate_command_stores_the_result_for_the_search(tmp_path):
     assert set(out["reference_gap"]) == {"mean", "low", "high"} and out["seeds"] == 2
     assert out["reference_gap"]["low"] <= out["reference_gap"]["mean"] <= out["reference_gap"]["high"]
     study = load("tiny", db)
-    assert study.user_attrs["calibration"]["seed_std"] == out["seed_std"]
-    assert study.user_attrs["split_seed"] == 0
+    assert StudyRecord.of(study).calibration.seed_std == out["seed_std"]
+    assert StudyRecord.of(study).split_seed == 0
     # the search then joins the calibrated study without --resume
     res, text = cli("search", "--space", space, "--n-trials", 2, "--storage", db)
     assert res.exit_code == 0, text
@@ -133,7 +134,7 @@ def test_the_search_reuses_the_calibration_runs(tmp_path, monkeypatch):
     assert rows["no SE"]["accuracy_mean"] == pytest.approx(0.505)
     study = load("tiny", db)
     assert study.trials[0].params == study.trials[2].params  # the queued reference, reused
-    assert study.trials[0].user_attrs["reused_from"] == 2
+    assert TrialRecord.of(study.trials[0]).reused_from == 2
 
 
 def test_calibration_under_other_settings_is_not_stored_nor_pooled(tmp_path, monkeypatch):
@@ -177,9 +178,9 @@ def test_calibrating_again_trains_only_the_seeds_the_study_lacks(tmp_path, monke
     assert sorted(s for _, s in calls[6:]) == [2, 2, 2]
     study = load("tiny", db)
     assert len(study.trials) == trials + 3
-    assert all(len(study.trials[n].user_attrs["seed_acc"]) == 3
+    assert all(len(TrialRecord.of(study.trials[n]).seed_acc) == 3
                for n in json.loads(res.stdout)["trials"])
     res, text = cli("calibrate", "--space", space, "--designs", 1, "--seeds", 2, "--study",
                     "mine", "--storage", db)  # the text names the study it stored into
     assert res.exit_code == 0 and "calibration of study 'mine' (space tiny)" in text, text
-    assert load("mine", db).user_attrs["calibration"]["study"] == "mine"
+    assert StudyRecord.of(load("mine", db)).calibration.study == "mine"

@@ -134,7 +134,7 @@ def test_resized_antialiases_and_keeps_labels():
 def test_proxy_data_size_resizes_files_and_built_ins(tmp_path):
     from conftest import write_space
 
-    from se_design.search.run import load_proxy_data
+    from se_design.search.proxy import load_proxy_data
     from se_design.search.space import load_space
 
     for i in range(6):

@@ -25,6 +25,7 @@ from typer.testing import CliRunner
 from se_design.cli import app
 from se_design.cost import cost
 from se_design.search import GRACE
+from se_design.search.records import TrialRecord
 from se_design.search.storage import open_storage
 from se_design.search.worker import DONE, RUN, WAIT, plan, worker_env
 from se_design.spec import validate
@@ -96,8 +97,8 @@ def test_four_workers_finish_exactly_the_trials_asked_for(shared_url, tmp_path, 
     assert [t.number for t in trials] == list(range(n))  # no duplicates, no gaps, no extras
     assert all(t.state == TrialState.COMPLETE for t in trials)
     for t in trials:  # every trial's spec is stored and re-costs to its recorded params
-        assert cost(validate(t.user_attrs["target_spec"])).params == t.user_attrs["params"]
-    assert len({t.user_attrs["worker"] for t in trials}) >= 2  # they really ran side by side
+        assert cost(validate(TrialRecord.of(t).target_spec)).params == TrialRecord.of(t).params
+    assert len({TrialRecord.of(t).worker for t in trials}) >= 2  # they really ran side by side
 
 
 def test_killed_worker_trial_is_failed_in_grace_and_retried_once(shared_url, tmp_path):
@@ -121,7 +122,7 @@ def test_killed_worker_trial_is_failed_in_grace_and_retried_once(shared_url, tmp
     (retry,) = retries(trials)  # retried exactly once, by the other worker, to the end
     assert retry.system_attrs["failed_trial"] == number and retry.params == killed.params
     assert retry.state in (TrialState.COMPLETE, TrialState.PRUNED)
-    assert retry.user_attrs["worker"].endswith(f":{survivor.pid}")
+    assert TrialRecord.of(retry).worker.endswith(f":{survivor.pid}")
     assert [t.number for t in trials] == list(range(n + 1))  # the retry took no one's slot
     assert all(t.state.is_finished() for t in trials)
 
@@ -195,8 +196,8 @@ def two_training_workers(url: str, tmp_path, n: int, beat: int, epochs: int):
 def running_trial(url: str, study: str, procs: dict):
     """(number, process) of a trial one of `procs` runs that has drawn its design."""
     for t in trials_of(url, study) if study_exists(url, study) else []:
-        pid = int(t.user_attrs.get("worker", ":0").rsplit(":", 1)[1])
-        if t.state == TrialState.RUNNING and "design" in t.user_attrs and pid in procs:
+        pid = int((TrialRecord.of(t).worker or ":0").rsplit(":", 1)[1])
+        if t.state == TrialState.RUNNING and TrialRecord.of(t).design and pid in procs:
             return t.number, procs[pid]
     return None
 
@@ -225,7 +226,7 @@ def test_ctrl_c_keeps_finished_trials_and_resume_completes(where, stop, tmp_path
     def two_done_one_running():
         trials = trials_of(url, study) if study_exists(url, study) else []
         done = {t.number: t.values for t in trials if t.state == TrialState.COMPLETE}
-        running = any(t.state == TrialState.RUNNING and "design" in t.user_attrs for t in trials)
+        running = any(t.state == TrialState.RUNNING and TrialRecord.of(t).design for t in trials)
         return done if len(done) >= 2 and running else None
 
     wait_for(two_done_one_running)

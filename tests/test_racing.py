@@ -6,7 +6,7 @@ from conftest import write_space
 from test_replicates import FakeTrainer
 from test_rungs import SE_STAGE1
 
-from se_design.search import evaluate as ev
+from se_design.search.records import TrialRecord
 from se_design.search.space import load_space
 from se_design.search.study import Objective
 
@@ -33,8 +33,8 @@ def seeds_of_candidate(tmp_path, cand, max_seeds=4):
     for p in [*problem.references(), SE_STAGE1]:
         study.enqueue_trial(p)
     study.optimize(Objective(problem, False, Noisy(cand), 1), n_trials=3)
-    assert [len(ev.seed_acc(t.user_attrs)) for t in study.trials[:2]] == [max_seeds] * 2
-    return len(ev.seed_acc(study.trials[2].user_attrs))
+    assert [len(TrialRecord.of(t).seed_acc) for t in study.trials[:2]] == [max_seeds] * 2
+    return len(TrialRecord.of(study.trials[2]).seed_acc)
 
 
 @pytest.mark.parametrize("cand,seeds", [
@@ -55,7 +55,7 @@ def test_the_cheapest_design_is_not_raced(tmp_path):
     study = optuna.create_study(directions=["maximize", "minimize"])
     study.enqueue_trial(SE_STAGE1)  # first: nothing costs less yet
     study.optimize(Objective(problem, False, Noisy(0.5), 1), n_trials=1)
-    assert len(ev.seed_acc(study.trials[0].user_attrs)) == 1
+    assert len(TrialRecord.of(study.trials[0]).seed_acc) == 1
 
 
 def test_without_any_measured_noise_a_second_seed_measures_it(tmp_path):
@@ -68,4 +68,4 @@ def test_without_any_measured_noise_a_second_seed_measures_it(tmp_path):
     study.optimize(Objective(problem, False, Noisy(0.3), 1), n_trials=1)
     # 2 seeds measure a std on 1 df: t(0.975, 1) = 12.7 leaves the 0.2 gap unresolved; the
     # third seed (t(0.975, 2) = 4.3) resolves it
-    assert len(ev.seed_acc(study.trials[1].user_attrs)) == 3
+    assert len(TrialRecord.of(study.trials[1]).seed_acc) == 3

@@ -8,7 +8,8 @@ import pytest
 from conftest import write_space
 from test_replicates import FakeTrainer
 
-from se_design.search.rungs import CALIBRATION, false_stop_bound
+from se_design.search.records import TrialRecord, set_study
+from se_design.search.rungs import false_stop_bound
 from se_design.search.space import load_space
 from se_design.search.study import Objective
 
@@ -36,22 +37,22 @@ def search(tmp_path, gap, calibration, **changes):
         "rungs": [1], "min_peers": 1, "dominators": 1, "z": 1.645, "min_fidelity": 0.7}))
     study = optuna.create_study(directions=["maximize", "minimize"])
     if calibration:
-        study.set_user_attr(CALIBRATION, calibration)
+        set_study(study, calibration=calibration)
     study.enqueue_trial(problem.references()[0])  # no SE: the cheapest, never stopped
     study.enqueue_trial(SE_STAGE1)
     study.optimize(Objective(problem, False, Curves(gap), 3), n_trials=2)
     return study.trials[1]
 
 
-CAL = {"epochs": 3, "epoch_std": {"1": [0.02, 20]}, "rung_fidelity": {"1": 0.9}}
+CAL = {"epochs": 3, "seeds": 2, "designs": 5, "seed_std": 0.02, "seed_std_df": 20, "epoch_std": {"1": [0.02, 20]}, "rung_fidelity": {"1": 0.9}}
 MARGIN = 1.645 * 0.02 * math.sqrt(1 + 1 / 1)  # z * sigma * sqrt(1/n_peer + 1/1) = 0.0465
 
 
 def test_stops_only_beyond_the_margin(tmp_path):
     behind = search(tmp_path, MARGIN + 0.005, CAL)
     assert behind.state == optuna.trial.TrialState.PRUNED
-    assert "ahead at epoch 1" in behind.user_attrs["pruned_because"]
-    assert (behind.user_attrs["epochs_run"], behind.user_attrs["epochs_planned"]) == (1, 3)
+    assert "ahead at epoch 1" in TrialRecord.of(behind).pruned_because
+    assert (TrialRecord.of(behind).epochs_run, TrialRecord.of(behind).epochs_planned) == (1, 3)
     assert search(tmp_path, MARGIN - 0.005, CAL).state == optuna.trial.TrialState.COMPLETE
 
 

@@ -14,6 +14,7 @@ from se_design.cli import app
 from se_design.cost import cost
 from se_design.errors import UserError
 from se_design.search import report
+from se_design.search.records import StudyRecord, TrialRecord
 from se_design.search.space import load_space
 from se_design.search.study import load
 
@@ -58,10 +59,10 @@ def test_cost_only_search_enumerates_with_references_first(tmp_path):
     study = load("tiny-cost", db)
     trials = study.get_trials()
     assert len(trials) == 12
-    assert [t.user_attrs.get("reference") for t in trials[:2]] == ["no SE", "SE r=16 everywhere"]
+    assert [TrialRecord.of(t).reference for t in trials[:2]] == ["no SE", "SE r=16 everywhere"]
     for t in trials:  # every trial keeps its target spec, which re-costs to its values
-        spec = load_config_from(t.user_attrs["target_spec"], tmp_path)
-        assert cost(spec).params == t.values[1] == t.user_attrs["params"]
+        spec = load_config_from(TrialRecord.of(t).target_spec, tmp_path)
+        assert cost(spec).params == t.values[1] == TrialRecord.of(t).params
 
 
 def test_space_size_is_counted_by_hand_and_caps_brute_force(tmp_path):
@@ -179,7 +180,7 @@ def test_diverging_trial_fails_with_reason_and_search_goes_on(tmp_path):
     trials = load("tiny", db).get_trials()
     assert len(trials) == 2
     assert all(t.state == optuna.trial.TrialState.FAIL for t in trials)
-    assert all("training loss became" in t.user_attrs["failed_because"] for t in trials)
+    assert all("training loss became" in TrialRecord.of(t).failed_because for t in trials)
     assert "Traceback" not in res.output
 
 
@@ -228,13 +229,13 @@ def test_per_block_switches_reach_the_spec(tmp_path):
                     "--sampler", "tpe")
     assert res.exit_code == 0, text
     trials = load("tiny-cost", db).get_trials()
-    assert [t.user_attrs.get("reference") for t in trials[:2]] == ["no SE", "SE r=16 everywhere"]
+    assert [TrialRecord.of(t).reference for t in trials[:2]] == ["no SE", "SE r=16 everywhere"]
     checked = 0
     for t in trials:
         for stage in load_space(space).stages:
             if t.params[f"r_{stage}"] == "none":
                 continue
-            blocks = next(s for s in t.user_attrs["target_spec"]["stages"] if s["name"] == stage)
+            blocks = next(s for s in TrialRecord.of(t).target_spec["stages"] if s["name"] == stage)
             for i, block in enumerate(blocks["blocks"]):
                 assert ("se" in block) == t.params[f"on_{stage}_{i}"]
                 checked += 1
@@ -247,9 +248,9 @@ def test_latency_objective_is_measured_per_trial(tmp_path):
     res, text = cli("search", "--space", space, "--cost-only", "--store", "--n-trials", 3, "--storage", db)
     assert res.exit_code == 0, text
     study = load("tiny-cost", db)
-    assert study.user_attrs["objectives"] == ["se_blocks", "params", "latency"]
+    assert StudyRecord.of(study).objectives == ["se_blocks", "params", "latency"]
     for t in study.get_trials():
-        assert t.values[2] == t.user_attrs["latency_ms"] > 0
+        assert t.values[2] == TrialRecord.of(t).latency_ms > 0
 
 
 def test_resume_with_the_budget_spent_says_so(tmp_path):
@@ -261,7 +262,7 @@ def test_resume_with_the_budget_spent_says_so(tmp_path):
 
 
 def test_space_paths_are_relative_to_the_space_file_and_data_is_detected(tmp_path):
-    from se_design.search.run import data_source
+    from se_design.search.proxy import data_source
 
     (tmp_path / "sub").mkdir()
     for cls in ("a", "b"):
@@ -274,7 +275,7 @@ def test_space_paths_are_relative_to_the_space_file_and_data_is_detected(tmp_pat
 
 
 def test_data_option_detects_cifar_batches(tmp_path, cifar_dir):
-    from se_design.search.run import data_source
+    from se_design.search.proxy import data_source
 
     problem = load_space(write_space(tmp_path))  # a digits space
     assert data_source(problem, str(cifar_dir)) == ("cifar10", str(cifar_dir.resolve()))
@@ -282,7 +283,7 @@ def test_data_option_detects_cifar_batches(tmp_path, cifar_dir):
 
 def test_search_data_takes_train_form(tmp_path, cifar_dir):
     """--data KIND:DIR (train's form) and a bare DIR name the same data for the search."""
-    from se_design.search.run import data_source
+    from se_design.search.proxy import data_source
 
     problem = load_space(write_space(tmp_path))
     assert data_source(problem, f"cifar10:{cifar_dir}") == data_source(problem, str(cifar_dir))

@@ -39,7 +39,7 @@ def train(config: Path | None = typer.Option(None, "--config", "-c", help="Spec 
     from se_design import checkpoint
     from se_design.analysis import source
     from se_design.analysis.training import train_checkpoint
-    from se_design.search.run import pick_device
+    from se_design.device import pick_device
     from se_design.spec import load_config
     from se_design.train import TrainConfig
     from se_design.zoo import get_arch
@@ -76,7 +76,7 @@ def _open(checkpoint: Path, data: str | None, device: str):
     """(checkpoint, its model on the device, the data's splits, --data, device)."""
     from se_design import checkpoint as ckpts
     from se_design.analysis import source
-    from se_design.search.run import pick_device
+    from se_design.device import pick_device
 
     ckpt = ckpts.load(checkpoint)
     record = ckpt.training.get("data", {})

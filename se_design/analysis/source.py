@@ -4,11 +4,10 @@ they fit a network."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
-from se_design.data import BUILT_IN, SOURCES, Dataset, detect, holdout, load_data
+from se_design.data import Dataset, holdout, load_data, parse
 from se_design.errors import UserError
 from se_design.spec import Arch
 
@@ -18,20 +17,6 @@ class Splits:
     fit: Dataset  # what training learns from
     val: Dataset  # held out of the training data (seeded, stratified)
     test: Dataset | None  # the source's test set, where it has one
-
-
-def parse(text: str) -> tuple[str, str | None]:
-    """'digits', 'KIND:PATH' (KIND in cifar10, cifar100, folder) or a directory, whose kind
-    is recognised from its files (the same --data for train, search and calibrate)."""
-    if text in BUILT_IN:
-        return text, None
-    kind, sep, path = text.partition(":")
-    if sep and kind in SOURCES:
-        return kind, path
-    if not Path(text).is_dir():
-        raise UserError(f"--data {text!r} is neither {' or '.join(BUILT_IN)}, KIND:DIR (KIND "
-                        "cifar10, cifar100 or folder) nor an existing data folder.")
-    return detect(text), text
 
 
 def load(text: str, val_fraction: float, split_seed: int) -> Splits:

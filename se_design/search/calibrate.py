@@ -18,9 +18,21 @@ from dataclasses import dataclass
 
 import optuna
 
-from se_design.search import evaluate as ev
-from se_design.search.rungs import CALIBRATION
-from se_design.search.space import Design, Problem
+from se_design.device import pick_device
+from se_design.files import folder
+from se_design.search.evaluate import TorchTrainer, Trainer
+from se_design.search.proxy import data_source, load_proxy_data, proxy_settings
+from se_design.search.records import (
+    REFERENCES,
+    Calibration,
+    StudyRecord,
+    TrialRecord,
+    by_design,
+    design_key,
+    set_study,
+    set_trial,
+)
+from se_design.search.space import Design, Problem, load_space
 from se_design.search.stats import (
     UNSTABLE_LEVEL,
     difference,
@@ -29,8 +41,16 @@ from se_design.search.stats import (
     noise_model,
     spearman,
 )
-from se_design.search.study import REFERENCES, Objective, changed_setting
+from se_design.search.storage import open_storage
+from se_design.search.study import (
+    DEFAULT_STORAGE,
+    Objective,
+    changed_setting,
+    prepare,
+    split_seed,
+)
 from se_design.spec import to_dict
+from se_design.train_config import TrainConfig
 
 
 @dataclass
@@ -65,14 +85,13 @@ def finished_seeds(study: optuna.Study) -> dict[str, tuple[int, dict[int, list[f
     """Per design key: the trial holding the most finished seeds, and their curves."""
     done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     out = {}
-    for t in ev.by_design(done):
-        history = ev.seed_history(t.user_attrs)
-        out[t.user_attrs.get(ev.DESIGN_KEY)] = (t.number, {s: history[s] for s in
-                                                           ev.seed_acc(t.user_attrs)})
+    for t in by_design(done):
+        rec = TrialRecord.of(t)
+        out[rec.design_key] = (t.number, {s: rec.seed_history[s] for s in rec.seed_acc})
     return out
 
 
-def measure(problem: Problem, trainer: ev.Trainer, seeds: list[int], extra: int = 3,
+def measure(problem: Problem, trainer: Trainer, seeds: list[int], extra: int = 3,
             draw_seed: int = 0, log=print, known: dict | None = None) -> list[Run]:
     """Each design's curves on `seeds`: those in `known` (finished_seeds of a study trained
     under the same settings) reused, the others trained."""
@@ -91,7 +110,7 @@ def measure(problem: Problem, trainer: ev.Trainer, seeds: list[int], extra: int 
 
 
 def key(problem: Problem, design: Design) -> str:
-    return ev.design_key(to_dict(design.apply(problem.target)))
+    return design_key(to_dict(design.apply(problem.target)))
 
 
 def store_trials(study: optuna.Study, problem: Problem, runs: list[Run], epochs: int,
@@ -106,20 +125,18 @@ def store_trials(study: optuna.Study, problem: Problem, runs: list[Run], epochs:
             numbers.append(r.stored)
             continue
         costs = record.record(r.trial, r.design)
-        attrs = r.trial.user_attrs | {
-            ev.SEED_ACC: {str(s): c[-1] for s, c in r.curves.items()},
-            ev.SEED_HISTORY: {str(s): c for s, c in r.curves.items()},
-            ev.EPOCHS_RUN: epochs * len(r.curves), ev.EPOCHS_PLANNED: epochs * len(r.curves),
-            CALIBRATION: True}
+        set_trial(r.trial, seed_acc={s: c[-1] for s, c in r.curves.items()},
+                  seed_history=r.curves, epochs_run=epochs * len(r.curves),
+                  epochs_planned=epochs * len(r.curves), calibration=True)
         study.add_trial(optuna.trial.create_trial(
-            values=[ev.summary(attrs)] + costs, params=r.trial.params,
-            distributions=r.trial.distributions, user_attrs=attrs,
+            values=[mean([c[-1] for c in r.curves.values()])] + costs, params=r.trial.params,
+            distributions=r.trial.distributions, user_attrs=r.trial.user_attrs,
             constraints=r.trial.constraints or None))
         numbers.append(study.get_trials(deepcopy=False)[-1].number)
     return numbers
 
 
-def summarise(runs: list[Run], epochs: int, planned: list[int]) -> dict:
+def summarise(runs: list[Run], epochs: int, planned: list[int]) -> Calibration:
     """The calibration figures (accuracies as fractions) from runs of equal length."""
     finals = [[c[-1] for c in r.curves.values()] for r in runs]
     noise = noise_model(finals)  # designs that sometimes fail to learn set aside
@@ -137,24 +154,22 @@ def summarise(runs: list[Run], epochs: int, planned: list[int]) -> dict:
     gap = difference(refs[REFERENCES[1]], refs[REFERENCES[0]])
     half = gap.half_width()
     counts = sorted({1, k, *planned})
-    return {
-        "seeds": k, "epochs": epochs, "designs": len(runs),
-        "seed_std": pool.std, "seed_std_df": pool.df,
-        "unstable": [r.label for r, u in zip(runs, noise.unstable) if u],
-        "se_difference": {str(n): pool.std * math.sqrt(2 / n) for n in counts},
-        "min_detectable_difference": {str(n): min_detectable_difference(pool.std, n)
-                                      for n in counts},
-        "rung_fidelity": {str(e): v for e, v in fidelity.items()},
-        "epoch_std": {str(e): [p.std, p.df] for e, p in per_epoch.items() if p is not None},
-        "reference_gap": {"mean": gap.mean, "low": gap.mean - half, "high": gap.mean + half},
-        "runs": [{"design": r.label, "reference": r.reference,
-                  "seed_acc": {str(s): c[-1] for s, c in r.curves.items()}} for r in runs],
-    }
+    return Calibration(
+        seeds=k, epochs=epochs, designs=len(runs), seed_std=pool.std, seed_std_df=pool.df,
+        unstable=[r.label for r, u in zip(runs, noise.unstable) if u],
+        se_difference={str(n): pool.std * math.sqrt(2 / n) for n in counts},
+        min_detectable_difference={str(n): min_detectable_difference(pool.std, n)
+                                   for n in counts},
+        rung_fidelity={str(e): v for e, v in fidelity.items()},
+        epoch_std={str(e): [p.std, p.df] for e, p in per_epoch.items() if p is not None},
+        reference_gap={"mean": gap.mean, "low": gap.mean - half, "high": gap.mean + half},
+        runs=[{"design": r.label, "reference": r.reference,
+               "seed_acc": {str(s): c[-1] for s, c in r.curves.items()}} for r in runs])
 
 
-def warning(cal: dict, problem: Problem) -> str | None:
+def warning(cal: Calibration, problem: Problem) -> str | None:
     """A plain sentence when the proxy ranks the paper's SE design below no SE."""
-    gap = cal["reference_gap"]
+    gap = cal.reference_gap
     if gap["mean"] >= 0:
         return None
     proxy = problem.space.proxy
@@ -165,51 +180,40 @@ def warning(cal: dict, problem: Problem) -> str | None:
             "small to rank SE designs; "
             + ("start the SE gates at 0.9 (proxy.train.gate_init: 0.9; results/proxy_bias.md), "
                if proxy.train.get("gate_init") is None else "")
-            + f"lengthen proxy.train.epochs (now {cal['epochs']}; a smaller proxy.data.size "
+            + f"lengthen proxy.train.epochs (now {cal.epochs}; a smaller proxy.data.size "
             "buys epochs) and train on more images (proxy.data.max_train, "
             f"{'now ' + str(proxy.data.max_train) if proxy.data.max_train else 'a larger data set'}"
             "), then calibrate again.")
 
 
-def pooled_runs(study: optuna.Study) -> list[list[float]]:
-    """The calibration's per-design seed accuracies, for pooling the seed std with the
-    study's trials: none when they are trials of the study already, or when the calibration
-    trained another number of epochs than the study's search (another noise)."""
-    cal = study.user_attrs.get(CALIBRATION) or {}
-    epochs = (study.user_attrs.get("proxy_settings") or {}).get("epochs")
-    if cal.get("trials") or cal.get("epochs") != epochs:
-        return []
-    return [list(r["seed_acc"].values()) for r in cal.get("runs", [])]
-
-
-def text(cal: dict, problem: Problem) -> list[str]:
+def text(cal: Calibration, problem: Problem) -> list[str]:
     def pts(x: float) -> str:  # accuracy points
         return f"{100 * x:.2f}"
 
-    k, gap = cal["seeds"], cal["reference_gap"]
-    lines = [(f"calibration of study {cal.get('study', problem.space.name)!r} (space "
-              f"{problem.space.name}): {cal['designs']} designs x {k} seeds x {cal['epochs']} "
-              "epochs"),
-             f"seed std: {pts(cal['seed_std'])} points (pooled, {cal['seed_std_df']} df)"]
-    if cal.get("unstable"):
-        lines.append(f"  pooled over {cal['designs'] - len(cal['unstable'])} of {cal['designs']} "
-                     f"designs: {len(cal['unstable'])} set aside as unstable (seeds spread "
+    gap = cal.reference_gap
+    lines = [(f"calibration of study {cal.study or problem.space.name!r} (space "
+              f"{problem.space.name}): {cal.designs} designs x {cal.seeds} seeds x "
+              f"{cal.epochs} epochs"),
+             f"seed std: {pts(cal.seed_std)} points (pooled, {cal.seed_std_df} df)"]
+    if cal.unstable:
+        lines.append(f"  pooled over {cal.designs - len(cal.unstable)} of {cal.designs} "
+                     f"designs: {len(cal.unstable)} set aside as unstable (seeds spread "
                      f"significantly more: F test, {UNSTABLE_LEVEL:.0%} family-wise): "
-                     + "; ".join(cal["unstable"]))
-    for n, se in cal["se_difference"].items():
+                     + "; ".join(cal.unstable))
+    for n, se in cal.se_difference.items():
         lines.append(f"  {n} seed(s) per design: SE of a difference {pts(se)} points, smallest "
                      "difference detected (95% confidence, 80% power) "
-                     f"{pts(cal['min_detectable_difference'][n])} points")
+                     f"{pts(cal.min_detectable_difference[n])} points")
     lines.append("rung fidelity (Spearman of accuracy at epoch e vs the last, over designs): "
                  + ", ".join(f"epoch {e}: {'n/a' if v is None else f'{v:.2f}'}"
-                             for e, v in cal["rung_fidelity"].items()))
+                             for e, v in cal.rung_fidelity.items()))
     lines.append(f"reference gap, SE r=16 everywhere minus no SE: {pts(gap['mean'])} points "
                  f"(95% interval {pts(gap['low'])} to {pts(gap['high'])})")
-    if cal.get("trials"):
-        lines.append(f"stored as trials {', '.join(map(str, cal['trials']))} of the study: a "
+    if cal.trials:
+        lines.append(f"stored as trials {', '.join(map(str, cal.trials))} of the study: a "
                      "search on it reuses their seeds")
-    elif cal.get("not_stored"):
-        lines.append(cal["not_stored"])
+    elif cal.not_stored:
+        lines.append(cal.not_stored)
     note = warning(cal, problem)
     if note:
         lines.append("warning: " + note)
@@ -218,16 +222,10 @@ def text(cal: dict, problem: Problem) -> list[str]:
 
 def run(space, seeds: int, extra: int, storage: str | None, study: str | None,
         data: str | None, device: str | None, overrides: dict, seed: int,
-        log=print) -> tuple[dict, Problem]:
+        log=print) -> tuple[Calibration, Problem]:
     """Calibrate the study of `space` (created if missing, so the search that follows uses its
-    split) and store the result with it."""
-    from se_design.files import folder
-    from se_design.search.run import data_source, load_proxy_data, pick_device, proxy_settings
-    from se_design.search.space import load_space
-    from se_design.search.storage import open_storage
-    from se_design.search.study import DEFAULT_STORAGE, prepare, split_seed
-    from se_design.train_config import TrainConfig
-
+    split) and store the result with it: `extra` sampled designs besides the references,
+    each trained on `seeds` seeds from `seed` (also the split's seed of a new study)."""
     problem, as_written = load_space(space, overrides), load_space(space)
     name, url = study or problem.space.name, storage or DEFAULT_STORAGE
     cfg = TrainConfig(**{"seed": seed} | problem.space.proxy.train)
@@ -237,24 +235,24 @@ def run(space, seeds: int, extra: int, storage: str | None, study: str | None,
         folder("results")
     store = open_storage(url)
     split = load_proxy_data(problem, *where, split_seed(name, store, seed))
-    prepare(problem, name, store, resume=True, seed=seed)  # after every check: nothing left behind
+    prepare(problem, name, store, resume=True, split_seed=seed)  # after every check: nothing left behind
     target = optuna.load_study(study_name=name, storage=store.storage)
     # the study's proxy settings: those its search ran with, else the space's as written
-    theirs = target.user_attrs.get("proxy_settings") or proxy_settings(
+    theirs = StudyRecord.of(target).proxy_settings or proxy_settings(
         as_written, where, TrainConfig(**{"seed": seed} | as_written.space.proxy.train))
     mine = proxy_settings(problem, where, cfg)
     changed = changed_setting(theirs, mine)
-    trainer = ev.TorchTrainer(problem, split, cfg, dev)
+    trainer = TorchTrainer(problem, split, cfg, dev)
     known = finished_seeds(target) if changed is None else None  # same settings: same runs
     runs = measure(problem, trainer, [seed + j for j in range(seeds)], extra, seed, log, known)
-    result = summarise(runs, cfg.epochs, [problem.space.seeds, problem.space.seed_cap])
-    result["study"] = name
+    result = summarise(runs, cfg.epochs, [problem.space.seeds, problem.space.max_seeds])
+    result.study = name
     if changed is None:
-        result["trials"] = store_trials(target, problem, runs, cfg.epochs, dev)
-        target.set_user_attr("proxy_settings", theirs)  # a search under others is refused
+        result.trials = store_trials(target, problem, runs, cfg.epochs, dev)
+        set_study(target, proxy_settings=theirs)  # a search under others is refused
     else:
-        result["not_stored"] = (f"not stored as trials of the study: calibrated with {changed}="
-                                f"{mine[changed]}, the study's proxy has {changed}="
-                                f"{theirs[changed]} (its search trains the references itself)")
-    target.set_user_attr(CALIBRATION, result)
+        result.not_stored = (f"not stored as trials of the study: calibrated with {changed}="
+                             f"{mine[changed]}, the study's proxy has {changed}="
+                             f"{theirs[changed]} (its search trains the references itself)")
+    set_study(target, calibration=result)
     return result, problem

@@ -1,81 +1,40 @@
-"""Replicates: a design trained on several seeds, its per-seed results stored with its trial,
-and a design drawn again reusing (or extending) what was measured before.
+"""Evaluating a design: trained on several seeds, its per-seed results stored with its trial
+as it goes, and a design drawn again reusing (or extending) what was measured before.
 
 A replicate's seed varies the initial weights, the data order and the augmentation; the
 held-out split is the study's (`split_seed`), so every replicate of every design is scored on
-the same images. Seeds are numbered from the study's base seed, so two designs share seeds and
-can be compared seed by seed.
+the same images. Seeds are numbered from the study's first training seed, so two designs
+share seeds and can be compared seed by seed.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable
 
 import optuna
 from optuna.trial import TrialState
 
+from se_design.search import racing
+from se_design.search.records import TrialRecord, set_trial
+from se_design.search.rungs import RungRule
 from se_design.search.stats import mean
-
-# Trial user attributes (JSON keys are strings, so seeds are stored as str(seed)).
-SEED_ACC = "seed_acc"  # {seed: held-out accuracy after the last epoch}
-SEED_HISTORY = "seed_history"  # {seed: [held-out accuracy after epoch 1, 2, ...]}
-DESIGN_KEY = "design_key"  # the same for two trials that build the same network
-REUSED_FROM = "reused_from"  # trial number whose seeds this trial starts from
-EPOCHS_RUN, EPOCHS_PLANNED = "epochs_run", "epochs_planned"
+from se_design.train_config import Diverged
 
 # The trainer's signature: (design, seed, on_epoch(epoch, acc)) -> per-epoch accuracies.
 Trainer = Callable[..., list[float]]
 
 
-def design_key(target_spec: dict) -> str:
-    """Identity of a design: its target spec, canonically serialised (two parameter sets that
-    build the same network, e.g. any squeeze with no SE anywhere, share it)."""
-    text = json.dumps(target_spec, sort_keys=True, separators=(",", ":"))
-    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
-
-
-def seed_acc(attrs: dict) -> dict[int, float]:
-    """Per-seed final accuracies of a trial ({} when it never finished a seed)."""
-    return {int(s): a for s, a in attrs.get(SEED_ACC, {}).items()}
-
-
-def seed_history(attrs: dict) -> dict[int, list[float]]:
-    return {int(s): h for s, h in attrs.get(SEED_HISTORY, {}).items()}
-
-
-def at_epoch(attrs: dict, epoch: int) -> list[float]:
-    """The accuracies a trial's seeds reached at `epoch` (seeds stopped before it excluded)."""
-    return [h[epoch - 1] for h in seed_history(attrs).values() if len(h) >= epoch]
-
-
 def previous(study: optuna.Study, key: str, number: int) -> optuna.trial.FrozenTrial | None:
     """The earlier trial of the same design with the most finished seeds (a stopped one if it
     only was stopped), or None if the design is new."""
-    same = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,
-                                                               TrialState.PRUNED))
-            if t.number != number and t.user_attrs.get(DESIGN_KEY) == key]
+    same = [(TrialRecord.of(t), t) for t in study.get_trials(
+        deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+        if t.number != number]
+    same = [(rec, t) for rec, t in same if rec.design_key == key]
     if not same:
         return None
-    return max(same, key=lambda t: (t.state == TrialState.COMPLETE, len(seed_acc(t.user_attrs)),
-                                    t.number))
-
-
-def by_design(trials: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:
-    """One trial per design: the one holding the most seeds (it carries the earlier ones)."""
-    best: dict[str, optuna.trial.FrozenTrial] = {}
-    for t in trials:
-        key = t.user_attrs.get(DESIGN_KEY, f"#{t.number}")
-        old = best.get(key)
-        if old is None or len(seed_acc(t.user_attrs)) > len(seed_acc(old.user_attrs)):
-            best[key] = t
-    return sorted(best.values(), key=lambda t: t.number)
-
-
-def accuracies(t: optuna.trial.FrozenTrial) -> list[float]:
-    """A finished trial's per-seed accuracies; a study from before replicates has one."""
-    return list(seed_acc(t.user_attrs).values()) or [t.values[0]]
+    return max(same, key=lambda p: (p[1].state == TrialState.COMPLETE, len(p[0].seed_acc),
+                                    p[1].number))[1]
 
 
 class TorchTrainer:
@@ -103,6 +62,70 @@ class TorchTrainer:
         return [acc for _, _, acc in result.history]
 
 
-def summary(attrs: dict) -> float:
-    """The objective value of a trial: the mean accuracy over its seeds."""
-    return mean(list(seed_acc(attrs).values()))
+class Replicates:
+    """One trial's training: the seeds a design still lacks (an earlier trial of the same
+    design lends its seeds), the rung rule on a new design's first seed, then more seeds
+    while racing finds its place on the front uncertain; stored as it goes."""
+
+    def __init__(self, objective, trial: optuna.Trial, design, costs: list[float]):
+        self.obj, self.trial, self.design, self.costs = objective, trial, design, costs
+        self.acc, self.history, self.trained = {}, {}, 0
+        self.model = None  # (seed, proxy spec, trained module) of the last seed trained here
+
+    def run(self) -> float:
+        space, trial = self.obj.problem.space, self.trial
+        rec = TrialRecord.of(trial)
+        prev = previous(trial.study, rec.design_key, trial.number)
+        if prev is not None:
+            old = TrialRecord.of(prev)
+            set_trial(trial, reused_from=prev.number)
+            self.acc, self.history = old.seed_acc, old.seed_history
+            if prev.state == TrialState.PRUNED:  # same network, same seed: same outcome
+                self._store(planned=0)
+                set_trial(trial, pruned_because=f"the same design as trial {prev.number}, "
+                          "which was stopped early")
+                raise optuna.TrialPruned("a stopped design drawn again")
+        n = space.max_seeds if rec.reference else space.seeds
+        todo = [s for s in self.seeds(n) if s not in self.acc]
+        self._store(planned=len(todo) * self.obj.epochs)
+        for seed in todo:
+            self.train(seed)
+        feasible = all(v <= 0 for v in self.obj.problem.violations(rec.params, rec.flops).values())
+        while (feasible and len(self.acc) < space.max_seeds
+               and racing.uncertain(trial.study, rec.design_key, self.acc, self.costs)):
+            self.train(next(s for s in self.seeds(space.max_seeds) if s not in self.acc))
+        return mean(list(self.acc.values()))
+
+    def seeds(self, n: int) -> list[int]:
+        return [self.obj.train_seed + j for j in range(n)]
+
+    def train(self, seed: int) -> None:
+        """Train one more seed; a new design's first seed runs under the rung rule."""
+        first = not self.acc and not self.history
+        rule = RungRule(self.obj.problem.space.early_stopping, self.trial, self.costs[0],
+                        self.obj.epochs) if first else None
+        self.history[seed] = []
+
+        def on_epoch(epoch: int, acc: float) -> None:
+            self.history[seed].append(acc)
+            self.trained += 1
+            self._store()  # peers' rung rules read it while this trial runs
+            if rule is not None:
+                rule(epoch, acc)
+
+        try:
+            curve = self.obj.trainer(self.design, seed, on_epoch)
+        except (optuna.TrialPruned, Diverged) as err:
+            if isinstance(err, Diverged):
+                set_trial(self.trial, failed_because=str(err))
+            self._store()
+            raise
+        self.acc[seed], self.history[seed] = curve[-1], curve
+        self.model = (seed, *self.obj.trainer.last) if hasattr(self.obj.trainer, "last") else None
+        self._store()
+
+    def _store(self, planned: int | None = None) -> None:
+        set_trial(self.trial, seed_acc=self.acc, seed_history=self.history,
+                  epochs_run=self.trained)
+        if planned is not None:
+            set_trial(self.trial, epochs_planned=planned)

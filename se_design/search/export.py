@@ -10,8 +10,8 @@ from optuna.trial import TrialState
 
 from se_design.errors import UserError
 from se_design.files import write_text
-from se_design.search import evaluate as ev
 from se_design.search import report
+from se_design.search.records import StudyRecord, TrialRecord, by_design
 from se_design.search.storage import shown
 from se_design.spec import dumps, override, validate
 
@@ -36,20 +36,20 @@ def export(study: optuna.Study, url: str, trial: int | None, how: str | None,
     if path.suffix.lower() not in (".yaml", ".yml", ".json"):
         raise UserError(f"config file '{path}' must end in .yaml, .yml or .json.")
     chosen = choose(study, trial, how)
-    a = chosen.user_attrs
+    a = TrialRecord.of(chosen)
     name = f"{study.study_name}-trial{chosen.number}"
-    arch = override(validate(a["target_spec"]), name=name)
+    arch = override(validate(a.target_spec), name=name)
     origin = (f"exported by se-design from study {study.study_name!r}, trial {chosen.number} "
-              f"({a['design']}), storage {shown(url)}")
+              f"({a.design}), storage {shown(url)}")
     fmt = "json" if path.suffix.lower() == ".json" else "yaml"
     text = dumps(arch, fmt)
     write_text(path, text if fmt == "json" else f"# {origin}\n{text}", "config file")
-    lines = [f"{name}: {a['design']}"]
+    lines = [f"{name}: {a.design}"]
     if chosen.state == TrialState.PRUNED:
         lines.append(f"note: trial {chosen.number} was stopped early at epoch "
-                     f"{a.get('epochs_run', '?')} of {a.get('epochs_planned', '?')}, so its "
+                     f"{a.epochs_run} of {a.epochs_planned}, so its "
                      "accuracy is a partial one.")
-    lines.append(f"{_accuracy(study, chosen)}{a['params']:,} params, {a['flops']:,} FLOPs "
+    lines.append(f"{_accuracy(study, chosen)}{a.params:,} params, {a.flops:,} FLOPs "
                  f"-> {path}")
     note = report.pick_note(study, chosen) if how and chosen.state == TrialState.COMPLETE else None
     return lines + [f"note: {note}."] * bool(note)
@@ -58,11 +58,11 @@ def export(study: optuna.Study, url: str, trial: int | None, how: str | None,
 def _accuracy(study: optuna.Study, chosen: optuna.trial.FrozenTrial) -> str:
     """'accuracy MEAN ± HALF-WIDTH, K seeds, ' of the chosen design, as the report gives it
     (from the trial holding most of its seeds); '' for a cost-only study or a stopped trial."""
-    if not chosen.values or study.user_attrs["objectives"][0] != "accuracy":
+    if not chosen.values or not StudyRecord.of(study).trained:
         return ""
-    key = chosen.user_attrs.get(ev.DESIGN_KEY)
+    key = TrialRecord.of(chosen).design_key
     same = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-            if key is not None and t.user_attrs.get(ev.DESIGN_KEY) == key]
-    number = ev.by_design(same)[0].number if same else chosen.number
+            if key is not None and TrialRecord.of(t).design_key == key]
+    number = by_design(same)[0].number if same else chosen.number
     row = next(r for r in report.rows(study) if r.number == number)
     return f"accuracy {report.accuracy_text(row)}, "

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from se_design.cost import cost
+from se_design.search import pareto
 from se_design.search.space import SE, Design, Problem
 
 
@@ -81,8 +82,4 @@ def _add(a: Point, b: Point) -> Point:
 def _front(points: list[Point]) -> list[Point]:
     """Points no other point beats (more SE blocks, fewer params, fewer FLOPs); of equal
     points, the first."""
-    kept: list[Point] = []
-    for p in sorted(points, key=lambda p: (-p.se_blocks, p.params, p.flops)):
-        if not any(k.params <= p.params and k.flops <= p.flops for k in kept):
-            kept.append(p)
-    return kept
+    return pareto.front(points, lambda p: p[:3], (1, -1, -1), ties=False)

@@ -8,6 +8,7 @@ import optuna
 from optuna.trial import TrialState
 
 from se_design.files import writing
+from se_design.search.records import StudyRecord, TrialRecord
 
 COSTS = {"params": "params", "flops": "FLOPs", "latency": "latency"}
 
@@ -21,20 +22,22 @@ def front(study: optuna.Study, table: list, knee, path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    objectives = study.user_attrs["objectives"]
+    record = StudyRecord.of(study)
+    objectives = record.objectives
     costs = [(i, o) for i, o in enumerate(objectives) if o in COSTS]
     fig, axes = plt.subplots(1, len(costs), figsize=(6.4 * len(costs), 4.8), squeeze=False)
     stopped = [t for t in study.get_trials(deepcopy=False, states=(TrialState.PRUNED,))]
     for ax, (i, name) in zip(axes[0], costs):
-        base = _plain(study, table, name, i)
+        base = _plain(record, table, name, i)
         x = lambda v, b=base: 100 * (v / b - 1)
         _panel(ax, table, i, x, knee, name)
         if stopped and name in ("params", "flops"):
-            acc = [_last_rung(t) for t in stopped]
-            ax.scatter([x(t.user_attrs[name]) for t, a in zip(stopped, acc) if a is not None],
+            recs = [TrialRecord.of(t) for t in stopped]
+            acc = [rec.last_accuracy for rec in recs]
+            ax.scatter([x(getattr(rec, name)) for rec, a in zip(recs, acc) if a is not None],
                        [a for a in acc if a is not None], c="tab:gray", alpha=0.4, s=22, marker="x",
                        label="stopped early (accuracy at its last rung)")
-        budget = _budget(study, name)
+        budget = record.space.get("budgets", {}).get(f"{name}_increase")
         if budget is not None:
             ax.axvline(100 * budget, c="tab:orange", ls="--", lw=1,
                        label=f"budget: +{100 * budget:g}% {COSTS[name]}")
@@ -43,7 +46,7 @@ def front(study: optuna.Study, table: list, knee, path: Path) -> Path:
                       else objectives[0])
         ax.grid(alpha=0.3)
         ax.legend(loc="best", fontsize=7, framealpha=0.8)
-    fig.suptitle(_title(study), fontsize=10)
+    fig.suptitle(_title(study.study_name, record), fontsize=10)
     fig.tight_layout()
     with writing(path, "plot") as p:
         fig.savefig(p, dpi=120)
@@ -99,31 +102,19 @@ def _panel(ax, table: list, i: int, x, knee, name: str) -> None:
                                 "relpos": (0, 1) if left else (1, 1)})
 
 
-def _plain(study: optuna.Study, table: list, name: str, i: int) -> float:
-    plain = study.user_attrs["plain"]
+def _plain(record: StudyRecord, table: list, name: str, i: int) -> float:
+    plain = record.plain
     if name in plain:
         return plain[name]
     ref = next((r for r in table if r.reference == "no SE"), None)  # measured latency
     return ref.values[i] if ref else min(r.values[i] for r in table)
 
 
-def _budget(study: optuna.Study, name: str) -> float | None:
-    budgets = study.user_attrs.get("space", {}).get("budgets", {})
-    return budgets.get(f"{name}_increase")
-
-
-def _last_rung(t: optuna.trial.FrozenTrial) -> float | None:
-    rungs = sorted((int(k[4:]), v) for k, v in t.user_attrs.items() if k.startswith("acc@"))
-    return rungs[-1][1] if rungs else None
-
-
-def _title(study: optuna.Study) -> str:
-    space = study.user_attrs.get("space", {})
-    target = space.get("target", {}).get("arch") or "the target"
-    proxy = space.get("proxy", {})
-    data = study.user_attrs.get("proxy_settings", {}).get("data") or \
-        proxy.get("data", {}).get("source", "?")
-    epochs = study.user_attrs.get("proxy_settings", {}).get("epochs", "?")
-    return (f"study {study.study_name}: where SE goes, and with which r, in {target}\n"
+def _title(name: str, record: StudyRecord) -> str:
+    target = record.space.get("target", {}).get("arch") or "the target"
+    proxy = record.space.get("proxy", {})
+    data = record.proxy_settings.get("data") or proxy.get("data", {}).get("source", "?")
+    epochs = record.proxy_settings.get("epochs", "?")
+    return (f"study {name}: where SE goes, and with which r, in {target}\n"
             f"ranked by a {proxy.get('arch', 'proxy')} proxy trained {epochs} epochs on "
             f"{Path(str(data)).name}")

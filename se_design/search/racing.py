@@ -16,37 +16,30 @@ from __future__ import annotations
 import optuna
 from optuna.trial import TrialState
 
-from se_design.search import evaluate as ev
+from se_design.search.pareto import no_costlier
+from se_design.search.records import StudyRecord, TrialRecord, accuracies, by_design, feasible
 from se_design.search.stats import Noise, noise_model
 
 
 def pool(study: optuna.Study) -> Noise:
     """The seed-noise model over the calibration's designs (those not already trials, of the
-    study's epochs), then the study's finished designs (in ev.by_design order)."""
-    from se_design.search.calibrate import pooled_runs  # it imports study, which imports us
-
+    study's epochs), then the study's finished designs (in by_design order)."""
     done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    return noise_model(pooled_runs(study) + [ev.accuracies(t) for t in ev.by_design(done)])
-
-
-def feasible(t: optuna.trial.FrozenTrial) -> bool:
-    return all(v <= 0 for v in t.constraints.values())
+    return noise_model(StudyRecord.of(study).pooled_runs() + [accuracies(t) for t in by_design(done)])
 
 
 def uncertain(study: optuna.Study, key: str, acc: dict[int, float], costs: list[float]) -> bool:
     """Whether a design with per-seed accuracies `acc` and costs `costs` needs another seed
     to settle whether the finished designs that cost no more dominate it."""
-    done = [t for t in ev.by_design(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
-            if t.user_attrs.get(ev.DESIGN_KEY) != key]
-    from se_design.search.calibrate import pooled_runs
-
-    cal = pooled_runs(study)
+    done = [t for t in by_design(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+            if TrialRecord.of(t).design_key != key]
+    cal = StudyRecord.of(study).pooled_runs()
     first = len(cal)  # where the study's designs start in the noise model
     rivals = [first + j for j, t in enumerate(done)
-              if feasible(t) and all(c <= mine for c, mine in zip(t.values[1:], costs))]
+              if feasible(t) and no_costlier(t.values[1:], costs)]
     if not rivals:
         return False  # the cheapest so far: on the front whatever its accuracy
-    noise = noise_model(cal + [ev.accuracies(t) for t in done] + [list(acc.values())])
+    noise = noise_model(cal + [accuracies(t) for t in done] + [list(acc.values())])
     me = len(noise.groups) - 1
     if noise.pooled is None:
         return True  # nothing measures the noise yet: a second seed does

@@ -13,10 +13,17 @@ from optuna.trial import TrialState
 from se_design.errors import UserError
 from se_design.files import folder, write_text, writing
 from se_design.search import GRACE, racing, stats
-from se_design.search import evaluate as ev
-from se_design.search.rungs import CALIBRATION, false_stop_bound
+from se_design.search.pareto import front, no_costlier
+from se_design.search.records import (
+    REFERENCES,
+    StudyRecord,
+    TrialRecord,
+    accuracies,
+    by_design,
+    feasible,
+)
+from se_design.search.rungs import false_stop_bound
 from se_design.search.space import EarlyStop
-from se_design.search.study import REFERENCES
 
 
 @dataclass
@@ -47,22 +54,21 @@ def rows(study: optuna.Study) -> list[Row]:
     """Completed designs (a design trained in several trials once, with all its seeds), the
     feasible non-dominated ones marked as the front, with intervals and front probabilities
     when accuracy was measured."""
-    done = ev.by_design(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
-    out = [Row(t.number, t.user_attrs["design"], list(t.values), t.user_attrs["params"],
-               t.user_attrs["flops"], racing.feasible(t), t.user_attrs.get("reference", ""))
-               for t in done]
+    done = by_design(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    recs = [TrialRecord.of(t) for t in done]
+    out = [Row(t.number, rec.design, list(t.values), rec.params, rec.flops, feasible(t),
+               rec.reference) for t, rec in zip(done, recs)]
     signs = [1 if d == optuna.study.StudyDirection.MAXIMIZE else -1 for d in study.directions]
-    feasible = [r for r in out if r.feasible]
-    for r in feasible:
-        r.front = not any(_dominates(o.values, r.values, signs) for o in feasible)
-    if study.user_attrs.get("objectives", ["accuracy"])[0] == "accuracy":
+    for r in front([r for r in out if r.feasible], lambda r: r.values, signs):
+        r.front = True
+    if StudyRecord.of(study).trained:
         _intervals(study, out, done)
     return out
 
 
 def _intervals(study: optuna.Study, table: list[Row], done: list) -> None:
     for r, t in zip(table, done):
-        r.accuracies = ev.accuracies(t)
+        r.accuracies = accuracies(t)
         r.seeds = len(r.accuracies)
     m = Measured.of(study, table)
     for r in table:
@@ -79,9 +85,10 @@ def _intervals(study: optuna.Study, table: list[Row], done: list) -> None:
     for r in table:
         if base is not None and r is not base and not m.distinct(r, base):
             r.indistinct_from = base.reference
-    front = [r for r in table if r.front]
-    for r in front:
-        r.resolved = all(m.distinct(r, o) for o in front if o is not r and _no_costlier(o, r))
+    on_front = [r for r in table if r.front]
+    for r in on_front:
+        r.resolved = all(m.distinct(r, o) for o in on_front
+                         if o is not r and no_costlier(o.values[1:], r.values[1:]))
 
 
 @dataclass
@@ -106,29 +113,21 @@ class Measured:
             return False
 
 
-def _no_costlier(a: Row, b: Row) -> bool:
-    return all(x <= y for x, y in zip(a.values[1:], b.values[1:]))
-
-
-def _dominates(a: list[float], b: list[float], signs: list[int]) -> bool:
-    return (all(s * x >= s * y for x, y, s in zip(a, b, signs))
-            and any(s * x > s * y for x, y, s in zip(a, b, signs)))
-
-
 def epochs_saved(study: optuna.Study) -> tuple[int, int]:
     """(epochs early stopping saved, epochs a run without it would have trained)."""
     planned = saved = 0
     for t in study.get_trials(deepcopy=False):
-        if "epochs_planned" in t.user_attrs and "epochs_run" in t.user_attrs:
-            planned += t.user_attrs["epochs_planned"]
+        rec = TrialRecord.of(t)
+        if rec.epochs_planned is not None:
+            planned += rec.epochs_planned
             if t.state == TrialState.PRUNED:
-                saved += t.user_attrs["epochs_planned"] - t.user_attrs["epochs_run"]
+                saved += rec.epochs_planned - rec.epochs_run
     return saved, planned
 
 
 def epochs_trained(study: optuna.Study) -> int:
     """Every epoch trained by the search, over all trials and seeds (its budget in epochs)."""
-    return sum(t.user_attrs.get(ev.EPOCHS_RUN, 0) for t in study.get_trials(deepcopy=False))
+    return sum(TrialRecord.of(t).epochs_run for t in study.get_trials(deepcopy=False))
 
 
 def running_line(study: optuna.Study) -> str | None:
@@ -143,7 +142,8 @@ def running_line(study: optuna.Study) -> str | None:
 
 def noise_lines(study: optuna.Study) -> list[str]:
     """What the report's accuracies can and cannot resolve, in plain sentences."""
-    if study.user_attrs.get("objectives", [""])[0] != "accuracy":
+    record = StudyRecord.of(study)
+    if not record.trained:
         return []
     noise, lines = racing.pool(study), [f"epochs trained: {epochs_trained(study)}"]
     if noise.pooled is None:
@@ -153,12 +153,11 @@ def noise_lines(study: optuna.Study) -> list[str]:
         lines.append(f"seed std {100 * noise.pooled.std:.2f} points (pooled, {noise.pooled.df} "
                      f"df, over {_pooled_designs(noise)}); ± = 95% interval of a mean")
         lines += _unstable_lines(noise, [r for r in rows(study) if r.unstable])
-    space = study.user_attrs.get("space", {})
-    rule = space.get("early_stopping") or {}
+    rule = record.space.get("early_stopping") or {}
     if rule.get("rungs") and "z" in rule and noise.pooled is None:
         lines.append("early stopping stopped nothing: it needs measured noise")
     elif rule.get("rungs") and "z" in rule:  # studies from before the noise-aware rule: no z
-        bound = false_stop_bound(EarlyStop(**space["early_stopping"]))
+        bound = false_stop_bound(EarlyStop(**rule))
         lines.append(f"early stopping stops a design truly as good as its dominators in at "
                      f"most {bound:.0%} of cases (normal model)")
     return lines
@@ -196,7 +195,7 @@ def pick(study: optuna.Study, trial: int | None, how: str | None) -> optuna.tria
         if not found or found[0].state != TrialState.COMPLETE:
             raise UserError(f"study {study.study_name!r} has no finished trial {trial}.")
         return found[0]
-    if study.user_attrs["objectives"][0] != "accuracy":
+    if not StudyRecord.of(study).trained:
         raise UserError(f"study {study.study_name!r} is cost-only: choose with --trial N.")
     table = rows(study)
     feasible = [r for r in table if r.feasible]
@@ -219,11 +218,9 @@ def best_under_budget(feasible: list[Row]) -> Row:
 
 def conservative_front(feasible: list[Row]) -> list[Row]:
     """The front of the interval's lower ends against the costs."""
-    def point(r: Row) -> list[float]:
-        return [r.accuracy_low, *r.values[1:]]
     signs = [1] + [-1] * (len(feasible[0].values) - 1)
-    return [r for r in feasible
-            if not any(_dominates(point(o), point(r), signs) for o in feasible)]
+    kept = {id(r) for r in front(feasible, lambda r: [r.accuracy_low, *r.values[1:]], signs)}
+    return [r for r in feasible if id(r) in kept]
 
 
 def pick_note(study: optuna.Study, chosen: optuna.trial.FrozenTrial) -> str | None:
@@ -234,7 +231,7 @@ def pick_note(study: optuna.Study, chosen: optuna.trial.FrozenTrial) -> str | No
         return None
     m = Measured.of(study, table)
     cheaper = sorted((r for r in table if r.feasible and r is not me
-                      and all(c <= x for c, x in zip(r.values[1:], me.values[1:]))
+                      and no_costlier(r.values[1:], me.values[1:])
                       and r.values[1:] != me.values[1:] and not m.distinct(r, me)),
                      key=lambda r: r.values[1])
     if not cheaper:
@@ -270,7 +267,8 @@ def write(study: optuna.Study, out_dir: Path) -> list[Path]:
     first cost, the front highlighted, references labelled)."""
     folder(out_dir)
     table = rows(study)
-    objectives = study.user_attrs["objectives"]
+    record = StudyRecord.of(study)
+    objectives = record.objectives
     base = out_dir / study.study_name
     records = [asdict(r) | dict(zip(objectives, r.values)) for r in table]
     for rec in records:  # the accuracy under the name the issue's users look for
@@ -283,9 +281,9 @@ def write(study: optuna.Study, out_dir: Path) -> list[Path]:
     saved, planned = epochs_saved(study)
     model = racing.pool(study) if objectives[0] == "accuracy" else None
     noise = model and model.pooled
-    cal = study.user_attrs.get(CALIBRATION) or {}
+    cal = record.calibration.model_dump() if record.calibration else {}
     write_text(f"{base}.json", json.dumps(
-        {"study": study.study_name, "objectives": objectives, "plain": study.user_attrs["plain"],
+        {"study": study.study_name, "objectives": objectives, "plain": record.plain,
          "epochs_saved": saved, "epochs_planned": planned, "epochs_trained": epochs_trained(study),
          "seed_std": noise and noise.std, "seed_std_df": noise and noise.df,
          "unstable_designs": model and sum(model.unstable),  # the calibration's included

@@ -17,11 +17,9 @@ import math
 import optuna
 from optuna.trial import TrialState
 
-from se_design.search import evaluate as ev
+from se_design.search.records import StudyRecord, TrialRecord, by_design, set_trial
 from se_design.search.stats import Pooled, false_stop_rate, mean, noise_model, spearman
 
-CALIBRATION = "calibration"  # study user attr written by `se-design calibrate`
-RUNG_COST = "rung_cost"  # a trial's first cost objective, set when its design is drawn
 MIN_DESIGNS = 4  # designs needed to measure a rung's rank fidelity
 
 
@@ -37,24 +35,23 @@ class Evidence:
     epochs as this search does) or else the study's trials."""
 
     def __init__(self, study: optuna.Study, final: int):
-        cal = study.user_attrs.get(CALIBRATION) or {}
-        if cal.get("epochs") != final:
-            cal = {}
-        self.cal_std = {int(e): Pooled(*v) for e, v in cal.get("epoch_std", {}).items()}
-        self.cal_fidelity = {int(e): v for e, v in cal.get("rung_fidelity", {}).items()}
-        self.trials = ev.by_design(study.get_trials(deepcopy=False, states=(
-            TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)))
+        cal = StudyRecord.of(study).calibration_at(final)
+        self.cal_std = {int(e): Pooled(v[0], int(v[1])) for e, v in cal.epoch_std.items()} \
+            if cal else {}
+        self.cal_fidelity = {int(e): v for e, v in cal.rung_fidelity.items()} if cal else {}
+        self.trials = {t.number: TrialRecord.of(t) for t in by_design(study.get_trials(
+            deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)))}
 
     def std(self, epoch: int) -> Pooled | None:
         if epoch in self.cal_std:
             return self.cal_std[epoch]
-        return noise_model([ev.at_epoch(t.user_attrs, epoch) for t in self.trials]).pooled
+        return noise_model([t.at_epoch(epoch) for t in self.trials.values()]).pooled
 
     def fidelity(self, epoch: int, final: int) -> float | None:
         if epoch in self.cal_fidelity:
             return self.cal_fidelity[epoch]
-        pairs = [(mean(ev.at_epoch(t.user_attrs, epoch)), mean(ev.at_epoch(t.user_attrs, final)))
-                 for t in self.trials if ev.at_epoch(t.user_attrs, final)]
+        pairs = [(mean(t.at_epoch(epoch)), mean(t.at_epoch(final)))
+                 for t in self.trials.values() if t.at_epoch(final)]
         if len(pairs) < MIN_DESIGNS:
             return None
         return spearman(*zip(*pairs))
@@ -70,24 +67,23 @@ class RungRule:
     def __call__(self, epoch: int, acc: float) -> None:
         if epoch not in self.cfg.rungs or epoch >= self.final:
             return
-        if "reference" in self.trial.user_attrs:
+        mine = TrialRecord.of(self.trial)
+        if mine.reference:
             return
         study = self.trial.study
         evidence = Evidence(study, self.final)
         noise, fidelity = evidence.std(epoch), evidence.fidelity(epoch, self.final)
         if noise is None or fidelity is None or fidelity < self.cfg.min_fidelity:
             return
-        me = self.trial.user_attrs.get(ev.DESIGN_KEY)
-        peers = [(mean(xs), len(xs)) for t in evidence.trials
-                 if t.number != self.trial.number and t.user_attrs.get(ev.DESIGN_KEY) != me
-                 and t.user_attrs.get(RUNG_COST, math.inf) <= self.cost
-                 and (xs := ev.at_epoch(t.user_attrs, epoch))]
+        peers = [(mean(xs), len(xs)) for number, t in evidence.trials.items()
+                 if number != self.trial.number and t.design_key != mine.design_key
+                 and (math.inf if t.rung_cost is None else t.rung_cost) <= self.cost
+                 and (xs := t.at_epoch(epoch))]
         ahead = [m - acc for m, n in peers
                  if m - acc > self.cfg.z * noise.std * math.sqrt(1 + 1 / n)]
         if len(peers) >= self.cfg.min_peers and len(ahead) >= self.cfg.dominators:
-            self.trial.set_user_attr("pruned_because",
-                                     f"{len(ahead)} of {len(peers)} designs as cheap were ahead "
-                                     f"at epoch {epoch} by {min(ahead):.3f} or more (margin "
-                                     f"{self.cfg.z:g} x SE, seed std {noise.std:.3f}; rank "
-                                     f"fidelity {fidelity:.2f})")
+            set_trial(self.trial, pruned_because=(
+                f"{len(ahead)} of {len(peers)} designs as cheap were ahead at epoch {epoch} by "
+                f"{min(ahead):.3f} or more (margin {self.cfg.z:g} x SE, seed std "
+                f"{noise.std:.3f}; rank fidelity {fidelity:.2f})"))
             raise optuna.TrialPruned(f"dominated at epoch {epoch}")

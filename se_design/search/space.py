@@ -140,18 +140,22 @@ class Space(StrictModel):
     budgets: Budgets = Budgets()
     early_stopping: EarlyStop = EarlyStop()
     seeds: int = Field(1, ge=1)  # training seeds per design (replicates)
-    max_seeds: int | None = Field(None, ge=1)  # racing: uncertain designs get up to this many
+    # racing: uncertain designs (and the references) get up to this many; unset: `seeds`
+    max_seeds: int | None = Field(None, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_max_seeds(cls, data):
+        seeds = data.get("seeds", 1) if isinstance(data, dict) else None
+        if isinstance(seeds, int) and data.get("max_seeds") is None:
+            data = {**data, "max_seeds": seeds}
+        return data
 
     @model_validator(mode="after")
     def _seed_range(self):
-        if self.max_seeds is not None and self.max_seeds < self.seeds:
+        if self.max_seeds < self.seeds:
             raise ValueError(f"max_seeds ({self.max_seeds}) must be at least seeds ({self.seeds})")
         return self
-
-    @property
-    def seed_cap(self) -> int:
-        """The most seeds a design gets (references get this many)."""
-        return max(self.seeds, self.max_seeds or 0)
 
     @field_validator("objectives")
     @classmethod

@@ -24,6 +24,7 @@ import optuna
 from optuna.trial import TrialState
 
 from se_design.search import GRACE
+from se_design.search.records import set_trial
 from se_design.search.storage import Store, first_line, retry_callback
 
 RUN, WAIT, DONE = "run", "wait", "done"
@@ -77,7 +78,7 @@ def run_one(study: optuna.Study, objective, lock, catch: tuple, callbacks: list,
     def call(trial: optuna.Trial):
         lock.release()
         mine.append(trial.number)
-        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+        set_trial(trial, worker=f"{socket.gethostname()}:{os.getpid()}")
         try:
             return objective(trial)
         except Exception as err:
@@ -189,10 +190,11 @@ def worker_env(i: int, n: int, gpus: list[str], environ: dict) -> dict:
     return env
 
 
-def spawn(args: list[str], n: int, gpus: list[str]) -> list[int]:
-    """Run `se-design search ARGS` in n processes; Ctrl-C or SIGTERM (a batch system ending
-    the job) is passed on once to each, as Ctrl-C. Returns their exit codes."""
-    procs = [subprocess.Popen([sys.executable, "-m", "se_design", "search", *args],
+def spawn(request_json: str, n: int, gpus: list[str]) -> list[int]:
+    """Run the search request (JSON) in n processes (`python -m se_design.search`); Ctrl-C
+    or SIGTERM (a batch system ending the job) is passed on once to each, as Ctrl-C.
+    Returns their exit codes."""
+    procs = [subprocess.Popen([sys.executable, "-m", "se_design.search", request_json],
                               env=worker_env(i, n, gpus, os.environ), start_new_session=True)
              for i in range(n)]
     with ctrl_c((signal.SIGINT, signal.SIGTERM)) as pressed:

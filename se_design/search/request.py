@@ -1,0 +1,69 @@
+"""A search, asked for: every option of `se-design search` in one validated object, built
+once by the CLI or the Python API and handed as JSON to `--workers` children.
+
+`--seed` seeds three things, named apart here: the held-out split (a new study's; a study
+keeps the split it was created with), the first training seed (replicates count up from it)
+and the sampler (each worker adds its arrival index)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from se_design.errors import UserError
+from se_design.search import HEARTBEAT
+
+
+class SearchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    space: Path
+    n_trials: int = Field(20, ge=2)  # over all workers and runs, references included
+    timeout: float | None = None  # seconds after which a worker starts no new trial
+    storage: str | None = None  # an Optuna storage URL (se_design.search.storage)
+    study: str | None = None
+    sampler: str = "nsga2"
+    data: str | None = None
+    device: str | None = None
+    resume: bool = False
+    cost_only: bool = False
+    epochs: int | None = Field(None, ge=1)  # the space's proxy epochs, overridden
+    max_train: int | None = Field(None, ge=10)
+    seeds: int | None = Field(None, ge=1)  # training seeds per design, overriding the space's
+    split_seed: int = Field(0, ge=0)
+    train_seed: int = Field(0, ge=0)
+    sampler_seed: int = Field(0, ge=0)
+    heartbeat: int = Field(HEARTBEAT, ge=1)
+    workers: int = Field(1, ge=1)
+    enqueue: list[Path] = []  # designs to run first (spec files)
+    keep_checkpoints: Path | None = None  # where the front's trained proxies are kept
+
+    @field_validator("timeout")
+    @classmethod
+    def _positive(cls, v: float | None) -> float | None:
+        if v is not None and not (math.isfinite(v) and v > 0):
+            raise ValueError(f"must be a positive number of seconds, not {v:g}")
+        return v
+
+    @property
+    def overrides(self) -> dict:
+        """What this search changes in the space's proxy."""
+        return {"epochs": self.epochs, "max_train": self.max_train, "seeds": self.seeds}
+
+    def as_worker(self) -> SearchRequest:
+        """What each `--workers` child runs: the same search, joining the study."""
+        return self.model_copy(update={"resume": True, "workers": 1})
+
+    @classmethod
+    def make(cls, **options) -> SearchRequest:
+        """The request, or a UserError naming the first bad option as the CLI spells it."""
+        try:
+            return cls(**options)
+        except ValidationError as e:
+            err = e.errors()[0]
+            name = str(err["loc"][0]) if err["loc"] else "request"
+            flag = "--seed" if name.endswith("_seed") else "--" + name.replace("_", "-")
+            msg = err["msg"].removeprefix("Value error, ")
+            raise UserError(f"{flag}: {msg}.") from None
