@@ -23,16 +23,16 @@ RUNS = [Run("no SE", "no SE", {0: [0.10, 0.30, 0.40], 1: [0.10, 0.32, 0.42]}),
 def test_figures_by_hand():
     cal = summarise(RUNS, 3, planned=[1, 4])
     # within-design variances 0.0002, 0.0002, 0.0008 on 1 df each: pooled sqrt(0.0012 / 3)
-    assert (cal["seed_std"], cal["seed_std_df"]) == (pytest.approx(0.02), 3)
-    assert cal["se_difference"]["1"] == pytest.approx(0.02 * math.sqrt(2))
-    assert cal["min_detectable_difference"]["1"] == pytest.approx(2.80158 * 0.02 * math.sqrt(2), abs=1e-5)
-    assert cal["min_detectable_difference"]["4"] == pytest.approx(2.80158 * 0.02 / math.sqrt(2), abs=1e-5)
-    assert set(cal["min_detectable_difference"]) == {"1", "2", "4"}  # 1, K = 2 and planned 4
-    assert cal["rung_fidelity"] == {"1": pytest.approx(-1), "2": pytest.approx(1)}
+    assert (cal.seed_std, cal.seed_std_df) == (pytest.approx(0.02), 3)
+    assert cal.se_difference["1"] == pytest.approx(0.02 * math.sqrt(2))
+    assert cal.min_detectable_difference["1"] == pytest.approx(2.80158 * 0.02 * math.sqrt(2), abs=1e-5)
+    assert cal.min_detectable_difference["4"] == pytest.approx(2.80158 * 0.02 / math.sqrt(2), abs=1e-5)
+    assert set(cal.min_detectable_difference) == {"1", "2", "4"}  # 1, K = 2 and planned 4
+    assert cal.rung_fidelity == {"1": pytest.approx(-1), "2": pytest.approx(1)}
     # SE minus no SE from the two references' own seeds (2 each: Welch): 0.37 - 0.41; each
     # has sd 0.02/sqrt(2), so se = sqrt(2 * 0.0002 / 2) = 0.01414 on (0.0002)^2 / (2 * 0.0001^2)
     # = 2 df
-    gap, half = cal["reference_gap"], t_quantile(0.975, 2) * math.sqrt(0.0002)
+    gap, half = cal.reference_gap, t_quantile(0.975, 2) * math.sqrt(0.0002)
     assert (gap["mean"], gap["low"], gap["high"]) == (
         pytest.approx(-0.04), pytest.approx(-0.04 - half), pytest.approx(-0.04 + half))
 
@@ -45,9 +45,9 @@ def test_a_design_that_sometimes_fails_is_set_aside(tmp_path):
     stable = Run("stage3:8", "", {0: [0.1, 0.2, 0.35], 1: [0.1, 0.2, 0.37]})
     flaky = Run("stage2:4", "", {0: [0.2, 0.3, 0.40], 1: [0.2, 0.1, 0.10]})
     cal = summarise([*RUNS, stable, flaky], 3, planned=[1])
-    assert (cal["seed_std"], cal["seed_std_df"]) == (pytest.approx(math.sqrt(0.0014 / 4)), 4)
-    assert cal["unstable"] == ["stage2:4"]
-    assert cal["min_detectable_difference"]["1"] == pytest.approx(
+    assert (cal.seed_std, cal.seed_std_df) == (pytest.approx(math.sqrt(0.0014 / 4)), 4)
+    assert cal.unstable == ["stage2:4"]
+    assert cal.min_detectable_difference["1"] == pytest.approx(
         2.80158 * math.sqrt(0.0014 / 4) * math.sqrt(2), abs=1e-5)
     lines = text(cal, load_space(write_space(tmp_path)))
     assert "pooled over 4 of 5 designs: 1 set aside as unstable" in "\n".join(lines)
@@ -62,10 +62,10 @@ def test_warning_says_what_to_lengthen(tmp_path):
     started = load_space(write_space(tmp_path, proxy__train=TINY["proxy"]["train"]
                                      | {"gate_init": 0.9}))
     assert "gate_init" not in warning(cal, started)
-    clear = cal | {"reference_gap": {"mean": -0.05, "low": -0.08, "high": -0.02}}
+    clear = cal.model_copy(update={"reference_gap": {"mean": -0.05, "low": -0.08, "high": -0.02}})
     assert "(clearly" in warning(clear, problem)
-    assert warning(cal | {"reference_gap": {"mean": 0.01, "low": -0.02, "high": 0.04}},
-                   problem) is None
+    assert warning(cal.model_copy(update={"reference_gap": {"mean": 0.01, "low": -0.02,
+                                                            "high": 0.04}}), problem) is None
 
 
 def test_calibrate_command_stores_the_result_for_the_search(tmp_path):

@@ -124,15 +124,15 @@ def test_export_round_trip(trained):
         res, text = cli("export", "--study", "tiny", "--storage", db, "--pick", pick, "--out", out)
         assert res.exit_code == 0, text
         number = int(text.split()[0].removesuffix(":").rpartition("trial")[2])
-        recorded = study.trials[number].user_attrs
+        recorded = TrialRecord.of(study.trials[number])
         assert f"'tiny', trial {number}" in out.read_text()  # its origin
         res, text = cli("cost", "--config", out, "--json")
         data = json.loads(res.stdout)
         assert data["arch"] == f"tiny-trial{number}"
         assert (data["total"]["params"], data["total"]["flops"]) == \
-            (recorded["params"], recorded["flops"])
+            (recorded.params, recorded.flops)
         model = build_model(load_config(out))
-        assert sum(p.numel() for p in model.parameters()) == recorded["params"]
+        assert sum(p.numel() for p in model.parameters()) == recorded.params
     res, text = cli("export", "--study", "tiny", "--storage", db, "--trial", 0, "--out",
                     tmp / "t0.json")
     assert res.exit_code == 0 and load_config(tmp / "t0.json").stages == load_space(

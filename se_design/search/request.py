@@ -65,5 +65,7 @@ class SearchRequest(BaseModel):
             err = e.errors()[0]
             name = str(err["loc"][0]) if err["loc"] else "request"
             flag = "--seed" if name.endswith("_seed") else "--" + name.replace("_", "-")
-            msg = err["msg"].removeprefix("Value error, ")
-            raise UserError(f"{flag}: {msg}.") from None
+            msg = err["msg"]
+            text = (f"{flag} {msg.removeprefix('Value error, ')}" if msg.startswith("Value error")
+                    else f"{flag}: {msg[0].lower()}{msg[1:]}")
+            raise UserError(text + ".") from None
