@@ -175,7 +175,7 @@ class AccuracyModel:
         out = np.empty((n, len(codes)))
         for i in range(0, len(codes), CHUNK):
             block = codes[i:i + CHUNK]
-            x = _columns(block, self.terms)
+            x = design_matrix(block, self.terms)
             lam, own, seeds = self._shrinkage(block)
             extra = np.where(seeds > 0, lam * self.sigma2 / np.maximum(seeds, 1), self.tau2)
             noise = rng.standard_normal((n, len(block))) * np.sqrt(extra)
@@ -206,8 +206,8 @@ class AccuracyModel:
         return ~bad
 
     def _parts(self, codes: np.ndarray):
-        x = _columns(codes, self.terms)
-        model_var = np.einsum("ij,jk,ik->i", x, self.cov, x)
+        x = design_matrix(codes, self.terms)
+        model_var = ((x @ self.cov) * x).sum(1)
         lam, own, seeds = self._shrinkage(codes)
         mean = (1 - lam) * (x @ self.beta) + lam * np.nan_to_num(own)
         extra = np.where(seeds > 0, lam * self.sigma2 / np.maximum(seeds, 1), self.tau2)
@@ -224,13 +224,13 @@ def fit(factors: Factors, measurements: Iterable[Measurement | tuple],
     codes, means, seeds, ss_pure = _group(factors, measurements)
     df_pure = float(seeds.sum() - len(seeds))
     s2, s2_df = _pool(ss_pure, df_pure, sigma2, sigma2_df)
-    terms, dropped = _estimable_terms(codes, [()], _main_terms(factors))
+    terms, dropped = _estimable_terms(codes, [()], main_terms(factors))
     if len(means) - len(terms) < 1:
         raise ValueError(f"{len(means)} designs for {len(terms)} model terms: tau^2 (lack of fit) "
                          "cannot be estimated; measure more designs")
     terms = _select_interactions(codes, means, seeds, s2, terms, len(factors), level,
                                  max_interactions)
-    x = _columns(codes, terms)
+    x = design_matrix(codes, terms)
     tau2, ss_lack, c = _tau2(x, means, seeds, s2)
     res = sm.WLS(means, x, weights=1 / (tau2 + s2 / seeds)).fit()
     df_lack = len(means) - len(terms)
@@ -268,11 +268,14 @@ def _pool(ss: float, df: float, sigma2: float | None, sigma2_df: float) -> tuple
     return (ss + sigma2_df * sigma2) / (df + sigma2_df), df + sigma2_df
 
 
-def _main_terms(factors: Factors) -> list[Term]:
+def main_terms(factors: Factors) -> list[Term]:
+    """One column per factor level off its baseline."""
     return [((i, c),) for i, f in enumerate(factors) for c in range(1, len(f.levels))]
 
 
-def _columns(codes: np.ndarray, terms: Sequence[Term]) -> np.ndarray:
+def design_matrix(codes: np.ndarray, terms: Sequence[Term]) -> np.ndarray:
+    """The model's columns for design code rows: 1 where every (factor, level) of the term
+    holds (an inactive factor holds no level)."""
     x = np.ones((len(codes), len(terms)))
     for j, term in enumerate(terms):
         for f, c in term:
@@ -284,9 +287,9 @@ def _estimable_terms(codes: np.ndarray, base: list[Term], new: list[Term]):
     """`base` plus the terms of `new` that add to the rank on the measured designs (in order),
     and those that do not."""
     kept, dropped = list(base), []
-    rank = np.linalg.matrix_rank(_columns(codes, kept))
+    rank = np.linalg.matrix_rank(design_matrix(codes, kept))
     for term in new:
-        r = np.linalg.matrix_rank(_columns(codes, [*kept, term]))
+        r = np.linalg.matrix_rank(design_matrix(codes, [*kept, term]))
         (kept if r > rank else dropped).append(term)
         rank = max(rank, r)
     return kept, dropped
@@ -296,7 +299,7 @@ def _tau2(x: np.ndarray, means: np.ndarray, seeds: np.ndarray, s2: float):
     """Method-of-moments tau^2 from the lack-of-fit sum of squares of the seed-count weighted
     fit: E[SS_lack] = (m - p) sigma^2 + tau^2 c, c = sum n_i (1 - h_ii)."""
     res = sm.WLS(means, x, weights=seeds).fit()
-    h = np.einsum("ij,jk,ik->i", x, res.normalized_cov_params, x) * seeds
+    h = ((x @ res.normalized_cov_params) * x).sum(1) * seeds
     c = float((seeds * (1 - h)).sum())
     ss_lack = float(res.ssr)
     return max(0.0, (ss_lack - (len(means) - x.shape[1]) * s2) / c), ss_lack, c
@@ -326,7 +329,7 @@ def _select_interactions(codes, means, seeds, s2, terms, n_factors, level, max_i
     entered = 0
     done: set[tuple[int, int]] = set()
     while max_interactions is None or entered < max_interactions:
-        x = _columns(codes, terms)
+        x = design_matrix(codes, terms)
         tau2 = _tau2(x, means, seeds, s2)[0]
         w = 1 / (tau2 + s2 / seeds)
         base = sm.WLS(means, x, weights=w).fit()
@@ -336,7 +339,7 @@ def _select_interactions(codes, means, seeds, s2, terms, n_factors, level, max_i
             new = _estimable_terms(codes, terms, _pair_terms(codes, *pair))[0]
             if len(new) == len(terms) or len(means) - len(new) < MIN_LACK_DF:
                 continue
-            res = sm.WLS(means, _columns(codes, new), weights=w).fit()
+            res = sm.WLS(means, design_matrix(codes, new), weights=w).fit()
             tried.append((res.compare_f_test(base)[1], pair, new))
         if not tried:
             break
