@@ -340,7 +340,8 @@ def _select_interactions(codes, means, seeds, s2, terms, n_factors, level, max_i
             if len(new) == len(terms) or len(means) - len(new) < MIN_LACK_DF:
                 continue
             res = sm.WLS(means, design_matrix(codes, new), weights=w).fit()
-            tried.append((res.compare_f_test(base)[1], pair, new))
+            p = res.compare_f_test(base)[1]
+            tried.append((1.0 if np.isnan(p) else p, pair, new))  # nan: nothing left to explain
         if not tried:
             break
         p, pair, new = min(tried, key=lambda t: t[0])
