@@ -1,6 +1,5 @@
 """The accuracy model and the initial design against hand-computed cases (torch-free, fast)."""
 
-import itertools
 
 import numpy as np
 import pytest

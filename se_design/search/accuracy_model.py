@@ -162,23 +162,24 @@ class AccuracyModel:
         """Posterior of the true mean of each design (dicts, or code rows from Factors)."""
         codes = self._codes(designs)
         parts = [self._parts(codes[i:i + CHUNK]) for i in range(0, len(codes), CHUNK)]
-        mean, var, seeds, own, ok = (np.concatenate(x) for x in zip(*(parts or [self._parts(codes)])))
+        mean, var, own_var, seeds, own, ok = (np.concatenate(x) for x in
+                                              zip(*(parts or [self._parts(codes)])))
         sd = np.where(ok, np.sqrt(var), np.inf)
-        half = self.t95 * sd
-        return Posterior(mean, sd, mean - half, mean + half, seeds.astype(int), own, ok.astype(bool))
+        half = self._t95(var, own_var) * sd
+        return Posterior(mean, sd, mean - half, mean + half, seeds.astype(int), own, ok)
 
     def draws(self, designs, n: int, rng: np.random.Generator) -> np.ndarray:
         """n joint posterior draws of the designs' true means, shape (n, designs): beta drawn
-        once per draw for all designs (their correlation), then each design's own u."""
+        once per draw for all designs (their correlation), then each design's own part.
+        Gaussian given the variance components (the intervals' t quantiles are not drawn)."""
         codes = self._codes(designs)
         betas = rng.multivariate_normal(self.beta, self.cov, size=n)  # (n, p)
         out = np.empty((n, len(codes)))
         for i in range(0, len(codes), CHUNK):
             block = codes[i:i + CHUNK]
+            lam, own, _, own_var = self._shrinkage(block)
+            noise = rng.standard_normal((n, len(block))) * np.sqrt(own_var)
             x = design_matrix(block, self.terms)
-            lam, own, seeds = self._shrinkage(block)
-            extra = np.where(seeds > 0, lam * self.sigma2 / np.maximum(seeds, 1), self.tau2)
-            noise = rng.standard_normal((n, len(block))) * np.sqrt(extra)
             out[:, i:i + CHUNK] = (1 - lam) * (betas @ x.T) + lam * np.nan_to_num(own) + noise
             out[:, i:i + CHUNK][:, ~self._estimable(block)] = np.nan
         return out
@@ -189,15 +190,15 @@ class AccuracyModel:
         return self.factors.encode(designs)
 
     def _shrinkage(self, codes: np.ndarray):
-        """Per design: the weight lambda of its own seed mean, that mean, its seed count."""
+        """Per design: the weight lambda of its own seed mean, that mean, its seed count, and
+        the posterior variance of its own part (lambda sigma^2 / n measured, tau^2 not)."""
         idx = _lookup(self.measured, codes)
         hit = idx >= 0
         seeds = np.where(hit, self.seeds[idx], 0)
         own = np.where(hit, self.means[idx], np.nan)
         noise = self.sigma2 / np.maximum(seeds, 1)
-        lam = np.where(hit, self.tau2 / (self.tau2 + noise), 0.0) if self.tau2 > 0 else \
-            np.zeros(len(codes))
-        return lam, own, seeds
+        lam = np.where(hit, self.tau2 / (self.tau2 + noise), 0.0)
+        return lam, own, seeds, np.where(hit, lam * noise, self.tau2)
 
     def _estimable(self, codes: np.ndarray) -> np.ndarray:
         bad = np.zeros(len(codes), dtype=bool)
@@ -207,12 +208,22 @@ class AccuracyModel:
 
     def _parts(self, codes: np.ndarray):
         x = design_matrix(codes, self.terms)
-        model_var = ((x @ self.cov) * x).sum(1)
-        lam, own, seeds = self._shrinkage(codes)
+        lam, own, seeds, own_var = self._shrinkage(codes)
         mean = (1 - lam) * (x @ self.beta) + lam * np.nan_to_num(own)
-        extra = np.where(seeds > 0, lam * self.sigma2 / np.maximum(seeds, 1), self.tau2)
+        var = (1 - lam) ** 2 * ((x @ self.cov) * x).sum(1) + own_var
         ok = self._estimable(codes)
-        return np.where(ok, mean, np.nan), (1 - lam) ** 2 * model_var + extra, seeds, own, ok
+        return np.where(ok, mean, np.nan), var, np.where(seeds > 0, own_var, 0.0), seeds, own, ok
+
+    def _t95(self, var: np.ndarray, seed_var: np.ndarray) -> np.ndarray:
+        """t quantiles per design: Satterthwaite over the part of its variance that is seed
+        noise (a measured design's own seeds: sigma^2's df) and the rest (the model's df)."""
+        t = np.full(len(var), self.t95)
+        own = seed_var > 0
+        if own.any():
+            rest = var[own] - seed_var[own]
+            df = var[own] ** 2 / (seed_var[own] ** 2 / self.sigma2_df + rest ** 2 / self.df)
+            t[own] = stats.t.ppf(0.975, df)
+        return t
 
 
 def fit(factors: Factors, measurements: Iterable[Measurement | tuple],
