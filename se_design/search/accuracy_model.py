@@ -14,16 +14,22 @@ model misses for design i (lack of fit); e_ij the seed noise.
   it is estimated as 0 when the design means scatter no more than the seeds explain.
 - beta is the generalised least squares fit of the design means with weights
   1 / (tau^2 + sigma^2 / n_i) (statsmodels WLS).
-- An interaction (all estimable products of two factors' level indicators) enters when its
-  extra-sum-of-squares F test on the design means beats the Bonferroni level over the
-  candidate pairs, the denominator being the design-level scatter (noise and lack of fit), so
-  a design's own deviation is not taken for an interaction; the model always keeps
-  MIN_LACK_DF lack-of-fit degrees of freedom.
+- Interactions enter one column at a time (forward selection): a column is the product of
+  two factors' level indicators ("r=16 in stage 1 and r=16 in stage 2"), so a single cell
+  costs one degree of freedom, not a whole factor pair's. The candidate that reduces the
+  weighted residual sum of squares the most enters when its extra-sum-of-squares F test on
+  the design means beats the Bonferroni level over the candidates; the F denominator is the
+  design-level scatter (noise and lack of fit), so a design's own deviation is not taken for
+  an interaction. The model always keeps MIN_LACK_DF lack-of-fit degrees of freedom.
 - The true mean of a design is x'beta + u. Its posterior (flat prior on beta, variance
   components plugged in) is the BLUP: a measured design shrinks from its own seed mean toward
   the model in proportion sigma^2/n_i : tau^2; an unmeasured one gets the prediction with
   tau^2 added. Intervals use Student's t on Satterthwaite degrees of freedom for the estimated
-  variance components.
+  variance components: per design, over the part of its variance that is its own seeds'
+  noise (sigma^2's df) and the rest (the lack of fit's).
+- Prediction over an enumerated space is vectorised on integer codes: one column index per
+  factor, the mean by gathering beta, the variance by one float32 product with the
+  covariance.
 
 Every measurement has weight 1 and is the final epoch's accuracy: per-epoch measurements and
 weights are not used yet. Variance components are common to all designs: a design whose
@@ -34,7 +40,7 @@ designs out or pass them with their failures removed.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
@@ -125,12 +131,25 @@ class AccuracyModel:
     sigma2: float  # seed noise variance
     sigma2_df: float  # its degrees of freedom (inf: known)
     tau2: float  # lack-of-fit variance of a design's true mean around the model
-    df: float  # of the t quantiles of every interval
+    df: float  # of the t quantiles of the effects and of unmeasured designs
     lack_of_fit: LackOfFit
     not_estimable: list[Term]  # main-effect columns dropped
     measured: np.ndarray  # codes of the measured designs
     means: np.ndarray  # their seed means
     seeds: np.ndarray  # their seed counts
+    _columns: list[np.ndarray] = field(init=False, repr=False)
+
+    def __post_init__(self):
+        # Per factor, the column of each code (+1: inactive is -1); baseline, inactive and
+        # dropped levels point at a zero pad column p.
+        pad = len(self.terms)
+        self._columns = [np.full(len(f.levels) + 1, pad, dtype=np.intp) for f in self.factors]
+        for j, term in enumerate(self.terms):
+            if len(term) == 1:
+                (f, c), = term
+                self._columns[f][c + 1] = j
+        self._beta_pad = np.append(self.beta, 0.0)
+        self._cov_pad = np.pad(self.cov, (0, 1)).astype(np.float32)
 
     @property
     def t95(self) -> float:
@@ -145,7 +164,7 @@ class AccuracyModel:
         return out
 
     def interactions(self) -> list[Interaction]:
-        """The interactions that entered, one per estimable pair of levels."""
+        """The interaction columns that entered."""
         fs = self.factors.list
         return [Interaction(*self._interval(j), (fs[i].name, fs[k].name), (fs[i].levels[a], fs[k].levels[b]))
                 for j, ((i, a), (k, b)) in self._terms(2)]
@@ -173,14 +192,16 @@ class AccuracyModel:
         once per draw for all designs (their correlation), then each design's own part.
         Gaussian given the variance components (the intervals' t quantiles are not drawn)."""
         codes = self._codes(designs)
-        betas = rng.multivariate_normal(self.beta, self.cov, size=n)  # (n, p)
+        shifts = rng.multivariate_normal(np.zeros(len(self.beta)), self.cov, size=n)
+        shifts = np.pad(shifts, ((0, 0), (0, 1))).astype(np.float32)  # beta draws - beta
         out = np.empty((n, len(codes)))
         for i in range(0, len(codes), CHUNK):
             block = codes[i:i + CHUNK]
+            idx = self._index(block)
             lam, own, _, own_var = self._shrinkage(block)
+            model = self._beta_pad[idx].sum(1) + (_onehot(idx, len(self.terms)) @ shifts.T).T
             noise = rng.standard_normal((n, len(block))) * np.sqrt(own_var)
-            x = design_matrix(block, self.terms)
-            out[:, i:i + CHUNK] = (1 - lam) * (betas @ x.T) + lam * np.nan_to_num(own) + noise
+            out[:, i:i + CHUNK] = (1 - lam) * model + lam * np.nan_to_num(own) + noise
             out[:, i:i + CHUNK][:, ~self._estimable(block)] = np.nan
         return out
 
@@ -188,6 +209,16 @@ class AccuracyModel:
         if isinstance(designs, np.ndarray):
             return designs
         return self.factors.encode(designs)
+
+    def _index(self, codes: np.ndarray) -> np.ndarray:
+        """Per design, the column of each of its terms (the pad column where a term is 0)."""
+        pairs = self._terms(2)
+        idx = np.zeros((len(codes), 1 + len(self._columns) + len(pairs)), dtype=np.intp)
+        for f, m in enumerate(self._columns):  # column 0 stays the intercept's
+            idx[:, 1 + f] = m[codes[:, f] + 1]
+        for k, (j, ((f, a), (g, b))) in enumerate(pairs, 1 + len(self._columns)):
+            idx[:, k] = np.where((codes[:, f] == a) & (codes[:, g] == b), j, len(self.terms))
+        return idx
 
     def _shrinkage(self, codes: np.ndarray):
         """Per design: the weight lambda of its own seed mean, that mean, its seed count, and
@@ -207,10 +238,11 @@ class AccuracyModel:
         return ~bad
 
     def _parts(self, codes: np.ndarray):
-        x = design_matrix(codes, self.terms)
+        idx = self._index(codes)
+        x = _onehot(idx, len(self.terms))
         lam, own, seeds, own_var = self._shrinkage(codes)
-        mean = (1 - lam) * (x @ self.beta) + lam * np.nan_to_num(own)
-        var = (1 - lam) ** 2 * ((x @ self.cov) * x).sum(1) + own_var
+        mean = (1 - lam) * self._beta_pad[idx].sum(1) + lam * np.nan_to_num(own)
+        var = (1 - lam) ** 2 * ((x @ self._cov_pad) * x).sum(1, dtype=float) + own_var
         ok = self._estimable(codes)
         return np.where(ok, mean, np.nan), var, np.where(seeds > 0, own_var, 0.0), seeds, own, ok
 
@@ -226,6 +258,13 @@ class AccuracyModel:
         return t
 
 
+def _onehot(idx: np.ndarray, pad: int) -> np.ndarray:
+    """float32 design matrix with the pad column last (zero in beta and its covariance)."""
+    x = np.zeros((len(idx), pad + 1), dtype=np.float32)
+    np.put_along_axis(x, idx, 1.0, axis=1)
+    return x
+
+
 def fit(factors: Factors, measurements: Iterable[Measurement | tuple],
         sigma2: float | None = None, sigma2_df: float = np.inf, level: float = 0.05,
         max_interactions: int | None = None) -> AccuracyModel:
@@ -239,8 +278,7 @@ def fit(factors: Factors, measurements: Iterable[Measurement | tuple],
     if len(means) - len(terms) < 1:
         raise ValueError(f"{len(means)} designs for {len(terms)} model terms: tau^2 (lack of fit) "
                          "cannot be estimated; measure more designs")
-    terms = _select_interactions(codes, means, seeds, s2, terms, len(factors), level,
-                                 max_interactions)
+    terms = _select_interactions(codes, means, seeds, s2, terms, level, max_interactions)
     x = design_matrix(codes, terms)
     tau2, ss_lack, c = _tau2(x, means, seeds, s2)
     res = sm.WLS(means, x, weights=1 / (tau2 + s2 / seeds)).fit()
@@ -270,7 +308,7 @@ def _group(factors: Factors, measurements):
 
 def _pool(ss: float, df: float, sigma2: float | None, sigma2_df: float) -> tuple[float, float]:
     if sigma2 is None:
-        if df == 0:
+        if df == 0 or ss == 0:  # no replicate, or replicates that agree exactly
             raise ValueError("the seed noise is unknown: measure some design on 2+ seeds or give "
                              "a calibrated sigma2")
         return ss / df, df
@@ -335,55 +373,64 @@ def _f_sf(f: float, d1: float, d2: float) -> float:
     return float(stats.f.sf(f, d1, d2))
 
 
-def _select_interactions(codes, means, seeds, s2, terms, n_factors, level, max_interactions):
-    """Forward selection of factor pairs (see the module docstring)."""
-    entered = 0
-    done: set[tuple[int, int]] = set()
-    while max_interactions is None or entered < max_interactions:
+def _select_interactions(codes, means, seeds, s2, terms, level, max_interactions):
+    """Forward selection of interaction columns (see the module docstring)."""
+    candidates = _pair_terms(codes)
+    for _ in range(len(candidates) if max_interactions is None else max_interactions):
+        if not candidates or len(means) - len(terms) - 1 < MIN_LACK_DF:
+            break
         x = design_matrix(codes, terms)
-        tau2 = _tau2(x, means, seeds, s2)[0]
-        w = 1 / (tau2 + s2 / seeds)
+        w = 1 / (_tau2(x, means, seeds, s2)[0] + s2 / seeds)
         base = sm.WLS(means, x, weights=w).fit()
-        tried = []
-        for pair in ((f, g) for f in range(n_factors) for g in range(f + 1, n_factors)
-                     if (f, g) not in done):
-            new = _estimable_terms(codes, terms, _pair_terms(codes, *pair))[0]
-            if len(new) == len(terms) or len(means) - len(new) < MIN_LACK_DF:
-                continue
-            res = sm.WLS(means, design_matrix(codes, new), weights=w).fit()
-            p = res.compare_f_test(base)[1]
-            tried.append((1.0 if np.isnan(p) else p, pair, new))  # nan: nothing left to explain
-        if not tried:
+        gain = _added_ss(x, design_matrix(codes, candidates), w, base.wresid)
+        if not np.isfinite(gain).any():
             break
-        p, pair, new = min(tried, key=lambda t: t[0])
-        if p >= level / len(tried):
+        best = candidates[int(np.nanargmax(gain))]
+        p = sm.WLS(means, design_matrix(codes, [*terms, best]), weights=w).fit().compare_f_test(base)[1]
+        if not p < level / np.isfinite(gain).sum():  # nan: nothing left to explain
             break
-        terms, entered = new, entered + 1
-        done.add(pair)
+        terms = [*terms, best]
+        candidates.remove(best)
     return terms
 
 
-def _pair_terms(codes: np.ndarray, f: int, g: int) -> list[Term]:
-    """The interaction columns of factors f and g that are non-zero on some measured design."""
-    levels_f = np.unique(codes[:, f][codes[:, f] > 0])
-    levels_g = np.unique(codes[:, g][codes[:, g] > 0])
-    return [((f, int(a)), (g, int(b))) for a in levels_f for b in levels_g
-            if ((codes[:, f] == a) & (codes[:, g] == b)).any()]
+def _added_ss(x: np.ndarray, z: np.ndarray, w: np.ndarray, wresid: np.ndarray) -> np.ndarray:
+    """Per candidate column of z, the drop in weighted residual sum of squares if it joined
+    x (Frisch-Waugh: its part orthogonal to x against the residuals); nan when that part is
+    0 (not estimable beside x)."""
+    sw = np.sqrt(w)[:, None]
+    zw = z * sw
+    q = np.linalg.qr(x * sw)[0]  # x has full column rank: its terms were kept estimable
+    zr = zw - q @ (q.T @ zw)
+    norm = (zr ** 2).sum(0)
+    ok = norm > 1e-9 * np.maximum((zw ** 2).sum(0), 1e-300)
+    return np.where(ok, (zr.T @ wresid) ** 2 / np.where(ok, norm, 1), np.nan)
 
 
-_HASH = np.random.default_rng(0).integers(1, 2**63, size=4096, dtype=np.uint64)
+def _pair_terms(codes: np.ndarray) -> list[Term]:
+    """Every interaction column non-zero on some measured design: two factors off their
+    baselines together."""
+    out = []
+    for f in range(codes.shape[1]):
+        for g in range(f + 1, codes.shape[1]):
+            on = (codes[:, f] > 0) & (codes[:, g] > 0)
+            out += [((f, int(a)), (g, int(b))) for a, b in np.unique(codes[on][:, [f, g]], axis=0)]
+    return out
 
 
 def _lookup(table: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    """For each row of `codes`, its row index in `table` (-1 if absent): rows hashed to one
-    integer (wrapping arithmetic), hits then checked in full."""
-    def key(a):
-        return ((a.astype(np.uint64) + np.uint64(1)) * _HASH[:a.shape[1]]).sum(1, dtype=np.uint64)
-
-    tk = key(table)
+    """For each row of `codes`, its row index in `table` (-1 if absent): rows keyed by one
+    integer (mixed radix, or where that overflows a wrapping random hash), hits checked in
+    full."""
+    width = int(max(table.max(initial=0), codes.max(initial=0))) + 2  # codes run from -1
+    if width ** codes.shape[1] < 2 ** 62:
+        weights = width ** np.arange(codes.shape[1], dtype=np.int64)
+    else:
+        weights = np.random.default_rng(0).integers(1, 2**62, codes.shape[1], dtype=np.int64)
+    tk = (table.astype(np.int64) + 1) @ weights
     order = np.argsort(tk)
-    qk = key(codes)
-    pos = np.clip(np.searchsorted(tk[order], qk), 0, len(tk) - 1)
+    qk = (codes.astype(np.int64) + 1) @ weights
+    pos = np.clip(np.searchsorted(tk[order], qk), 0, max(len(tk) - 1, 0))
     idx = order[pos]
     hit = (tk[idx] == qk) & (table[idx] == codes).all(1)
     return np.where(hit, idx, -1)
