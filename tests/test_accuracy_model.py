@@ -85,10 +85,11 @@ def test_an_interaction_in_the_data_is_selected_and_estimated():
         return 0.6 + 0.01 * d["a"] - 0.005 * d["b"] + 0.01 * d["c"] + 0.04 * (d["a"] == 2 == d["b"])
 
     model = fit(factors, measure(every_design(factors), truth, 2, 0.005, rng))
-    inter = {i.levels: i for i in model.interactions()}
-    assert {i.factors for i in model.interactions()} == {("a", "b")}
-    assert inter[(2, 2)].low < 0.04 < inter[(2, 2)].high and inter[(2, 2)].distinct
-    assert all(i.low < 0 < i.high for lv, i in inter.items() if lv != (2, 2))
+    (inter,) = model.interactions()  # one column: the cell that carries it
+    assert (inter.factors, inter.levels) == (("a", "b"), (2, 2))
+    assert inter.low < 0.04 < inter.high and inter.distinct
+    main = {e.factor: e for e in model.effects() if e.level == 2}
+    assert main["a"].low < 0.02 < main["a"].high and main["b"].low < -0.01 < main["b"].high
     assert model.lack_of_fit.p_value > 0.05
 
 
@@ -115,9 +116,17 @@ def test_design_specific_deviations_reject_and_measured_designs_keep_their_own_m
     factors = crossed(3, 3, 2)
     designs = every_design(factors)
     u = dict(zip(map(str, designs), 0.02 * rng.standard_normal(len(designs))))
-    model = fit(factors, measure(designs, lambda d: 0.6 + 0.01 * d["a"] + u[str(d)], 3, 0.005, rng),
-                max_interactions=0)
+    data = measure(designs, lambda d: 0.6 + 0.01 * d["a"] + u[str(d)], 3, 0.005, rng)
+    model = fit(factors, data, max_interactions=0)
     assert model.lack_of_fit.p_value < 0.001 and model.tau2 > 0
+    # Balanced (3 seeds each): c = n (m - p), so tau^2 = (MS_lack - sigma^2) / n by hand
+    y = np.array([[acc for d, _, acc in data if d == e] for e in designs])
+    x = design_matrix(factors.encode(designs), model.terms)
+    lack = y.mean(1) - x @ np.linalg.lstsq(x, y.mean(1), rcond=None)[0]
+    ms_lack = 3 * (lack**2).sum() / (18 - 6)
+    sigma2 = y.var(1, ddof=1).mean()
+    assert model.sigma2 == pytest.approx(sigma2)
+    assert model.tau2 == pytest.approx((ms_lack - sigma2) / 3)
     assert model.tau2 == pytest.approx(0.02**2, rel=0.6)
     post = model.predict(designs)
     fitted = design_matrix(factors.encode(designs), model.terms) @ model.beta
@@ -207,6 +216,19 @@ def test_seed_noise_comes_from_replicates_or_a_calibration():
     assert (known.sigma2, known.sigma2_df) == (1e-4, np.inf)
     pooled = fit(crossed(2, 2, 2), exact_factorial(), sigma2=1e-4, sigma2_df=8)
     assert pooled.sigma2 == pytest.approx((8 * 2 * D**2 + 8 * 1e-4) / 16)
+
+
+def test_measured_designs_are_found_in_large_spaces_too():
+    """45 two-level factors overflow a mixed-radix key: rows are hashed, hits checked."""
+    factors = Factors([Factor(f"f{i}", (0, 1)) for i in range(45)])
+    rng = np.random.default_rng(11)
+    codes = rng.integers(0, 2, (60, 45)).astype(np.int16)
+    designs = factors.decode(codes)
+    data = [(d, s, 0.5 + 0.01 * d["f0"] + 0.01 * rng.standard_normal()) for d in designs for s in (0, 1)]
+    model = fit(factors, data, max_interactions=0)
+    others = 1 - codes[:5]  # flipped: never measured
+    post = model.predict(np.concatenate([codes, others]))
+    assert list(post.seeds) == [2] * 60 + [0] * 5
 
 
 def test_a_seed_given_twice_counts_once():
