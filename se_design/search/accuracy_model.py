@@ -87,24 +87,24 @@ class _Interval:
         return self.low > 0 or self.high < 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Effect(_Interval):
     """A main effect: the accuracy change from `baseline` to `level` of `factor`, all other
     factors at their baselines (interactions aside)."""
 
-    factor: str = ""
-    stage: str | None = None
-    kind: str = ""
-    level: object = None
-    baseline: object = None
+    factor: str
+    stage: str | None
+    kind: str
+    level: object
+    baseline: object
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Interaction(_Interval):
     """What two factors' levels add together beyond their two main effects."""
 
-    factors: tuple[str, str] = ("", "")
-    levels: tuple = ()
+    factors: tuple[str, str]
+    levels: tuple
 
 
 @dataclass(frozen=True)
@@ -160,13 +160,15 @@ class AccuracyModel:
         out = []
         for j, ((i, c),) in self._terms(1):
             f = self.factors.list[i]
-            out.append(Effect(*self._interval(j), f.name, f.stage, f.kind, f.levels[c], f.baseline))
+            out.append(Effect(*self._interval(j), factor=f.name, stage=f.stage, kind=f.kind,
+                              level=f.levels[c], baseline=f.baseline))
         return out
 
     def interactions(self) -> list[Interaction]:
         """The interaction columns that entered."""
         fs = self.factors.list
-        return [Interaction(*self._interval(j), (fs[i].name, fs[k].name), (fs[i].levels[a], fs[k].levels[b]))
+        return [Interaction(*self._interval(j), factors=(fs[i].name, fs[k].name),
+                            levels=(fs[i].levels[a], fs[k].levels[b]))
                 for j, ((i, a), (k, b)) in self._terms(2)]
 
     def _terms(self, order: int):
