@@ -191,8 +191,9 @@ class AccuracyModel:
 
     def draws(self, designs, n: int, rng: np.random.Generator) -> np.ndarray:
         """n joint posterior draws of the designs' true means, shape (n, designs): beta drawn
-        once per draw for all designs (their correlation), then each design's own part.
-        Gaussian given the variance components (the intervals' t quantiles are not drawn)."""
+        once per draw for all designs (their correlation), then each design's own part, so
+        list each design once. Gaussian given the variance components (the intervals' t
+        quantiles are not drawn)."""
         codes = self._codes(designs)
         shifts = rng.multivariate_normal(np.zeros(len(self.beta)), self.cov, size=n)
         shifts = np.pad(shifts, ((0, 0), (0, 1))).astype(np.float32)  # beta draws - beta
