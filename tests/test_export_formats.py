@@ -2,9 +2,11 @@
 the cost model (fvcore), the ONNX file against ONNX Runtime, and the suffix dispatcher."""
 
 import ast
+import importlib.util
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 from test_cost import inception_resnet_parts
@@ -12,8 +14,10 @@ from test_cost import inception_resnet_parts
 from se_design import spec as s
 from se_design.build import build_model
 from se_design.cost import cost
+from se_design.errors import UserError
+from se_design.export_formats import export_file
 from se_design.pyfile import to_python
-from se_design.spec import SE, with_se
+from se_design.spec import SE, load_config, with_se
 from se_design.verify import fvcore_counts
 from se_design.zoo import get_arch, names
 
@@ -143,3 +147,68 @@ def test_pyfile_keys_and_shapes_for_the_whole_zoo(monkeypatch):
         with torch.device("meta"):
             shapes = {k: v.shape for k, v in build().state_dict().items()}
             assert shapes == {k: v.shape for k, v in build_model(arch).state_dict().items()}, name
+
+
+def tiny():
+    return s.Arch(name="tiny", resolution=8, num_classes=3, stages=(s.Stage(name="a", blocks=(
+        s.Conv(out=8, stride=2, se=SE(r=2)), s.Basic(out=8)),),))
+
+
+@pytest.mark.parametrize("suffix", [".yaml", ".yml", ".json"])
+def test_export_spec(suffix, tmp_path):
+    arch = small("se_resnet50", 64)
+    assert "its spec" in export_file(arch, tmp_path / f"a{suffix}")
+    assert load_config(tmp_path / f"a{suffix}") == arch
+    assert [p.name for p in tmp_path.iterdir()] == [f"a{suffix}"]
+
+
+def test_export_python_with_weights(tmp_path, monkeypatch):
+    """The weights go beside the file and load into it with strict=True."""
+    arch = tiny()
+    reference = build_model(arch).eval()
+    weights = randomized(reference)
+    reference.load_state_dict(weights)
+    message = export_file(arch, tmp_path / "net.py", weights)
+    assert "net.pt" in message
+    model = load_source((tmp_path / "net.py").read_text(), monkeypatch)["build"]().eval()
+    model.load_state_dict(torch.load(tmp_path / "net.pt"), strict=True)
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), reference(x), atol=1e-5, rtol=1e-5)
+
+
+def test_export_unknown_suffix_is_one_sentence(tmp_path):
+    with pytest.raises(UserError, match=r"must end in \.yaml, \.yml, \.json, \.py or \.onnx\.$"):
+        export_file(tiny(), tmp_path / "net.txt")
+    assert not list(tmp_path.iterdir())
+
+
+needs_onnx = pytest.mark.skipif(
+    any(importlib.util.find_spec(m) is None for m in ("onnx", "onnxruntime", "onnxscript")),
+    reason="the onnx extra is not installed (pip install se-design[onnx])")
+
+
+@needs_onnx
+@pytest.mark.parametrize("name", ["se_cifar_resnet20", "mobilenet_v3_small"])
+def test_onnx_matches_pytorch_in_onnxruntime(name, tmp_path):
+    """ONNX Runtime on the file, at another batch size, against build_model's outputs."""
+    import onnxruntime
+
+    arch = ARCHS[name]()
+    reference = build_model(arch).eval()
+    weights = randomized(reference)
+    reference.load_state_dict(weights)
+    message = export_file(arch, tmp_path / "net.onnx", weights)
+    assert "ONNX Runtime" in message
+    session = onnxruntime.InferenceSession(tmp_path / "net.onnx", providers=["CPUExecutionProvider"])
+    x = torch.randn(3, 3, arch.resolution, arch.resolution)
+    with torch.no_grad():
+        expected = reference(x).numpy()
+    np.testing.assert_allclose(session.run(None, {"input": x.numpy()})[0], expected, atol=1e-4)
+
+
+def test_onnx_missing_is_one_sentence(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    with pytest.raises(UserError, match=r"pip install se-design\[onnx\]\.$"):
+        export_file(tiny(), tmp_path / "net.onnx")
+    assert not list(tmp_path.iterdir())
