@@ -27,7 +27,8 @@ def small(name, res=32, **kw):
 
 
 def shuffle_pre_all():
-    """SE before each ShuffleNet unit and on the blocks inside its branches."""
+    """SE before each ShuffleNet unit and on the blocks inside its branches (the nested SEs
+    of se_shufflenet_v1_g3, and the 'pre' layout of branches)."""
     return with_se(small("shufflenet_v1_g3"), SE(r=4, variant="pre"), levels="all")
 
 
@@ -37,7 +38,6 @@ ARCHS = {
     "mobilenet_v3_small": lambda: small("mobilenet_v3_small"),
     "efficientnet_b0": lambda: small("efficientnet_b0"),
     "regnet_y_400mf": lambda: small("regnet_y_400mf"),
-    "se_shufflenet_v1_g3": lambda: small("se_shufflenet_v1_g3"),
     "se_bn_inception": lambda: small("se_bn_inception", 64, width=0.25),
     "inception_resnet_parts": lambda: inception_resnet_parts(SE(r=2, variant="pre")),
     "shufflenet_pre_all": shuffle_pre_all,
