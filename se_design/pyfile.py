@@ -9,6 +9,9 @@ written out by hand for readability; tests/test_export_formats.py holds them to
 
 from __future__ import annotations
 
+import inspect
+
+from se_design import build
 from se_design import expand as ex
 from se_design import graph as g
 from se_design.spec import Arch, BlockSpec
@@ -16,8 +19,7 @@ from se_design.spec import Arch, BlockSpec
 # Source of each class or helper the file may need, in the order they are written out, and
 # what each one uses.
 SNIPPETS: dict[str, tuple[tuple[str, ...], str]] = {
-    "ACTS": ((), '''
-ACTS = {"relu": lambda: nn.ReLU(inplace=True), "relu6": nn.ReLU6, "hardswish": nn.Hardswish,
+    "ACTS": ((), '''ACTS = {"relu": lambda: nn.ReLU(inplace=True), "relu6": nn.ReLU6, "hardswish": nn.Hardswish,
         "silu": nn.SiLU, "sigmoid": nn.Sigmoid, "hardsigmoid": nn.Hardsigmoid, "tanh": nn.Tanh}
 '''),
     "helpers": (("ACTS",), '''
@@ -38,8 +40,8 @@ class SE(nn.Module):
 
     def __init__(self, channels, reduced, squeeze="avg", act="relu", gate="sigmoid", bias=True):
         super().__init__()
-        pools = {"avg": nn.AdaptiveAvgPool2d(1), "max": nn.AdaptiveMaxPool2d(1), "none": nn.Identity()}
-        self.squeeze = pools[squeeze]
+        pools = {"avg": nn.AdaptiveAvgPool2d, "max": nn.AdaptiveMaxPool2d}
+        self.squeeze = pools[squeeze](1) if squeeze != "none" else nn.Identity()
         self.fc1 = nn.Conv2d(channels, reduced, 1, bias=bias)
         self.act = ACTS[act]()
         self.fc2 = nn.Conv2d(reduced, channels, 1, bias=bias)
@@ -48,30 +50,9 @@ class SE(nn.Module):
     def forward(self, x):
         return x * self.gate(self.fc2(self.act(self.fc1(self.squeeze(x)))))
 '''),
-    "Shuffle": ((), '''
-class Shuffle(nn.Module):
-    """Channel shuffle (ShuffleNet): interleave the channels of `groups` groups."""
-
-    def __init__(self, groups):
-        super().__init__()
-        self.groups = groups
-
-    def forward(self, x):
-        n, c, h, w = x.shape
-        return x.view(n, self.groups, c // self.groups, h, w).transpose(1, 2).reshape(n, c, h, w)
-'''),
-    "PadShortcut": ((), '''
-class PadShortcut(nn.Module):
-    """CIFAR ResNet shortcut (option A): subsample by the stride, zero-pad new channels."""
-
-    def __init__(self, cin, out, stride):
-        super().__init__()
-        self.stride, self.extra = stride, out - cin
-
-    def forward(self, x):
-        x = x[:, :, ::self.stride, ::self.stride]
-        return nn.functional.pad(x, (0, 0, 0, 0, 0, self.extra))
-'''),
+    # the builder's own classes, which need only torch
+    "Shuffle": ((), "\n" + inspect.getsource(build.Shuffle)),
+    "PadShortcut": ((), "\n" + inspect.getsource(build.PadShortcut)),
     "ConvBNAct": (("helpers",), '''
 class ConvBNAct(nn.Sequential):
     """conv -> BN -> activation (stems, VGG layers, 1x1 convs), SE before ("pre") or after.
@@ -133,30 +114,31 @@ class Residual(nn.Module):
         return x + self.main(x)
 '''),
     "ResNetBlock": (("helpers",), '''
-class ResNetBlock(nn.Module):
-    """main(x) + shortcut(x) -> ReLU, then the SE if it sits "post" (after the add). The
-    shortcut is the identity, a 1x1 conv + BN when the shape changes, or with "pad" the CIFAR
-    ResNets' subsample-and-zero-pad; an "identity" SE sits on it."""
+def projection(cin, out, stride):
+    """The shortcut's layers: none (identity), or a 1x1 conv + BN when the shape changes."""
+    if stride == 1 and cin == out:
+        return []
+    return [("conv", conv(cin, out, 1, stride)), ("bn", nn.BatchNorm2d(out))]
 
-    def __init__(self, cin, out, stride, main, shortcut="projection", se=None, se_at="standard"):
+
+class ResNetBlock(nn.Module):
+    """main(x) + shortcut(x) -> ReLU, then the SE if it sits "post" (after the add); an
+    "identity" SE sits at the end of the shortcut."""
+
+    def __init__(self, main, shortcut, se=None, se_at="standard"):
         super().__init__()
         self.main = nn.Sequential(OrderedDict(main))
-        short = se_slot(se, se_at, "identity")
-        if shortcut == "pad" and (stride != 1 or cin != out):
-            short.insert(0, ("pad", PadShortcut(cin, out, stride)))
-        elif stride != 1 or cin != out:
-            short[:0] = [("conv", conv(cin, out, 1, stride)), ("bn", nn.BatchNorm2d(out))]
-        self.shortcut = nn.Sequential(OrderedDict(short))
+        self.shortcut = nn.Sequential(OrderedDict(shortcut + se_slot(se, se_at, "identity")))
         self.relu = nn.ReLU(inplace=True)
         self.se = se if se is not None and se_at == "post" else nn.Identity()
 
     def forward(self, x):
         return self.se(self.relu(self.main(x) + self.shortcut(x)))
 '''),
-    "Basic": (("ResNetBlock",), '''
+    "Basic": (("ResNetBlock", "PadShortcut"), '''
 class Basic(ResNetBlock):
     """ResNet basic block: 3x3 -> BN -> ReLU -> 3x3 -> BN, SE "pre", "3x3" or "standard"
-    (after the last BN) in the main branch."""
+    (after the last BN) in the main branch. shortcut "pad" is the CIFAR ResNets' (option A)."""
 
     def __init__(self, cin, out, stride=1, shortcut="projection", se=None, se_at="standard"):
         main = [*se_slot(se, se_at, "pre"),
@@ -164,7 +146,10 @@ class Basic(ResNetBlock):
                 ("relu1", nn.ReLU(inplace=True)), *se_slot(se, se_at, "3x3"),
                 ("conv2", conv(out, out, 3)), ("bn2", nn.BatchNorm2d(out)),
                 *se_slot(se, se_at, "standard")]
-        super().__init__(cin, out, stride, main, shortcut, se, se_at)
+        short = projection(cin, out, stride)
+        if shortcut == "pad" and short:
+            short = [("pad", PadShortcut(cin, out, stride))]
+        super().__init__(main, short, se, se_at)
 '''),
     "Bottleneck": (("ResNetBlock",), '''
 class Bottleneck(ResNetBlock):
@@ -181,7 +166,7 @@ class Bottleneck(ResNetBlock):
                 ("relu2", nn.ReLU(inplace=True)), *se_slot(se, se_at, "3x3"),
                 ("conv3", conv(width, out, 1)), ("bn3", nn.BatchNorm2d(out)),
                 *se_slot(se, se_at, "standard")]
-        super().__init__(cin, out, stride, main, "projection", se, se_at)
+        super().__init__(main, projection(cin, out, stride), se, se_at)
 '''),
     "Branches": (("ACTS",), '''
 class Branches(nn.Module):
@@ -192,8 +177,8 @@ class Branches(nn.Module):
         super().__init__()
         self.merge, self.scale = merge, scale
         self.names = [f"b{i}" for i in range(len(branches))]
-        for name, blocks in zip(self.names, branches):
-            self.add_module(name, nn.Sequential(*blocks))
+        for i, blocks in enumerate(branches):
+            self.add_module(f"b{i}", nn.Sequential(*blocks))
         self.relu = ACTS[act]() if act != "none" else nn.Identity()
         self.se = se if se is not None else nn.Identity()
 
@@ -223,21 +208,22 @@ POSITIONAL = {"conv": ("out",), "dwsep": ("out",), "mbconv": ("out", "expanded")
               "basic": ("out",), "bottleneck": ("out", "width"), "branches": ()}
 SE_DEFAULTS = {"squeeze": "avg", "act": "relu", "gate": "sigmoid", "bias": True}
 INDENT = "    "
+WIDTH = 100  # the written file's line length
 
 
 def to_python(arch: Arch) -> str:
     """The spec's network as a PyTorch source file importing only torch; `build()` returns
     the model, whose state_dict keys equal `build_model(arch)`'s."""
-    net = ex.expand(arch)
-    parts = dict(net.items)
+    parts = dict(ex.expand(arch).items)
     writer = _Writer()
-    body = [f'{name}=nn.Sequential(\n{writer.blocks(blocks, c, parts[name], 3)}\n{INDENT * 2}),'
-            for name, blocks, c in _parts(arch)]
-    body.append(f"head={_seq_leaves(parts['head'])},")
+    body = [f'layers["{name}"] = nn.Sequential(\n{writer.blocks(blocks, c, parts[name], 2)}'
+            f"\n{INDENT})" for name, blocks, c in _parts(arch)]
+    body.append(f'layers["head"] = {_seq_leaves(parts["head"])}')
     if any(isinstance(c, g.Act) for _, c in parts["head"].items):
         writer.used.add("ACTS")
-    return "\n".join([_header(arch), *(_snippets(writer.used)),
-                      _build(arch, "\n".join(INDENT * 2 + b for b in body))]) + "\n"
+    snippets = _snippets(writer.used)
+    return "\n".join([_header(arch, "Branches" in snippets), *snippets.values(),
+                      _build(arch, "\n".join(INDENT + b for b in body))]) + "\n"
 
 
 def _parts(arch: Arch):
@@ -259,7 +245,7 @@ class _Writer:
         """One expression per block, a line each, for nn.Sequential(...) or a list."""
         lines = []
         for b, (_, child) in zip(blocks, node.items):
-            lines.append(f"{INDENT * depth}{self.block(b, cin, child, depth)},")
+            lines.append(_fit(INDENT * depth, self.block(b, cin, child, depth), ","))
             cin = b.out_channels(cin)
         return "\n".join(lines)
 
@@ -270,8 +256,6 @@ class _Writer:
             self.used.add("Shuffle")
             return f"Shuffle({b.groups})"
         self.used.add(CLASSES[b.kind])
-        if getattr(b, "shortcut", None) == "pad":
-            self.used.add("PadShortcut")
         args = [str(cin)] + [_lit(getattr(b, f)) for f in POSITIONAL[b.kind]]
         args += [f"{f}={_lit(v)}" for f, v in _changed(b) if f not in POSITIONAL[b.kind]]
         se = self.se(b, node)
@@ -290,8 +274,7 @@ class _Writer:
         pre = se is not None and b.se.variant == "pre"
         par = dict(node.items)["body"] if pre else node
         pad = INDENT * (depth + 1)
-        lists = [f"{pad}[\n{self.blocks(blocks, cin, sub, depth + 2)}\n{pad}],"
-                 if blocks else f"{pad}[],"
+        lists = [_branch(pad, self.blocks(blocks, cin, sub, depth + 2))
                  for blocks, (_, sub) in zip(b.branches, par.branches)]
         args += [f"se={se}"] if se and not pre else []
         call = "Branches([\n" + "\n".join(lists) + f"\n{INDENT * depth}]" + \
@@ -308,6 +291,14 @@ class _Writer:
         extra = [f"{k}={_lit(getattr(setting.se, k))}" for k, v in SE_DEFAULTS.items()
                  if getattr(setting.se, k) != v]
         return f"SE({', '.join([str(setting.channels), str(setting.reduced), *extra])})"
+
+
+def _branch(pad: str, lines: str) -> str:
+    """A branch's list of blocks: on one line when it holds one block that fits."""
+    one = f"{pad}[{lines.strip().removesuffix(',')}],"
+    if "\n" not in lines and len(one) <= WIDTH:
+        return one
+    return f"{pad}[\n{lines}\n{pad}]," if lines else f"{pad}[],"
 
 
 def _lit(value) -> str:
@@ -362,11 +353,45 @@ def _leaf(node: g.Node) -> str:
 
 
 def _seq_leaves(node: g.Seq) -> str:
-    layers = "".join(f"{INDENT * 3}{n}={_leaf(c)},\n" for n, c in node.items)
-    return f"nn.Sequential(OrderedDict(\n{layers}{INDENT * 2}))"
+    layers = "".join(f"{INDENT * 2}{n}={_leaf(c)},\n" for n, c in node.items)
+    return f"nn.Sequential(OrderedDict(\n{layers}{INDENT}))"
 
 
-def _snippets(used: set[str]) -> list[str]:
+def _fit(prefix: str, call: str, suffix: str) -> str:
+    """prefix + call + suffix on one line if it fits, else the call's arguments wrapped
+    under its opening parenthesis (inside a one-argument wrapper such as Residual(...))."""
+    line = prefix + call + suffix
+    if len(line) <= WIDTH or "\n" in call:
+        return line
+    name, args = _call_args(call)
+    if len(args) == 1 and _call_args(args[0])[1]:
+        return _fit(f"{prefix}{name}(", args[0], ")" + suffix)
+    lines, current = [], f"{prefix}{name}("
+    pad = " " * len(current)
+    for i, arg in enumerate(args):
+        piece = arg + (", " if i < len(args) - 1 else ")" + suffix)
+        if len(current + piece.rstrip()) > WIDTH and current.strip() != f"{name}(":
+            lines.append(current.rstrip())
+            current = pad
+        current += piece
+    return "\n".join([*lines, current])
+
+
+def _call_args(call: str) -> tuple[str, list[str]]:
+    """'f(a, g(b, c), d=1)' -> ('f', ['a', 'g(b, c)', 'd=1']); no call: (call, [])."""
+    start = call.find("(")
+    if start < 1 or not call.endswith(")"):
+        return call, []
+    args, depth, begin = [], 0, start + 1
+    for i, ch in enumerate(call[start + 1:-1], start + 1):
+        depth += (ch in "([") - (ch in ")]")
+        if ch == "," and depth == 0:
+            args.append(call[begin:i].strip())
+            begin = i + 1
+    return call[:start], [*args, call[begin:-1].strip()]
+
+
+def _snippets(used: set[str]) -> dict[str, str]:
     """The used snippets and those they need, in SNIPPETS' order."""
     todo, needed = list(used), set()
     while todo:
@@ -374,23 +399,23 @@ def _snippets(used: set[str]) -> list[str]:
         if name not in needed:
             needed.add(name)
             todo += SNIPPETS[name][0]
-    return [SNIPPETS[n][1] for n in SNIPPETS if n in needed]
+    return {n: SNIPPETS[n][1] for n in SNIPPETS if n in needed}
 
 
-def _header(arch: Arch) -> str:
+def _header(arch: Arch, uses_torch: bool) -> str:
     return f'''"""{arch.name}: {arch.in_chans}x{arch.resolution}x{arch.resolution} input, \
-{arch.num_classes} classes. Written by se-design from its spec; needs only torch.
+{arch.num_classes} classes.
+
+Written by se-design from its spec; needs only torch. Module names follow se-design's, so
+its checkpoints load with strict=True:
 
     model = build()
     model.load_state_dict(torch.load("model.pt")["state_dict"])  # an se-design checkpoint
-
-Module names follow se-design's, so its checkpoints load with strict=True.
 """
 
 from collections import OrderedDict
 
-import torch
-from torch import nn
+{"import torch" + chr(10) if uses_torch else ""}from torch import nn
 '''
 
 
@@ -398,8 +423,8 @@ def _build(arch: Arch, body: str) -> str:
     return f'''
 def build():
     """{arch.name} with He-initialised convs (train it, or load weights)."""
-    model = nn.Sequential(OrderedDict(
+    layers = OrderedDict()
 {body}
-    ))
+    model = nn.Sequential(layers)
     init_weights(model)
     return model'''

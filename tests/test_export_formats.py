@@ -22,6 +22,15 @@ from se_design.verify import fvcore_counts
 from se_design.zoo import get_arch, names
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny forward passes on one thread: on a shared CPU, more threads only spin."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def small(name, res=32, **kw):
     return get_arch(name, resolution=res, num_classes=10, **kw)
 
@@ -34,7 +43,7 @@ def shuffle_pre_all():
 
 ARCHS = {
     "se_cifar_resnet20": lambda: get_arch("se_cifar_resnet20"),
-    "se_resnet50": lambda: small("se_resnet50", 64),
+    "se_resnet50": lambda: small("se_resnet50", 32, width=0.5),
     "mobilenet_v3_small": lambda: small("mobilenet_v3_small"),
     "efficientnet_b0": lambda: small("efficientnet_b0"),
     "regnet_y_400mf": lambda: small("regnet_y_400mf"),
@@ -139,11 +148,14 @@ def test_pyfile_writes_only_the_classes_it_uses(monkeypatch):
 
 
 def test_pyfile_keys_and_shapes_for_the_whole_zoo(monkeypatch):
-    """Every zoo network with SE (its plain twin has a subset of its layers): the same
-    state_dict keys and shapes as build_model (on the meta device: no memory, no arithmetic)."""
+    """Every zoo network with SE (its plain twin has a subset of its layers): lines of at most
+    100 characters, and the same state_dict keys and shapes as build_model (on the meta
+    device: no memory, no arithmetic)."""
     for name in [n for n in names() if not n.startswith("plain_") and f"se_{n}" not in names()]:
         arch = get_arch(name)
-        build = load_source(to_python(arch), monkeypatch)["build"]
+        source = to_python(arch)
+        assert max(len(line) for line in source.splitlines()) <= 100, name
+        build = load_source(source, monkeypatch)["build"]
         with torch.device("meta"):
             shapes = {k: v.shape for k, v in build().state_dict().items()}
             assert shapes == {k: v.shape for k, v in build_model(arch).state_dict().items()}, name
