@@ -14,6 +14,7 @@ import inspect
 from se_design import build
 from se_design import expand as ex
 from se_design import graph as g
+from se_design.errors import UserError
 from se_design.spec import Arch, BlockSpec
 
 # Source of each class or helper the file may need, in the order they are written out, and
@@ -255,6 +256,9 @@ class _Writer:
         if b.kind == "shuffle":
             self.used.add("Shuffle")
             return f"Shuffle({b.groups})"
+        if b.kind not in CLASSES:
+            raise UserError(f"the PyTorch-file export does not know {b.kind} blocks yet "
+                            f"(it writes {', '.join(CLASSES)}, pool and shuffle).")
         self.used.add(CLASSES[b.kind])
         args = [str(cin)] + [_lit(getattr(b, f)) for f in POSITIONAL[b.kind]]
         args += [f"{f}={_lit(v)}" for f, v in _changed(b) if f not in POSITIONAL[b.kind]]
@@ -295,10 +299,10 @@ class _Writer:
 
 def _branch(pad: str, lines: str) -> str:
     """A branch's list of blocks: on one line when it holds one block that fits."""
-    one = f"{pad}[{lines.strip().removesuffix(',')}],"
+    one = f"{pad}[{lines.strip().removesuffix(',')}],"  # [] for the identity
     if "\n" not in lines and len(one) <= WIDTH:
         return one
-    return f"{pad}[\n{lines}\n{pad}]," if lines else f"{pad}[],"
+    return f"{pad}[\n{lines}\n{pad}],"
 
 
 def _lit(value) -> str:

@@ -50,6 +50,8 @@ ARCHS = {
     "se_bn_inception": lambda: small("se_bn_inception", 64, width=0.25),
     "inception_resnet_parts": lambda: inception_resnet_parts(SE(r=2, variant="pre")),
     "shufflenet_pre_all": shuffle_pre_all,
+    "mobilenet_v3_pre": lambda: with_se(small("plain_mobilenet_v3_small"), SE(r=4, variant="pre")),
+    "mobilenet_v1_pre": lambda: with_se(small("mobilenet_v1", width=0.25), SE(r=2, variant="pre")),
     "se_mobilenet_v1_3x3": lambda: with_se(small("mobilenet_v1", width=0.25), SE(r=2, variant="3x3")),
     "vgg16_pre": lambda: with_se(small("vgg16", width=0.25), SE(r=2, variant="pre", squeeze="max")),
     **{f"cifar_resnet20_{v}_{sq}_{gate}": (lambda v=v, sq=sq, gate=gate: with_se(
