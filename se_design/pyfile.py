@@ -414,7 +414,8 @@ Written by se-design from its spec; needs only torch. Module names follow se-des
 its checkpoints load with strict=True:
 
     model = build()
-    model.load_state_dict(torch.load("model.pt")["state_dict"])  # an se-design checkpoint
+    state = torch.load("model.pt")  # an se-design checkpoint, or the weights exported with this
+    model.load_state_dict(state.get("state_dict", state))
 """
 
 from collections import OrderedDict

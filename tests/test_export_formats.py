@@ -13,6 +13,7 @@ from test_cost import inception_resnet_parts
 
 from se_design import spec as s
 from se_design.build import build_model
+from se_design.checkpoint import Checkpoint, save
 from se_design.cost import cost
 from se_design.errors import UserError
 from se_design.export_formats import export_file
@@ -118,7 +119,8 @@ def test_pyfile_initialises_as_build_model(name, monkeypatch):
 
 
 def test_pyfile_imports_only_torch_and_runs_alone(tmp_path):
-    """`python -I` in an empty folder, se_design blocked: the file needs torch alone."""
+    """`python -I` in an empty folder, se_design blocked: the file needs torch alone and
+    loads an se-design checkpoint as its docstring says (strict)."""
     arch = get_arch("se_cifar_resnet20")
     path = tmp_path / "net.py"
     path.write_text(to_python(arch))
@@ -128,14 +130,17 @@ def test_pyfile_imports_only_torch_and_runs_alone(tmp_path):
     imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     assert imported - {"torch", "collections"} == set()
     model = build_model(arch).eval()
-    torch.save(model.state_dict(), tmp_path / "w.pt")
+    model.load_state_dict(randomized(model))
+    save(Checkpoint(arch, model.state_dict(), [0.0] * 3, [1.0] * 3, [str(i) for i in range(10)]),
+         tmp_path / "model.pt")
     x = torch.randn(1, 3, 32, 32)
     torch.save(x, tmp_path / "x.pt")
-    script = ("import sys; sys.modules['se_design'] = None; import torch; import net; "
-              "m = net.build().eval(); m.load_state_dict(torch.load('w.pt')); "
-              "torch.save(m(torch.load('x.pt')), 'y.pt')")
-    subprocess.run([sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, '.'); {script}"],
-                   cwd=tmp_path, check=True, capture_output=True)
+    script = ("import sys; sys.path.insert(0, '.'); sys.modules['se_design'] = None; "
+              "import torch, net; model = net.build().eval(); state = torch.load('model.pt'); "
+              "model.load_state_dict(state.get('state_dict', state), strict=True); "
+              "torch.save(model(torch.load('x.pt')), 'y.pt')")
+    subprocess.run([sys.executable, "-I", "-c", script], cwd=tmp_path, check=True,
+                   capture_output=True)
     with torch.no_grad():
         torch.testing.assert_close(torch.load(tmp_path / "y.pt"), model(x), atol=1e-5, rtol=1e-5)
 
