@@ -31,7 +31,7 @@ def rounds_of(name: str, rounds: int, backend: str, threads: int) -> dict[str, L
               for k, n in (("plain", f"plain_{name}"), ("se", name))}
     times: dict[str, list[float]] = {k: [] for k in passes}
     for forward in passes.values():
-        time_rounds(forward, 0, warmup=3, threads=threads)
+        time_rounds(forward, 0, warmup=3, threads=threads)  # warm-up only
     for _ in range(rounds):
         for k, forward in passes.items():
             times[k] += time_rounds(forward, 1, per_round=10, warmup=0, threads=threads)

@@ -76,9 +76,6 @@ class Latency:
     def interval(self) -> Interval:
         return median_interval(self.rounds)
 
-    def told_apart(self, other: Latency) -> bool:
-        return told_apart(self.rounds, other.rounds)
-
     def __str__(self) -> str:
         lo, hi, cover = self.interval
         return (f"{self.median:.2f} ms ({cover:.0%} interval {lo:.2f}-{hi:.2f}, "
@@ -109,6 +106,7 @@ def time_rounds(forward: Callable[[], None], rounds: int, per_round: int = 1, wa
 def measure(arch: Arch, backend: str = "torch", device: str = "cpu", batch: int = 1,
             rounds: int = 15, per_round: int = 1, warmup: int = 2,
             threads: int | None = None) -> Latency:
+    """`rounds` rounds of the spec's model on `backend` (see forward_pass, time_rounds)."""
     forward = forward_pass(arch, backend, device, batch, threads)
     return Latency(tuple(time_rounds(forward, rounds, per_round, warmup, threads)), backend)
 
