@@ -62,7 +62,8 @@ def export_model(model: torch.nn.Module, arch: Arch, path: Path, opset: int = OP
     with _quiet(), torch.no_grad():
         torch.onnx.export(model, (x,), str(path), dynamo=True, opset_version=opset,
                           input_names=["input"], output_names=["logits"],
-                          dynamic_shapes=({0: torch.export.Dim("batch")},), verbose=False)
+                          dynamic_shapes=({0: torch.export.Dim("batch")},), verbose=False,
+                          external_data=False)  # one file: weights inside
 
 
 def session(path: str | Path, threads: int | None = None):

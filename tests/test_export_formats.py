@@ -219,6 +219,7 @@ def test_onnx_matches_pytorch_in_onnxruntime(name, tmp_path):
     reference.load_state_dict(weights)
     message = export_file(arch, tmp_path / "net.onnx", weights)
     assert "ONNX Runtime" in message
+    assert [p.name for p in tmp_path.iterdir()] == ["net.onnx"]  # the weights inside
     session = onnxruntime.InferenceSession(tmp_path / "net.onnx", providers=["CPUExecutionProvider"])
     x = torch.randn(3, 3, arch.resolution, arch.resolution)
     with torch.no_grad():
