@@ -1,0 +1,56 @@
+"""`export --out PATH`: a spec written in the format PATH's suffix names (the spec as YAML or
+JSON, a torch-only PyTorch file, ONNX), with trained weights when given."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from se_design.errors import UserError
+from se_design.files import write_text, writing
+from se_design.spec import Arch, save_config
+
+SUFFIXES = (".yaml", ".yml", ".json", ".py", ".onnx")
+
+
+def export_format(path: str | Path) -> str:
+    """PATH's suffix if it names a format (check it before any work), else a UserError."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in SUFFIXES:
+        raise UserError(f"cannot tell the export format of '{path}': it must end in "
+                        f"{', '.join(SUFFIXES[:-1])} or {SUFFIXES[-1]}.")
+    return suffix
+
+
+def export_file(arch: Arch, path: str | Path, state_dict: dict | None = None) -> str:
+    """Write `arch` in the format of `path`'s suffix; return one sentence saying what was
+    written. .yaml/.yml/.json: the spec (se_design.spec.save_config); .py: a PyTorch file
+    needing only torch (se_design.pyfile); .onnx: the model with its weights, checked with
+    ONNX Runtime. A state_dict given with a spec or .py goes beside it as PATH with suffix
+    .pt (`model.load_state_dict(torch.load(...))` reads it)."""
+    suffix, path = export_format(path), Path(path)
+    if suffix == ".onnx":
+        from se_design.onnx_export import to_onnx
+
+        diff = to_onnx(arch, path, state_dict)
+        return (f"wrote {arch.name} to '{path}' (ONNX, outputs within {diff:.1g} of "
+                "PyTorch's in ONNX Runtime).")
+    if suffix == ".py":
+        from se_design.pyfile import to_python
+
+        write_text(path, to_python(arch), "PyTorch file")
+        what = "a PyTorch file that needs only torch"
+    else:
+        save_config(arch, path)
+        what = "its spec"
+    if state_dict is None:
+        return f"wrote {arch.name} to '{path}' ({what})."
+    weights = _save_weights(state_dict, path.with_suffix(".pt"))
+    return f"wrote {arch.name} to '{path}' ({what}) and its weights to '{weights}'."
+
+
+def _save_weights(state_dict: dict, path: Path) -> Path:
+    import torch
+
+    with writing(path, "weights file") as p:
+        torch.save({k: v.detach().cpu() for k, v in state_dict.items()}, p)
+    return p
