@@ -270,7 +270,7 @@ def report(study: str = typer.Option(..., "--study", help="Study name (as printe
     if as_json:
         print(Path(f"{out_dir / study}.json").read_text())
         return
-    out.print(render.front_table(st, table, rep.knee_of(table)))
+    out.print(render.front_table(rep.front(st, table)))
     saved, planned = rep.epochs_saved(st)
     if planned:
         out.print(f"early stopping saved {saved} of {planned} epochs ({saved / planned:.0%})")

@@ -305,3 +305,22 @@ def knee_of(table: list[Row]) -> Row | None:
     """The knee of the feasible front, if there is one."""
     front = [r for r in table if r.front]
     return knee(front) if front else None
+
+
+@dataclass
+class Front:
+    """What the report's table shows: the rows, its knee, what `export --pick
+    best-under-budget` chooses, and the objectives and plain network they are read against."""
+
+    study: str
+    objectives: list[str]
+    plain: dict[str, float]
+    rows: list[Row]
+    knee: Row | None
+    best: Row | None
+
+
+def front(study: optuna.Study, table: list[Row]) -> Front:
+    feasible = [r for r in table if r.feasible]
+    return Front(study.study_name, study.user_attrs["objectives"], study.user_attrs["plain"],
+                 table, knee_of(table), best_under_budget(feasible) if feasible else None)
