@@ -83,12 +83,9 @@ def test_train_writes_a_checkpoint_that_excitation_reads(tmp_path):
 
 
 def test_text_output_fits_80_columns(tmp_path, monkeypatch):
-    import importlib
+    from se_design.cli.common import out
 
-    from se_design.analysis import commands
-
-    monkeypatch.setenv("COLUMNS", "80")
-    importlib.reload(commands)  # its console reads the width when made (output not a terminal)
+    monkeypatch.setattr(out, "width", 80)  # what COLUMNS=80 makes it (output not a terminal)
     path = tiny(tmp_path)
     outputs = [run("train", "--arch", "se_cifar_resnet20", "--data", "digits", "--epochs", "1",
                    "--batch-size", "256", "--out", tmp_path / "t.pt"),
