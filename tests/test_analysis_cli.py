@@ -5,21 +5,14 @@ import json
 
 import pytest
 import torch
-from typer.testing import CliRunner
+from conftest import run
 
 from se_design import build_model, get_arch
 from se_design.checkpoint import Checkpoint, save
-from se_design.cli import app
 from se_design.cost import cost
 from se_design.data import holdout, load_data
 from se_design.edit import set_se
 from se_design.spec import SE, load_config, save_config
-
-runner = CliRunner()
-
-
-def run(*args):
-    return runner.invoke(app, [str(a) for a in args])
 
 
 def fails_in_one_sentence(res, *words):

@@ -6,17 +6,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from conftest import run
 
 from se_design import spec as s
 from se_design.cli import app
 from se_design.zoo import get_arch
-
-runner = CliRunner()
-
-
-def run(*args):
-    return runner.invoke(app, list(args))
 
 
 def test_cost_json_totals_and_stages():
@@ -195,11 +189,11 @@ def test_help_fits_80_columns_without_cutting_text():
     import typer
 
     for name in typer.main.get_command(app).commands:
-        res = runner.invoke(app, [name, "-h"], env={"COLUMNS": "80"})
+        res = run(name, "-h", env={"COLUMNS": "80"})
         assert res.exit_code == 0, name
         assert "…" not in res.output, (name, res.output)
         assert max(map(len, res.output.splitlines())) <= 80, name
-    helped = runner.invoke(app, ["search", "-h"], env={"COLUMNS": "80"}).output
+    helped = run("search", "-h", env={"COLUMNS": "80"}).output
     assert "results/search.db" in helped and "postgresql://HOST/DB" in helped
 
 
