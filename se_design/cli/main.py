@@ -10,6 +10,7 @@ import typer
 from se_design.cli import analysis, cost, search
 from se_design.cli.common import Command, Group, user_errors
 
+# in the order -h lists them
 COMMANDS = {"cost": cost.cost, "archs": cost.archs, "paper-table": cost.paper_table,
             "search": search.search, "report": search.report, "export": search.export,
             "train": analysis.train, "excitation": analysis.excitation, "fold": analysis.fold,
