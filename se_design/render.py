@@ -87,9 +87,9 @@ def check_text(check) -> str:
 
 def archs_table(rows: list[dict]) -> Fitted:
     return Fitted("model zoo (se_* = SE in every block, r=16; plain_* = a net published with SE, without it)",
-                  ["name", "input", "classes", "params", "GFLOPs\n(paper)", "GFLOPs\n(fvcore)"],
-                  [[r["name"], str(r["resolution"]), str(r["num_classes"]), compact(r["params"]),
-                    f"{r['gflops_paper']:.3f}", f"{r['gflops_fvcore']:.3f}"] for r in rows])
+                   ["name", "input", "classes", "params", "GFLOPs\n(paper)", "GFLOPs\n(fvcore)"],
+                   [[r["name"], str(r["resolution"]), str(r["num_classes"]), compact(r["params"]),
+                     f"{r['gflops_paper']:.3f}", f"{r['gflops_fvcore']:.3f}"] for r in rows])
 
 
 def paper_table(comparisons) -> Fitted:
@@ -108,16 +108,16 @@ def paper_table(comparisons) -> Fitted:
         rows.append([c.row.model, *cells, c.match if c.ok else "NO"])
         styles.append(None)
     return Fitted("SE paper vs se-design (params in M, exact; GFLOPs 'paper' convention)",
-                  ["experiment / model", "params\npaper", "ours", "Δ", "GFLOPs\npaper", "ours",
-                   "Δ", "match"], rows, styles=styles, gap=1)
+                   ["experiment / model", "params\npaper", "ours", "Δ", "GFLOPs\npaper", "ours",
+                    "Δ", "match"], rows, styles=styles, gap=1)
 
 
 def front_table(front) -> Fitted:
-    """A search.report.Front: the front and the reference designs: accuracy (with its interval where the rows carry
-    one; ! when its seeds are unstable), its seed count and front probability, costs as
-    compact numbers and % over the plain network, and notes: which row is the knee, which
-    the best within budget (the one `export --pick best-under-budget` chooses, shown even
-    when off the front), which is over budget."""
+    """A search.report.Front's front and reference designs: accuracy (with its interval
+    where the rows carry one; ! when its seeds are unstable), its seed count and front
+    probability, costs as compact numbers and % over the plain network, and notes: which
+    row is the knee, which the best within budget (the one `export --pick
+    best-under-budget` chooses, shown even when off the front), which is over budget."""
     objectives, plain, best = front.objectives, front.plain, front.best
     costs = [(i, o) for i, o in enumerate(objectives) if o in ("params", "flops", "latency")]
     trained = objectives[0] == "accuracy"
