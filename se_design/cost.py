@@ -150,27 +150,33 @@ class Cost:
                  gr.se_params, gr.params, gr.flops] for gr in self.groups]
         rows.append(["total", "", "", "", self.se_closed_form, self.se_params, self.params,
                      self.flops])
-        return (f"{self.arch} at {self.resolution}x{self.resolution}, convention "
-                f"'{self.convention}' (1 multiply-add = 1 FLOP)\n" + _text_table(
-                    ["stage", "blocks", "C", "r", "SE closed form", "SE params", "params",
-                     "FLOPs"], rows, left=1))
+        return _text(f"{self.arch} at {self.resolution}x{self.resolution}, convention "
+                     f"'{self.convention}' (1 multiply-add = 1 FLOP)",
+                     ["stage", "blocks", "C", "r", "SE closed form", "SE params", "params",
+                      "FLOPs"], rows)
+
+    def layer_rows(self) -> list[list[str]]:
+        """Every layer under LAYER_COLUMNS (layer_table() and the CLI's --layers)."""
+        return [[la.path, la.op, "x".join(map(str, la.out_shape)), f"{la.params:,}",
+                 f"{la.flops:,}", "SE" if la.se else ""] for la in self.layers]
 
     def layer_table(self) -> str:
         """Every layer as plain text: path, op, output shape, params, FLOPs, SE or not."""
-        return _text_table(["layer", "op", "output", "params", "FLOPs", "SE"],
-                           [[la.path, la.op, "x".join(map(str, la.out_shape)), la.params,
-                             la.flops, "SE" if la.se else ""] for la in self.layers], left=2)
+        return _text("", LAYER_COLUMNS, self.layer_rows(), text=(0, 1))
 
     __str__ = table
 
 
-def _text_table(head: list[str], rows: list[list], left: int) -> str:
-    """Columns aligned, the first `left` to the left, numbers with thousands separators."""
-    cells = [head] + [[f"{x:,}" if isinstance(x, int) else str(x) for x in r] for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(head))]
-    return "\n".join("  ".join(c.ljust(w) if i < left else c.rjust(w)
-                               for i, (c, w) in enumerate(zip(r, widths))).rstrip()
-                     for r in cells)
+LAYER_COLUMNS = ["layer", "op", "output", "params", "FLOPs", "SE"]
+
+
+def _text(title: str, head: list[str], rows: list[list], text: tuple[int, ...] = (0,)) -> str:
+    """A table as plain text by the CLI's renderer, numbers with thousands separators (rich is
+    imported here, when a table is printed, so that costing stays fast)."""
+    from se_design import tables
+
+    cells = [[f"{x:,}" if isinstance(x, int) else str(x) for x in r] for r in rows]
+    return tables.text(tables.Fitted(title, head, cells, text=text))
 
 
 def _unit(node: g.Node, shape: g.Shape, convention: str, where: str) -> Unit:

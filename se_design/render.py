@@ -1,78 +1,14 @@
-"""Rich tables and JSON-ready dicts for the CLI: rendering only, no computing."""
+"""The CLI's tables (se_design.tables draws them) and JSON-ready dicts of the cost model,
+the paper comparison and the search: rendering only, of objects computed elsewhere."""
 
 from __future__ import annotations
 
-from rich.table import Table
-from rich.text import Text
-
-from se_design.cost import Cost
-
-
-def n(x: float) -> str:
-    return f"{x:,.0f}"
+from se_design.cost import LAYER_COLUMNS, Cost
+from se_design.tables import Fitted
+from se_design.units import compact, n
 
 
-def compact(x: float) -> str:
-    """28.09M, 3.89G, 272.47K: a unit and two decimals, so numbers fit narrow columns."""
-    for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
-        if abs(x) >= scale:
-            return f"{x / scale:.2f}{unit}"
-    return f"{x:.0f}"
-
-
-class _Fitted(Table):
-    """Rich collapses text columns below their min_width and then restores it, so a table
-    can end a few characters wider than the console (and be cropped): take that excess from
-    the text columns still above their minimum, widest first. Title and caption wrap at the
-    console's width, not the table's (rich would fold a long title into a narrow table)."""
-
-    def __rich_console__(self, console, options):
-        title, caption = self.title, self.caption
-        self.title = self.caption = None
-        try:
-            if title:
-                yield Text(title, style="table.title")
-            yield from super().__rich_console__(console, options)
-            if caption:
-                yield Text(caption, style="table.caption")
-        finally:
-            self.title, self.caption = title, caption
-
-    def _calculate_column_widths(self, console, options):
-        widths = super()._calculate_column_widths(console, options)
-        last = len(widths) - 1
-        pads = [self.padding[1] * (i < last) + self.padding[3] * (i > 0) for i in range(last + 1)]
-        floors = [(c.min_width or 1) + p for c, p in zip(self.columns, pads)]
-        excess = sum(widths) - options.max_width
-        while excess > 0:
-            room = [(w - f, i) for i, (w, f, c) in enumerate(zip(widths, floors, self.columns))
-                    if not c.no_wrap and w > f]
-            if not room:
-                break
-            _, i = max(room)
-            widths[i] -= 1
-            excess -= 1
-        return widths
-
-
-def _table(title: str, columns: list[str], rows: list[list[str]], left: int = 1,
-           styles: list[str | None] | None = None, gap: int = 2) -> Table:
-    """A borderless table for 80 columns: number columns are never cut, text columns wrap
-    between words (no narrower than their longest word); `gap` spaces between columns."""
-    t = _Fitted(title=title, title_justify="left", box=None, pad_edge=False, header_style="bold",
-              padding=(0, gap - gap // 2, 0, gap // 2), caption_justify="left")
-    for i, col in enumerate(columns):
-        numbers = i >= left
-        width = max([len(str(r[i])) for r in rows] + [max(map(len, col.split("\n")))])
-        word = max([len(w) for r in rows for w in str(r[i]).split()] + [1])
-        t.add_column(col, justify="right" if numbers else "left", no_wrap=numbers, overflow="fold",
-                     min_width=width if numbers else word)
-    for i, row in enumerate(rows):
-        t.add_row(*row, style=(styles or [None] * len(rows))[i])
-    return t
-
-
-def cost_table(c: Cost, fvcore: dict[str, int] | None = None) -> Table:
+def cost_table(c: Cost, fvcore: dict[str, int] | None = None) -> Fitted:
     """Per stage: blocks, channels, r, SE params (closed form and exact), params and FLOPs
     with their shares (SE mostly costs params)."""
     rows = []
@@ -84,23 +20,21 @@ def cost_table(c: Cost, fvcore: dict[str, int] | None = None) -> Table:
     rows.append(["total", str(sum(gr.blocks for gr in c.groups[1:-1])), "", "",
                  compact(c.se_closed_form), compact(c.se_params), compact(c.params),
                  compact(c.flops), "100%", "100%"] + ([compact(fvcore[""])] if fvcore else []))
-    t = _table(f"{c.arch} at {c.resolution}x{c.resolution}, '{c.convention}' convention "
-               "(1 multiply-add = 1 FLOP)",
-               ["stage", "N_s", "C_s", "r", "SE\nΣ2Cd", "SE\nexact", "params", "FLOPs",
-                "params\nshare", "FLOPs\nshare"] + (["fvcore\nFLOPs"] if fvcore else []),
-               rows, styles=[None] * (len(rows) - 1) + ["bold"])
-    t.caption = (f"{n(c.params)} params, {n(c.flops)} FLOPs; SE {n(c.se_params)} params "
+    return Fitted(
+        f"{c.arch} at {c.resolution}x{c.resolution}, '{c.convention}' convention "
+        "(1 multiply-add = 1 FLOP)",
+        ["stage", "N_s", "C_s", "r", "SE\nΣ2Cd", "SE\nexact", "params", "FLOPs",
+         "params\nshare", "FLOPs\nshare"] + (["fvcore\nFLOPs"] if fvcore else []),
+        rows, styles=[None] * (len(rows) - 1) + ["bold"],
+        caption=(f"{n(c.params)} params, {n(c.flops)} FLOPs; SE {n(c.se_params)} params "
                  f"({n(c.se_closed_form)} by the closed form Σ2Cd: C the channels an SE "
-                 "sees, d = C/r its bottleneck; 2/r·N_s·C_s² where SE sees the stage's C_s)")
-    return t
+                 "sees, d = C/r its bottleneck; 2/r·N_s·C_s² where SE sees the stage's C_s)"))
 
 
-def layer_table(c: Cost) -> Table:
+def layer_table(c: Cost) -> Fitted:
     """Every layer: path, op, output shape, params, FLOPs, and SE where it belongs to an SE
-    module (as Cost.layer_table)."""
-    rows = [[la.path, la.op, "x".join(map(str, la.out_shape)), n(la.params), n(la.flops),
-             "SE" if la.se else ""] for la in c.layers]
-    return _table("per layer", ["layer", "op", "output", "params", "FLOPs", "SE"], rows, left=2)
+    module (the table of Cost.layer_table, titled)."""
+    return Fitted("per layer", LAYER_COLUMNS, c.layer_rows(), text=(0, 1))
 
 
 def cost_dict(c: Cost, with_layers: bool = True) -> dict:
@@ -140,14 +74,14 @@ def check_text(check) -> str:
     return "\n".join(lines)
 
 
-def archs_table(rows: list[dict]) -> Table:
-    return _table("model zoo (se_* = SE in every block, r=16; plain_* = a net published with SE, without it)",
-                  ["name", "input", "classes", "params", "GFLOPs\n(paper)", "GFLOPs\n(fvcore)"],
-                  [[r["name"], str(r["resolution"]), str(r["num_classes"]), compact(r["params"]),
-                    f"{r['gflops_paper']:.3f}", f"{r['gflops_fvcore']:.3f}"] for r in rows])
+def archs_table(rows: list[dict]) -> Fitted:
+    return Fitted("model zoo (se_* = SE in every block, r=16; plain_* = a net published with SE, without it)",
+                   ["name", "input", "classes", "params", "GFLOPs\n(paper)", "GFLOPs\n(fvcore)"],
+                   [[r["name"], str(r["resolution"]), str(r["num_classes"]), compact(r["params"]),
+                     f"{r['gflops_paper']:.3f}", f"{r['gflops_fvcore']:.3f}"] for r in rows])
 
 
-def paper_table(comparisons) -> Table:
+def paper_table(comparisons) -> Fitted:
     """One row per model under a bold row naming its experiment (a column of its own would
     leave the model names too little of 80 columns)."""
     rows, styles, experiment = [], [], None
@@ -162,25 +96,18 @@ def paper_table(comparisons) -> Table:
                       f"{c.rel(ours, paper):+.2%}" if paper else ""]
         rows.append([c.row.model, *cells, c.match if c.ok else "NO"])
         styles.append(None)
-    return _table("SE paper vs se-design (params in M, exact; GFLOPs 'paper' convention)",
-                  ["experiment / model", "params\npaper", "ours", "Δ", "GFLOPs\npaper", "ours",
-                   "Δ", "match"], rows, styles=styles, gap=1)
+    return Fitted("SE paper vs se-design (params in M, exact; GFLOPs 'paper' convention)",
+                   ["experiment / model", "params\npaper", "ours", "Δ", "GFLOPs\npaper", "ours",
+                    "Δ", "match"], rows, styles=styles, gap=1)
 
 
-def front_table(study, table, knee=None) -> Table:
-    """The front and the reference designs: accuracy (with its interval where the rows carry
-    one; ! when its seeds are unstable), its seed count and front probability, costs as
-    compact numbers and % over the plain network, and notes: which row is the knee, which
-    the best within budget (the one `export --pick best-under-budget` chooses, shown even
-    when off the front), which is over budget."""
-    from se_design.search.records import StudyRecord
-
-    record = StudyRecord.of(study)
-    objectives, plain = record.objectives, record.plain
-    feasible = [r for r in table if r.feasible]
-    from se_design.search.report import best_under_budget  # what export --pick chooses
-
-    best = best_under_budget(feasible) if feasible else None
+def front_table(front) -> Fitted:
+    """A search.report.Front's front and reference designs: accuracy (with its interval
+    where the rows carry one; ! when its seeds are unstable), its seed count and front
+    probability, costs as compact numbers and % over the plain network, and notes: which
+    row is the knee, which the best within budget (the one `export --pick
+    best-under-budget` chooses, shown even when off the front), which is over budget."""
+    objectives, plain, best = front.objectives, front.plain, front.best
     costs = [(i, o) for i, o in enumerate(objectives) if o in ("params", "flops", "latency")]
     trained = objectives[0] == "accuracy"
     cols = ["trial", "design (stage:r)", objectives[0]] + ["n", "p_front"] * trained
@@ -188,33 +115,32 @@ def front_table(study, table, knee=None) -> Table:
         cols += [o, f"Δ{o}"] if o in plain else [o]
     cols += ["note"]
     rows, styles = [], []
-    for r in sorted((r for r in table if r.front or r.reference or r is best),
+    for r in sorted((r for r in front.rows if r.front or r.reference or r is best),
                     key=lambda r: r.values[1]):
-        ci = getattr(r, "accuracy_ci95", None)
+        ci = r.accuracy_ci95
         cells = [str(r.number), r.design, f"{r.values[0]:.3f}" + (f"±{ci:.3f}" if ci else "")
-                 + "!" * getattr(r, "unstable", False)]  # noise_lines says why
+                 + "!" * r.unstable]  # noise_lines says why
         if trained:
             cells += [str(r.seeds), "-" if r.p_front is None else f"{r.p_front:.2f}"]
         for i, o in costs:
             value = r.values[i]
             cells += ([compact(value), f"{value / plain[o] - 1:+.2%}"] if o in plain
                       else [f"{value:.2f}ms"])
-        notes = [r.reference] * bool(r.reference) + ["knee"] * (r is knee) + \
+        notes = [r.reference] * bool(r.reference) + ["knee"] * (r is front.knee) + \
             ["best within budget"] * (r is best and trained) + \
             ["not on the front"] * (not r.front) + ["over budget"] * (not r.feasible)
         rows.append(cells + ["\n".join(notes)])  # a note a line: no comma left alone
         styles.append(None if r.feasible else "dim")
-    t = _table(f"study {study.study_name}: Pareto front ({sum(r.front for r in table)} of "
-               f"{len(table)} finished designs)", cols, rows, left=2, styles=styles)
-    t.columns[-1].justify, t.columns[-1].no_wrap, t.columns[-1].min_width = "left", False, None
-    t.caption = (f"Δ = over the plain network ({compact(plain['params'])} params, "
+    return Fitted(
+        f"study {front.study}: Pareto front ({sum(r.front for r in front.rows)} of "
+        f"{len(front.rows)} finished designs)", cols, rows, text=(0, 1, -1), styles=styles,
+        caption=(f"Δ = over the plain network ({compact(plain['params'])} params, "
                  f"{compact(plain['flops'])} FLOPs)" + (
                      "; accuracy on the held-out split, mean over the design's n training "
-                     "seeds; p_front = bootstrap probability of being on the front" * trained))
-    return t
+                     "seeds; p_front = bootstrap probability of being on the front" * trained)))
 
 
-def frontier_table(problem, points, seconds: float) -> Table:
+def frontier_table(problem, points, seconds: float) -> Fitted:
     """The cost-only frontier: the most SE blocks each params/FLOPs level allows."""
     plain_p, plain_f = problem.plain_params, problem.plain_flops
     rows, styles = [], []
@@ -225,14 +151,13 @@ def frontier_table(problem, points, seconds: float) -> Table:
                      f"{p.params / plain_p - 1:+.2%}", compact(p.flops),
                      f"{p.flops / plain_f - 1:+.2%}", "over" if over else "ok"])
         styles.append("dim" if over else None)
-    t = _table(f"{problem.space.name}: cost-only frontier of {problem.target.name}, "
-               f"{problem.size():,} designs costed in {seconds:.2f} s",
-               ["design (stage:r)", "SE\nblocks", "params", "Δparams", "FLOPs", "ΔFLOPs",
-                "budget"], rows, styles=styles)
-    t.caption = ("each row: the most SE blocks at that params/FLOPs level (stages not named: "
-                 f"no SE); Δ over the plain network ({compact(plain_p)} params, "
-                 f"{compact(plain_f)} FLOPs)")
-    return t
+    return Fitted(f"{problem.space.name}: cost-only frontier of {problem.target.name}, "
+                  f"{problem.size():,} designs costed in {seconds:.2f} s",
+                  ["design (stage:r)", "SE\nblocks", "params", "Δparams", "FLOPs", "ΔFLOPs",
+                   "budget"], rows, styles=styles,
+                  caption=("each row: the most SE blocks at that params/FLOPs level (stages "
+                           f"not named: no SE); Δ over the plain network ({compact(plain_p)} "
+                           f"params, {compact(plain_f)} FLOPs)"))
 
 
 def frontier_dicts(problem, points) -> list[dict]:

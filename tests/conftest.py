@@ -3,6 +3,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from typer.testing import CliRunner
+
+from se_design.cli import app
 
 # CI clones the repository beside shared/, which holds real CIFAR-10 images.
 CIFAR_SUBSET = Path(__file__).resolve().parents[2] / "shared/data/cifar10-subset"
@@ -41,3 +44,14 @@ def write_space(tmp_path, **changes):
     path = tmp_path / "space.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
+
+
+def run(*args, **kwargs):
+    """`se-design ARGS` in process (arguments as str); kwargs as CliRunner.invoke's."""
+    return CliRunner().invoke(app, [str(a) for a in args], **kwargs)
+
+
+def cli(*args):
+    """run()'s result and its output as one line of words (rich wraps at any width)."""
+    res = run(*args)
+    return res, " ".join(res.output.split())

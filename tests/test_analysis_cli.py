@@ -5,21 +5,14 @@ import json
 
 import pytest
 import torch
-from typer.testing import CliRunner
+from conftest import run
 
 from se_design import build_model, get_arch
 from se_design.checkpoint import Checkpoint, save
-from se_design.cli import app
 from se_design.cost import cost
 from se_design.data import holdout, load_data
 from se_design.edit import set_se
 from se_design.spec import SE, load_config, save_config
-
-runner = CliRunner()
-
-
-def run(*args):
-    return runner.invoke(app, [str(a) for a in args])
 
 
 def fails_in_one_sentence(res, *words):
@@ -83,12 +76,9 @@ def test_train_writes_a_checkpoint_that_excitation_reads(tmp_path):
 
 
 def test_text_output_fits_80_columns(tmp_path, monkeypatch):
-    import importlib
+    from se_design.cli.common import out
 
-    from se_design.analysis import commands
-
-    monkeypatch.setenv("COLUMNS", "80")
-    importlib.reload(commands)  # its console reads the width when made (output not a terminal)
+    monkeypatch.setattr(out, "width", 80)  # what COLUMNS=80 makes it (output not a terminal)
     path = tiny(tmp_path)
     outputs = [run("train", "--arch", "se_cifar_resnet20", "--data", "digits", "--epochs", "1",
                    "--batch-size", "256", "--out", tmp_path / "t.pt"),

@@ -3,11 +3,9 @@ references, and the search keeps its front's trained models as checkpoints."""
 
 import optuna
 import pytest
-from conftest import write_space
-from typer.testing import CliRunner
+from conftest import run, write_space
 
 from se_design.checkpoint import load
-from se_design.cli import app
 from se_design.edit import without_se
 from se_design.errors import UserError
 from se_design.search.records import TrialRecord
@@ -15,7 +13,6 @@ from se_design.search.space import load_space
 from se_design.spec import save_config
 from se_design.zoo import get_arch
 
-runner = CliRunner()
 SE20 = get_arch("se_cifar_resnet20")
 
 
@@ -39,8 +36,8 @@ def test_search_runs_the_enqueued_design_after_the_references(tmp_path):
     design = tmp_path / "folded.yaml"
     save_config(without_se(SE20, [f"stage3.{i}" for i in range(3)]), design)
     db = f"sqlite:///{tmp_path}/s.db"
-    res = runner.invoke(app, ["search", "--space", str(write_space(tmp_path)), "--cost-only", "--store",
-                              "--n-trials", "3", "--storage", db, "--enqueue-config", str(design)])
+    res = run("search", "--space", str(write_space(tmp_path)), "--cost-only", "--store",
+              "--n-trials", "3", "--storage", db, "--enqueue-config", str(design))
     assert res.exit_code == 0, res.output
     trials = optuna.load_study(study_name="tiny-cost", storage=db).trials
     assert TrialRecord.of(trials[2]).design == "stage1:16 stage2:16 stage3:-"
@@ -53,15 +50,15 @@ def test_an_enqueued_reference_is_said_and_resume_queues_a_new_design(tmp_path):
     db = f"sqlite:///{tmp_path}/s.db"
     args = ["search", "--space", str(write_space(tmp_path)), "--cost-only", "--store",
             "--storage", db]
-    res = runner.invoke(app, [*args, "--n-trials", "2", "--enqueue-config", str(reference)])
+    res = run(*args, "--n-trials", "2", "--enqueue-config", str(reference))
     assert res.exit_code == 0, res.output
     said = [ln for ln in res.stdout.splitlines() if str(reference) in ln]
     assert len(said) == 1 and "reference design 'SE r=16 everywhere'" in said[0]
     assert len(optuna.load_study(study_name="tiny-cost", storage=db).trials) == 2
     # on --resume an enqueued design is queued too (once, however often it is asked for)
     for _ in range(2):
-        res = runner.invoke(app, [*args, "--n-trials", "3", "--resume", "--enqueue-config",
-                                  str(design)])
+        res = run(*args, "--n-trials", "3", "--resume", "--enqueue-config",
+                  str(design))
         assert res.exit_code == 0, res.output
     trials = optuna.load_study(study_name="tiny-cost", storage=db).trials
     assert [TrialRecord.of(t).design for t in trials][2:] == ["stage1:16 stage2:16 stage3:-"]
@@ -69,9 +66,9 @@ def test_an_enqueued_reference_is_said_and_resume_queues_a_new_design(tmp_path):
 
 def test_keep_checkpoints_keeps_the_front_only(tmp_path):
     db = f"sqlite:///{tmp_path}/s.db"
-    res = runner.invoke(app, ["search", "--space", str(write_space(tmp_path)), "--n-trials", "2",
-                              "--epochs", "1", "--max-train", "64", "--storage", db,
-                              "--keep-checkpoints", str(tmp_path / "ck")])
+    res = run("search", "--space", str(write_space(tmp_path)), "--n-trials", "2",
+              "--epochs", "1", "--max-train", "64", "--storage", db,
+              "--keep-checkpoints", str(tmp_path / "ck"))
     assert res.exit_code == 0, res.output
     study = optuna.load_study(study_name="tiny", storage=db)
     front = {t.number for t in study.best_trials}

@@ -4,18 +4,14 @@ traceback: one table, one row per case (the issue's list and the ones found sinc
 import numpy as np
 import optuna
 import pytest
-from conftest import write_space
+from conftest import run, write_space
 from PIL import Image
-from typer.testing import CliRunner
 
-from se_design.cli import app
 from se_design.search.space import load_space
 from se_design.search.storage import open_storage
 from se_design.search.study import prepare
 from se_design.spec import save_config, to_dict
 from se_design.zoo import get_arch
-
-runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +122,7 @@ CASES = {
 @pytest.mark.parametrize("args,words", CASES.values(), ids=CASES.keys())
 def test_bad_input_is_one_sentence_exit_2(d, args, words, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # an empty folder: no results/ here
-    res = runner.invoke(app, [a.format(d=d) for a in args])
+    res = run(*[a.format(d=d) for a in args])
     text = " ".join(res.output.split())
     assert res.exit_code == 2, text
     assert isinstance(res.exception, SystemExit), text  # no traceback
@@ -140,9 +136,9 @@ def test_failed_start_leaves_no_study(d):
     command just works (here: cost-only, which needs no data)."""
     args = ["search", "--space", f"{d}/space.yaml", "--storage", f"sqlite:///{d}/s.db",
             "--study", "retry"]
-    assert runner.invoke(app, [*args, "--data", f"{d}/junk"]).exit_code == 2
+    assert run(*args, "--data", f"{d}/junk").exit_code == 2
     assert "retry" not in optuna.get_all_study_names(f"sqlite:///{d}/s.db")
-    res = runner.invoke(app, [*args, "--cost-only", "--store", "--n-trials", "2"])
+    res = run(*args, "--cost-only", "--store", "--n-trials", "2")
     assert res.exit_code == 0, res.output
 
 
@@ -154,8 +150,8 @@ def test_exporting_an_early_stopped_trial_says_so(d):
         user_attrs={"target_spec": to_dict(spec), "design": "stage1:-", "params": 1,
                     "flops": 2, "epochs_run": 1, "epochs_planned": 3}))
     number = study.trials[-1].number
-    res = runner.invoke(app, ["export", "--study", "empty", "--storage", f"sqlite:///{d}/s.db",
-                              "--trial", str(number), "--out", str(d / "stopped.yaml")])
+    res = run("export", "--study", "empty", "--storage", f"sqlite:///{d}/s.db",
+              "--trial", str(number), "--out", str(d / "stopped.yaml"))
     text = " ".join(res.output.split())
     assert res.exit_code == 0, text
     assert f"trial {number} was stopped early at epoch 1 of 3" in text
@@ -164,8 +160,8 @@ def test_exporting_an_early_stopped_trial_says_so(d):
 def test_export_into_a_new_folder_names_it(d, tmp_path):
     """export --out, like every command that writes, makes a missing folder and says so."""
     out = tmp_path / "new" / "a.yaml"
-    res = runner.invoke(app, ["export", "--study", "done", "--storage", f"sqlite:///{d}/s.db",
-                              "--pick", "best-under-budget", "--out", str(out)])
+    res = run("export", "--study", "done", "--storage", f"sqlite:///{d}/s.db",
+              "--pick", "best-under-budget", "--out", str(out))
     assert res.exit_code == 0, res.output
     assert out.is_file() and f"created folder '{out.parent}'" in res.stderr
 
@@ -179,8 +175,8 @@ def test_report_names_the_trials_still_marked_running(d, tmp_path):
     study.add_trial(optuna.trial.create_trial(values=[0.5, problem.plain_params], user_attrs={
         "target_spec": to_dict(problem.target), "design": "stage1:-", "params": 1, "flops": 2}))
     study.ask()  # a trial started and never told: as a killed worker leaves it
-    res = runner.invoke(app, ["report", "--study", "killed", "--storage", db,
-                              "--out-dir", str(tmp_path)])
+    res = run("report", "--study", "killed", "--storage", db,
+              "--out-dir", str(tmp_path))
     text = " ".join(res.output.split())
     assert res.exit_code == 0, text
     assert "1 trial(s) still marked running, not in this report" in text

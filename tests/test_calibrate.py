@@ -4,8 +4,7 @@ import json
 import math
 
 import pytest
-from conftest import TINY, write_space
-from test_search import cli
+from conftest import TINY, cli, write_space
 
 from se_design.search.calibrate import Run, summarise, text, warning
 from se_design.search.records import StudyRecord, TrialRecord

@@ -3,19 +3,14 @@
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from conftest import run
 
 from se_design import spec as s
 from se_design.cli import app
 from se_design.zoo import get_arch
-
-runner = CliRunner()
-
-
-def run(*args):
-    return runner.invoke(app, list(args))
 
 
 def test_cost_json_totals_and_stages():
@@ -117,26 +112,52 @@ def test_console_script_error_has_no_traceback():
     assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
 
 
-def test_tables_fit_80_columns_without_cutting_numbers():
-    from rich.console import Console
+def _at_80(table) -> str:
+    from se_design.tables import text
 
+    return text(table, width=80)
+
+
+def _fits_80(text: str) -> bool:
+    return max(map(len, text.splitlines())) <= 80 and "…" not in text
+
+
+def test_tables_fit_80_columns_without_cutting_numbers():
     from se_design import render
     from se_design.cost import cost
 
-    console = Console(width=80, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
-    console.print(render.cost_table(cost(get_arch("se_resnet50"))))
-    text = console.export_text()
-    assert max(map(len, text.splitlines())) <= 80 and "…" not in text
+    text = _at_80(render.cost_table(cost(get_arch("se_resnet50"))))
+    assert _fits_80(text)
     # 28,088,024 params and 3,887,282,176 FLOPs (the fvcore agreement test's figures)
     assert "28.09M" in text and "3.89G" in text and "28,088,024" in text
 
 
-def _at_80(table) -> str:
-    from rich.console import Console
+def test_every_command_table_fits_80_columns():
+    """Every zoo arch's stage table (with --verify's fvcore column) and the longest layer
+    paths' tables, the zoo, and the shipped spaces' cost-only frontiers: a stage or layer
+    name too long for its column folds, a number never does."""
+    from se_design import render
+    from se_design.cost import cost
+    from se_design.search.frontier import frontier
+    from se_design.search.space import load_space
+    from se_design.zoo import names
 
-    console = Console(width=80, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
-    console.print(table)
-    return console.export_text()
+    tables = [render.archs_table([{"name": n, "resolution": 224, "num_classes": 1000,
+                                   "params": 1e8, "gflops_paper": 10.0, "gflops_fvcore": 10.0}
+                                  for n in names()])]
+    for name in names():
+        c = cost(get_arch(name))
+        tables.append(render.cost_table(c, {gr.name: gr.flops for gr in c.groups} | {"": c.flops}))
+    tables += [render.layer_table(cost(get_arch(n))) for n in ("se_inception_resnet_v2",
+                                                               "efficientnet_b0")]
+    for space in ("digits_resnet20", "se_resnet50", "mobilenet_v3_large"):
+        problem = load_space(Path(__file__).parents[1] / "search_spaces" / f"{space}.yaml")
+        tables.append(render.frontier_table(problem, frontier(problem), 0.0))
+    for table in tables:
+        text = _at_80(table)
+        assert _fits_80(text), text
+        numbers = [cell for row in table.rows for cell in row[1:] if cell[:1].isdigit()]
+        assert set(numbers) <= set(text.split()), table.title
 
 
 def test_paper_table_fits_80_columns_without_splitting_words():
@@ -168,11 +189,11 @@ def test_help_fits_80_columns_without_cutting_text():
     import typer
 
     for name in typer.main.get_command(app).commands:
-        res = runner.invoke(app, [name, "-h"], env={"COLUMNS": "80"})
+        res = run(name, "-h", env={"COLUMNS": "80"})
         assert res.exit_code == 0, name
         assert "…" not in res.output, (name, res.output)
         assert max(map(len, res.output.splitlines())) <= 80, name
-    helped = runner.invoke(app, ["search", "-h"], env={"COLUMNS": "80"}).output
+    helped = run("search", "-h", env={"COLUMNS": "80"}).output
     assert "results/search.db" in helped and "postgresql://HOST/DB" in helped
 
 
@@ -186,7 +207,7 @@ def test_cli_conventions():
 
 
 def test_two_wrapping_text_columns_fit_80_columns_with_whole_words():
-    from se_design import render
+    from se_design.tables import Fitted
 
     # the example report's front: rich alone squeezed the design column below its longest
     # word, then widened it back and cropped the note column at column 80
@@ -195,10 +216,7 @@ def test_two_wrapping_text_columns_fit_80_columns_with_whole_words():
             ["1", "stage1:16 stage2:16 stage3:16", "0.970±0.012", "3", "0.22", "272.10K",
              "+0.88%", "SE r=16 everywhere\nnot on the front\nover budget"]]
     cols = ["trial", "design (stage:r)", "accuracy", "n", "p_front", "params", "Δparams", "note"]
-    table = render._table("front", cols, rows, left=2)
-    note = table.columns[-1]  # as front_table makes it: a wrapping text column
-    note.justify, note.no_wrap, note.min_width = "left", False, None
-    text = _at_80(table)
+    text = _at_80(Fitted("front", cols, rows, text=(0, 1, -1)))  # as front_table makes it
     assert max(map(len, text.splitlines())) <= 80
     assert {w for r in rows for w in " ".join(r).split()} <= set(text.split())
 
@@ -207,7 +225,7 @@ def test_front_table_gives_each_design_its_seed_count_and_front_probability():
     from types import SimpleNamespace
 
     from se_design import render
-    from se_design.search.report import Row
+    from se_design.search.report import Row, front
 
     study = SimpleNamespace(study_name="s", user_attrs={
         "objectives": ["accuracy", "params"], "plain": {"params": 1000, "flops": 10}})
@@ -217,7 +235,7 @@ def test_front_table_gives_each_design_its_seed_count_and_front_probability():
                 accuracy_ci95=0.02, seeds=2),  # over budget: never on the front
             Row(2, "stage1:4", [0.92, 1010], 1010, 10, True, "", front=True, seeds=1,
                 p_front=0.5)]
-    text = _at_80(render.front_table(study, rows))
+    text = _at_80(render.front_table(front(study, rows)))
     cells = {line.split()[0]: line.split() for line in text.splitlines()
              if line.split() and line.split()[0].isdigit()}
     assert cells["0"][:6] == ["0", "no", "SE", "0.900±0.010", "3", "0.97"]

@@ -18,11 +18,9 @@ from pathlib import Path
 
 import optuna
 import pytest
-from conftest import write_space
+from conftest import run, write_space
 from optuna.trial import TrialState
-from typer.testing import CliRunner
 
-from se_design.cli import app
 from se_design.cost import cost
 from se_design.search import GRACE
 from se_design.search.records import TrialRecord
@@ -249,7 +247,6 @@ def test_ctrl_c_keeps_finished_trials_and_resume_completes(where, stop, tmp_path
     assert len(trials) - len(retries(trials)) == n and all(t.state.is_finished() for t in trials)
 
 
-runner = CliRunner()
 
 
 @pytest.mark.parametrize("url,words", [
@@ -261,8 +258,8 @@ runner = CliRunner()
     ("sqlite:///", ["needs a file name"]),
 ])
 def test_bad_storage_is_one_sentence_exit_2(tmp_path, url, words):
-    res = runner.invoke(app, ["search", "--space", str(write_space(tmp_path)), "--cost-only", "--store",
-                              "--storage", url])
+    res = run("search", "--space", str(write_space(tmp_path)), "--cost-only", "--store",
+              "--storage", url)
     text = " ".join(res.output.split())
     assert res.exit_code == 2 and isinstance(res.exception, SystemExit), text
     assert all(w in text for w in words) and "secret" not in text, text
@@ -272,16 +269,16 @@ def test_bad_storage_is_one_sentence_exit_2(tmp_path, url, words):
 def test_wrong_password_is_one_sentence_exit_2(pg_url, tmp_path):
     wrong = pg_url.replace(":se_design@", ":not-the-password@")
     assert wrong != pg_url
-    res = runner.invoke(app, ["search", "--space", str(write_space(tmp_path)), "--cost-only", "--store",
-                              "--storage", wrong])
+    res = run("search", "--space", str(write_space(tmp_path)), "--cost-only", "--store",
+              "--storage", wrong)
     text = " ".join(res.output.split())
     assert res.exit_code == 2 and isinstance(res.exception, SystemExit), text
     assert "password authentication failed" in text and "not-the-password" not in text
 
 
 def test_workers_need_a_shared_storage(tmp_path):
-    res = runner.invoke(app, ["search", "--space", str(write_space(tmp_path)), "--cost-only", "--store",
-                              "--storage", f"sqlite:///{tmp_path}/s.db", "--workers", "2"])
+    res = run("search", "--space", str(write_space(tmp_path)), "--cost-only", "--store",
+              "--storage", f"sqlite:///{tmp_path}/s.db", "--workers", "2")
     assert res.exit_code == 2 and "--workers needs a storage" in res.output
 
 

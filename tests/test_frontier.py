@@ -3,10 +3,8 @@
 import itertools
 
 import pytest
-from conftest import write_space
-from typer.testing import CliRunner
+from conftest import run, write_space
 
-from se_design.cli import app
 from se_design.cost import cost
 from se_design.search.frontier import frontier
 from se_design.search.space import SE, Design, load_space
@@ -52,8 +50,8 @@ def test_frontier_equals_brute_force(tmp_path, variables):
 def test_cost_only_prints_frontier_without_a_study(tmp_path):
     db = tmp_path / "s.db"
     space = write_space(tmp_path, budgets={"params_increase": 0.005})
-    res = CliRunner().invoke(app, ["search", "--space", str(space),
-                                   "--cost-only", "--storage", f"sqlite:///{db}", "--json"])
+    res = run("search", "--space", str(space),
+              "--cost-only", "--storage", f"sqlite:///{db}", "--json")
     assert res.exit_code == 0, res.output
     assert not db.exists()  # stored only with --store
     assert '"within_budget": false' in res.stdout and '"within_budget": true' in res.stdout
@@ -62,7 +60,7 @@ def test_cost_only_prints_frontier_without_a_study(tmp_path):
 def test_frontier_table_names_only_the_stages_with_se(tmp_path):
     """The text table drops 'stage:-' (no SE there) to fit 80 columns; the JSON keeps all."""
     space = write_space(tmp_path)
-    res = CliRunner().invoke(app, ["search", "--space", str(space), "--cost-only"])
+    res = run("search", "--space", str(space), "--cost-only")
     assert res.exit_code == 0, res.output
     designs = [line.split("  ")[0] for line in res.output.splitlines()
                if line.startswith(("no SE", "stage"))]

@@ -4,8 +4,7 @@ training where the test is about bookkeeping."""
 
 import optuna
 import pytest
-from conftest import write_space
-from test_search import cli
+from conftest import cli, write_space
 
 from se_design.search.records import StudyRecord, TrialRecord, by_design
 from se_design.search.space import load_space

@@ -6,10 +6,9 @@ import json
 import math
 
 import pytest
-from conftest import write_space
+from conftest import cli, write_space
 from test_racing import Noisy
 from test_rungs import SE_STAGE1
-from test_search import cli
 
 from se_design.search import report
 from se_design.search.space import load_space

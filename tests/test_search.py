@@ -6,11 +6,9 @@ from pathlib import Path
 
 import optuna
 import pytest
-from conftest import write_space
-from typer.testing import CliRunner
+from conftest import cli, write_space
 
 from se_design import build_model, load_config
-from se_design.cli import app
 from se_design.cost import cost
 from se_design.errors import UserError
 from se_design.search import report
@@ -19,11 +17,6 @@ from se_design.search.space import load_space
 from se_design.search.study import load
 
 REPO = Path(__file__).resolve().parents[1]
-runner = CliRunner()
-
-def cli(*args):
-    res = runner.invoke(app, [str(a) for a in args])
-    return res, " ".join(res.output.split())
 
 
 @pytest.mark.parametrize("name", ["digits_resnet20", "cifar_resnet20", "cifar_resnet56",

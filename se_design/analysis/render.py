@@ -55,3 +55,12 @@ def fold_table(found, base: float, n: int, title: str) -> Table:
                  f"{low:.3f}-{high:.3f} over images; the changes' are paired (the same images "
                  "before and after)")
     return t
+
+
+def interval_line(acc: dict | None, what: str) -> str:
+    """A training record's accuracy with its 95% interval, in one line."""
+    if acc is None:
+        return f"{what}: the data has no test split"
+    low, high = acc["ci95"]
+    return (f"{what} {acc['mean']:.4f} (95% interval {low:.4f}-{high:.4f} over "
+            f"{acc['interval_over']}, {len(acc['per_seed'])} seed(s), {acc['images']} images)")

@@ -12,8 +12,8 @@ from optuna.trial import TrialState
 
 from se_design.errors import UserError
 from se_design.files import folder, write_text, writing
-from se_design.search import GRACE, racing, stats
-from se_design.search.pareto import front, no_costlier
+from se_design.search import GRACE, pareto, racing, stats
+from se_design.search.pareto import no_costlier
 from se_design.search.records import (
     REFERENCES,
     StudyRecord,
@@ -59,7 +59,7 @@ def rows(study: optuna.Study) -> list[Row]:
     out = [Row(t.number, rec.design, list(t.values), rec.params, rec.flops, feasible(t),
                rec.reference) for t, rec in zip(done, recs)]
     signs = [1 if d == optuna.study.StudyDirection.MAXIMIZE else -1 for d in study.directions]
-    for r in front([r for r in out if r.feasible], lambda r: r.values, signs):
+    for r in pareto.front([r for r in out if r.feasible], lambda r: r.values, signs):
         r.front = True
     if StudyRecord.of(study).trained:
         _intervals(study, out, done)
@@ -219,7 +219,8 @@ def best_under_budget(feasible: list[Row]) -> Row:
 def conservative_front(feasible: list[Row]) -> list[Row]:
     """The front of the interval's lower ends against the costs."""
     signs = [1] + [-1] * (len(feasible[0].values) - 1)
-    kept = {id(r) for r in front(feasible, lambda r: [r.accuracy_low, *r.values[1:]], signs)}
+    kept = {id(r) for r in pareto.front(feasible, lambda r: [r.accuracy_low, *r.values[1:]],
+                                        signs)}
     return [r for r in feasible if id(r) in kept]
 
 
@@ -303,3 +304,22 @@ def knee_of(table: list[Row]) -> Row | None:
     """The knee of the feasible front, if there is one."""
     front = [r for r in table if r.front]
     return knee(front) if front else None
+
+
+@dataclass
+class Front:
+    """What the report's table shows: the rows, its knee, what `export --pick
+    best-under-budget` chooses, and the objectives and plain network they are read against."""
+
+    study: str
+    objectives: list[str]
+    plain: dict[str, float]
+    rows: list[Row]
+    knee: Row | None
+    best: Row | None
+
+
+def front(study: optuna.Study, table: list[Row]) -> Front:
+    feasible = [r for r in table if r.feasible]
+    record = StudyRecord.of(study)
+    return Front(study.study_name, record.objectives, record.plain, table, knee_of(table), best_under_budget(feasible) if feasible else None)

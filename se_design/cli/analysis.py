@@ -1,43 +1,38 @@
-"""CLI commands `train`, `excitation` and `fold`; cli.py registers them with register(app)."""
+"""`train`, `excitation`, `fold`: train a design, look inside its SE blocks, fold the weak
+ones. torch is imported inside these commands, so that `cost` never loads it."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from se_design.cli.common import DEVICE_HELP, Config, flag, out
 from se_design.errors import UserError
-from se_design.options import DEVICE_HELP, flag
 
-out = Console()
-
-DATA = typer.Option(..., "--data", help="digits | cifar10:DIR | cifar100:DIR | folder:DIR | DIR (kind recognised from its files).")
-DEVICE = typer.Option("auto", "--device", help=DEVICE_HELP)
-
-
-def _interval(acc: dict | None, what: str) -> str:
-    if acc is None:
-        return f"{what}: the data has no test split"
-    low, high = acc["ci95"]
-    return (f"{what} {acc['mean']:.4f} (95% interval {low:.4f}-{high:.4f} over "
-            f"{acc['interval_over']}, {len(acc['per_seed'])} seed(s), {acc['images']} images)")
+Data = Annotated[str, typer.Option("--data", help="digits | cifar10:DIR | cifar100:DIR | folder:DIR | DIR (kind recognised from its files).")]
+Device = Annotated[str, typer.Option("--device", help=DEVICE_HELP)]
+Checkpoint = Annotated[Path, typer.Option("--checkpoint", help="MODEL.pt written by se-design train.")]
+Source = Annotated[str | None, typer.Option("--data", help="As for train.", show_default="the data the checkpoint was trained on")]
 
 
-def train(config: Path | None = typer.Option(None, "--config", "-c", help="Spec file (.yaml/.yml/.json)."),
-          arch: str | None = typer.Option(None, "--arch", "-a", help="Zoo name; classes and resolution follow the data."),
-          data: str = DATA,
-          epochs: int = typer.Option(15, "--epochs", min=1, help="Training epochs."),
-          seeds: int = typer.Option(1, "--seeds", min=1, help="Train this many times (seeds --seed, --seed+1, ...); the checkpoint keeps the first."),
-          seed: int = typer.Option(0, "--seed", help="Training seed; also draws the held-out split."),
-          lr: float = typer.Option(0.2, "--lr", help="Peak learning rate (one-cycle)."),
-          batch_size: int = typer.Option(128, "--batch-size", min=1, help="Images per training step."),
-          val_fraction: float = typer.Option(0.2, "--val-fraction", help="Share of the training images held out."),
-          device: str = DEVICE,
-          out_file: Path = typer.Option(..., "--out", help="Checkpoint to write (MODEL.pt).")):
+def train(config: Config = None,
+          arch: Annotated[str | None, typer.Option("--arch", "-a", help="Zoo name; classes and resolution follow the data.")] = None,
+          data: Data = ...,
+          epochs: Annotated[int, typer.Option("--epochs", min=1, help="Training epochs.")] = 15,
+          seeds: Annotated[int, typer.Option("--seeds", min=1, help="Train this many times (seeds --seed, --seed+1, ...); the checkpoint keeps the first.")] = 1,
+          seed: Annotated[int, typer.Option("--seed", help="Training seed; also draws the held-out split.")] = 0,
+          lr: Annotated[float, typer.Option("--lr", help="Peak learning rate (one-cycle).")] = 0.2,
+          batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Images per training step.")] = 128,
+          val_fraction: Annotated[float, typer.Option("--val-fraction", help="Share of the training images held out.")] = 0.2,
+          device: Device = "auto",
+          out_file: Annotated[Path, typer.Option("--out", help="Checkpoint to write (MODEL.pt).")] = ...):
     """Train a design with the search's fast trainer and keep it as a checkpoint."""
     from se_design import checkpoint
     from se_design.analysis import source
+    from se_design.analysis.render import interval_line
     from se_design.analysis.training import train_checkpoint
     from se_design.device import pick_device
     from se_design.spec import load_config
@@ -63,13 +58,9 @@ def train(config: Path | None = typer.Option(None, "--config", "-c", help="Spec 
                             log=lambda line: out.print(line, highlight=False),
                             keep=lambda c: checkpoint.save(c, out_file))
     t = ckpt.training
-    out.print(_interval(t["held_out_accuracy"], "held-out accuracy"), highlight=False)
-    out.print(_interval(t["test_accuracy"], "test accuracy"), highlight=False)
+    out.print(interval_line(t["held_out_accuracy"], "held-out accuracy"), highlight=False)
+    out.print(interval_line(t["test_accuracy"], "test accuracy"), highlight=False)
     out.print(f"wrote {out_file} (the model of seed {seed})", highlight=False)
-
-
-CHECKPOINT = typer.Option(..., "--checkpoint", help="MODEL.pt written by se-design train.")
-SOURCE = typer.Option(None, "--data", help="As for train.", show_default="the data the checkpoint was trained on")
 
 
 def _open(checkpoint: Path, data: str | None, device: str):
@@ -97,15 +88,13 @@ def _images(ckpt, ds, data: str, dev: str):
     return source.normalized(ds, ckpt.mean, ckpt.std, dev)
 
 
-def excitation(checkpoint: Path = CHECKPOINT, data: str | None = SOURCE,
-               split: str = typer.Option("val", "--split", help="val (held out of training) | test."),
-               blocks: str | None = typer.Option(None, "--blocks", help="Blocks to plot, e.g. stage1.0,stage3.2.", show_default="the first of each stage and the last"),
-               device: str = DEVICE,
-               as_json: bool = flag("--json", "Machine-readable output (with per-class means)."),
-               out_dir: Path | None = typer.Option(None, "--out-dir", help="Write excitation.json and the PNGs here.")):
+def excitation(checkpoint: Checkpoint, data: Source = None,
+               split: Annotated[str, typer.Option("--split", help="val (held out of training) | test.")] = "val",
+               blocks: Annotated[str | None, typer.Option("--blocks", help="Blocks to plot, e.g. stage1.0,stage3.2.", show_default="the first of each stage and the last")] = None,
+               device: Device = "auto",
+               as_json: Annotated[bool, flag("--json", "Machine-readable output (with per-class means).")] = False,
+               out_dir: Annotated[Path | None, typer.Option("--out-dir", help="Write excitation.json and the PNGs here.")] = None):
     """Per SE block: mean excitation per class and channel, saturation, class-specificity."""
-    import json
-
     from se_design.analysis import plots, render
     from se_design.analysis.excitation import collect
     from se_design.edit import check_paths
@@ -137,17 +126,15 @@ def excitation(checkpoint: Path = CHECKPOINT, data: str | None = SOURCE,
         out.print("wrote " + ", ".join(map(str, [out_dir / "excitation.json", *written])), highlight=False)
 
 
-def fold(checkpoint: Path = CHECKPOINT, data: str | None = SOURCE,
-         blocks: str | None = typer.Option(None, "--blocks", help="Fold exactly these blocks, in this order.", show_default="the ranking's weakest first"),
-         steps: int | None = typer.Option(None, "--steps", min=1, help="Fold at most this many.", show_default="every foldable SE block"),
-         max_drop: float = typer.Option(1.0, "--max-drop", help="Accuracy points the exported design may lose."),
-         convention: str = typer.Option("fvcore", "--convention", help="fvcore | paper, for FLOPs saved."),
-         device: str = DEVICE,
-         export: Path | None = typer.Option(None, "--export", help="Write the spec without the chosen SE blocks (.yaml/.json)."),
-         as_json: bool = flag("--json", "Machine-readable output.")):
+def fold(checkpoint: Checkpoint, data: Source = None,
+         blocks: Annotated[str | None, typer.Option("--blocks", help="Fold exactly these blocks, in this order.", show_default="the ranking's weakest first")] = None,
+         steps: Annotated[int | None, typer.Option("--steps", min=1, help="Fold at most this many.", show_default="every foldable SE block")] = None,
+         max_drop: Annotated[float, typer.Option("--max-drop", help="Accuracy points the exported design may lose.")] = 1.0,
+         convention: Annotated[str, typer.Option("--convention", help="fvcore | paper, for FLOPs saved.")] = "fvcore",
+         device: Device = "auto",
+         export: Annotated[Path | None, typer.Option("--export", help="Write the spec without the chosen SE blocks (.yaml/.json).")] = None,
+         as_json: Annotated[bool, flag("--json", "Machine-readable output.")] = False):
     """Fold the weakest SE blocks into constant scales, measure accuracy without retraining."""
-    import json
-
     from se_design.analysis import advice, render
     from se_design.analysis.excitation import collect
     from se_design.analysis.fold import why_not
@@ -190,8 +177,3 @@ def fold(checkpoint: Path = CHECKPOINT, data: str | None = SOURCE,
         out.print(f"within {max_drop} points: fold {', '.join(chosen.removed)} "
                   f"({chosen.params_saved:,} params, {chosen.flops_saved:,} FLOPs saved)"
                   + (f" -> {export}" if export else ""), highlight=False)
-
-
-def register(app: typer.Typer, user_errors) -> None:
-    for fn in (train, excitation, fold):
-        app.command()(user_errors(fn))

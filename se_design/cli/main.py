@@ -1,0 +1,43 @@
+"""The `se-design` app, assembled here and only here: each command module's functions are
+registered by one loop, every one with the same error handling and help class."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from se_design.cli import analysis, cost, search
+from se_design.cli.common import Command, Group, user_errors
+
+# in the order -h lists them
+COMMANDS = {"cost": cost.cost, "archs": cost.archs, "paper-table": cost.paper_table,
+            "search": search.search, "report": search.report, "export": search.export,
+            "train": analysis.train, "excitation": analysis.excitation, "fold": analysis.fold,
+            "calibrate": search.calibrate}
+
+app = typer.Typer(cls=Group, no_args_is_help=True, add_completion=False,
+                  pretty_exceptions_enable=False,
+                  context_settings={"help_option_names": ["-h", "--help"]})
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            print(f"se-design {version('se-design')}")
+        except PackageNotFoundError:  # run from a checkout without installing
+            print("se-design (not installed)")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(_: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                         metavar="", show_default=False,
+                                         help="Print the version and exit.")] = False):
+    """Design CNNs with Squeeze-and-Excitation blocks: cost, search, export."""
+
+
+for name, command in COMMANDS.items():
+    app.command(name, cls=Command)(user_errors(command))
