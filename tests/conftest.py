@@ -55,3 +55,39 @@ def cli(*args):
     """run()'s result and its output as one line of words (rich wraps at any width)."""
     res = run(*args)
     return res, " ".join(res.output.split())
+
+
+# Search fakes: trainers with known accuracies, so a test needs no training.
+
+SE_STAGE1 = {"r_stage1": "16", "variant_stage1": "standard", "r_stage2": "none",
+             "r_stage3": "none", "squeeze": "avg", "gate": "sigmoid"}
+
+
+class FakeTrainer:
+    """Accuracy = 0.5 + 0.01 * seed + 0.1 * (stages with SE), rising linearly over epochs."""
+
+    def __init__(self, epochs=3):
+        self.epochs, self.calls = epochs, []
+
+    def __call__(self, design, seed, on_epoch):
+        self.calls.append((design.label(), seed))
+        final = 0.5 + 0.01 * seed + 0.1 * sum(se is not None for se in design.se.values())
+        curve = [final * e / self.epochs for e in range(1, self.epochs + 1)]
+        for e, acc in enumerate(curve, 1):
+            on_epoch(e, acc)
+        return curve
+
+
+class Noisy(FakeTrainer):
+    """No SE scores 0.50, SE everywhere 0.45, SE in stage 1 `cand`; seed s adds +-0.01."""
+
+    def __init__(self, cand):
+        super().__init__(epochs=1)
+        self.cand = cand
+
+    def __call__(self, design, seed, on_epoch):
+        self.calls.append((design.label(), seed))
+        stages = sum(se is not None for se in design.se.values())
+        acc = {0: 0.50, 3: 0.45}.get(stages, self.cand) + 0.01 * (-1) ** seed
+        on_epoch(1, acc)
+        return [acc]

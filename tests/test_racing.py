@@ -2,28 +2,11 @@
 
 import optuna
 import pytest
-from conftest import write_space
-from test_replicates import FakeTrainer
-from test_rungs import SE_STAGE1
+from conftest import SE_STAGE1, Noisy, write_space
 
 from se_design.search.records import TrialRecord
 from se_design.search.space import load_space
 from se_design.search.study import Objective
-
-
-class Noisy(FakeTrainer):
-    """No SE scores 0.50, SE everywhere 0.45, SE in stage 1 `cand`; seed s adds +-0.01."""
-
-    def __init__(self, cand):
-        super().__init__(epochs=1)
-        self.cand = cand
-
-    def __call__(self, design, seed, on_epoch):
-        self.calls.append((design.label(), seed))
-        stages = sum(se is not None for se in design.se.values())
-        acc = {0: 0.50, 3: 0.45}.get(stages, self.cand) + 0.01 * (-1) ** seed
-        on_epoch(1, acc)
-        return [acc]
 
 
 def seeds_of_candidate(tmp_path, cand, max_seeds=4):

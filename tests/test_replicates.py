@@ -4,26 +4,11 @@ training where the test is about bookkeeping."""
 
 import optuna
 import pytest
-from conftest import cli, write_space
+from conftest import FakeTrainer, cli, write_space
 
 from se_design.search.records import StudyRecord, TrialRecord, by_design
 from se_design.search.space import load_space
 from se_design.search.study import Objective, load
-
-
-class FakeTrainer:
-    """Accuracy = 0.5 + 0.01 * seed + 0.1 * (stages with SE), rising linearly over epochs."""
-
-    def __init__(self, epochs=3):
-        self.epochs, self.calls = epochs, []
-
-    def __call__(self, design, seed, on_epoch):
-        self.calls.append((design.label(), seed))
-        final = 0.5 + 0.01 * seed + 0.1 * sum(se is not None for se in design.se.values())
-        curve = [final * e / self.epochs for e in range(1, self.epochs + 1)]
-        for e, acc in enumerate(curve, 1):
-            on_epoch(e, acc)
-        return curve
 
 
 def run(problem, trainer, params, study=None):

@@ -6,9 +6,7 @@ import json
 import math
 
 import pytest
-from conftest import cli, write_space
-from test_racing import Noisy
-from test_rungs import SE_STAGE1
+from conftest import SE_STAGE1, Noisy, cli, write_space
 
 from se_design.search import report
 from se_design.search.space import load_space

@@ -5,16 +5,12 @@ import math
 
 import optuna
 import pytest
-from conftest import write_space
-from test_replicates import FakeTrainer
+from conftest import SE_STAGE1, FakeTrainer, write_space
 
 from se_design.search.records import TrialRecord, set_study
 from se_design.search.rungs import false_stop_bound
 from se_design.search.space import load_space
 from se_design.search.study import Objective
-
-SE_STAGE1 = {"r_stage1": "16", "variant_stage1": "standard", "r_stage2": "none",
-             "r_stage3": "none", "squeeze": "avg", "gate": "sigmoid"}
 
 
 class Curves(FakeTrainer):
