@@ -18,7 +18,7 @@ from pydantic import model_serializer, model_validator
 
 from se_design import graph as g
 from se_design.errors import SpecError
-from se_design.model import PosInt, StrictModel
+from se_design.validated import PosInt, StrictModel
 
 
 class SE(StrictModel):

@@ -26,8 +26,8 @@ from se_design.families.pool import Pool
 from se_design.families.resnet import Basic, Bottleneck
 from se_design.families.shuffle import Shuffle
 from se_design.files import read_data, write_text
-from se_design.model import PosInt, StrictModel
 from se_design.se import PRESETS, SE
+from se_design.validated import PosInt, StrictModel
 
 __all__ = ["PRESETS", "SE", "SE_VARIANTS", "Arch", "Basic", "Block", "BlockSpec", "Bottleneck",
            "Branches", "Conv", "DWSep", "Head", "MBConv", "Pool", "Shuffle", "SpecError",

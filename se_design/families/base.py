@@ -10,7 +10,7 @@ from pydantic import model_serializer, model_validator
 
 from se_design import graph as g
 from se_design.errors import SpecError
-from se_design.model import StrictModel
+from se_design.validated import StrictModel
 from se_design.se import SE, se_node
 
 FAMILIES: dict[str, type[BlockSpec]] = {}  # kind -> spec class, filled as modules load
