@@ -22,6 +22,7 @@ from typing import NamedTuple
 from se_design import expand as ex
 from se_design import graph as g
 from se_design.errors import SpecError
+from se_design.families import base
 from se_design.spec import Arch
 
 
@@ -194,8 +195,6 @@ def block_unit(node: g.Node, shape: g.Shape, convention: str, where: str = "") -
 
 def clear_memos() -> None:
     """Forget every memoised expansion, shape and cost (for cold-start benchmarks)."""
-    from se_design.families import base
-
     base.NODES.clear()
     g.WALKS.clear()
     _UNITS.clear()

@@ -1,5 +1,6 @@
 """What every block family shares: the spec base class that registers a family, and the
-expansion helpers families call (sequences of blocks, SE slots, group checks)."""
+expansion helpers families call (sequences of blocks, the SE node and its slots, group
+checks)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from pydantic import model_serializer, model_validator
 
 from se_design import graph as g
 from se_design.errors import SpecError
+from se_design.se import SE
 from se_design.validated import StrictModel
-from se_design.se import SE, se_node
 
 FAMILIES: dict[str, type[BlockSpec]] = {}  # kind -> spec class, filled as modules load
 
@@ -62,6 +63,19 @@ def check_se_fits(cls: type[BlockSpec], se: SE | None) -> None:
         kind = cls.model_fields["kind"].default
         raise SpecError(f"SE variant {se.variant!r} does not fit a {kind} block "
                         f"(allowed: {', '.join(cls.se_slots) or 'none'}).")
+
+
+def se_node(se: SE, seen: int, block_in: int, where: str) -> g.Scale:
+    """Squeeze (global pool, or none = NoSqueeze) -> 1x1 conv C->d -> act -> 1x1 conv d->C
+    -> gate, multiplied into the input; C = `seen` channels, d from the reference width."""
+    ref = seen if se.width_of == "seen" else block_in
+    if se.r > ref:
+        raise SpecError(f"SE reduction r={se.r} at {where} is larger than its {ref} channels.")
+    d = se.reduced(ref)
+    squeeze = None if se.squeeze == "none" else g.Squeeze(se.squeeze)
+    return g.Scale(g.seq(("squeeze", squeeze), ("fc1", g.Conv(seen, d, bias=se.bias)),
+                         ("act", g.Act(se.act)), ("fc2", g.Conv(d, seen, bias=se.bias)),
+                         ("gate", g.Act(se.gate))), g.SESetting(se, seen, d))
 
 
 def se_at(b: BlockSpec, variant: str, seen: int, cin: int, where: str) -> g.Scale | None:
