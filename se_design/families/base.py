@@ -5,9 +5,9 @@ checks)."""
 from __future__ import annotations
 
 from math import prod
-from typing import ClassVar
+from typing import Annotated, ClassVar, Union
 
-from pydantic import model_serializer, model_validator
+from pydantic import ConfigDict, Discriminator, GetPydanticSchema, model_serializer, model_validator
 
 from se_design import graph as g
 from se_design.errors import SpecError
@@ -22,6 +22,8 @@ class BlockSpec(StrictModel):
     knows its graph expansion, its SE slots, output channels and stride. Subclassing
     registers the family; modules of se_design.families are loaded automatically."""
 
+    # Built on first use, once every family is registered: a family holding blocks needs them.
+    model_config = ConfigDict(defer_build=True)
     se_slots: ClassVar[tuple[str, ...]] = ()  # SE variants that fit (empty: no SE)
 
     @classmethod
@@ -57,6 +59,15 @@ class BlockSpec(StrictModel):
         check_se_fits(type(self), se)
         return self.model_copy(update={"se": se})  # se is already validated
 
+
+
+def _any_family(_source, handler):
+    return handler(Annotated[Union[tuple(FAMILIES.values())], Discriminator("kind")])  # noqa: UP007
+
+
+# A block of any registered family, chosen by its `kind`; the union is made when a model
+# holding blocks is built, after se_design.families has loaded every family module.
+Block = Annotated[BlockSpec, GetPydanticSchema(_any_family)]
 
 def check_se_fits(cls: type[BlockSpec], se: SE | None) -> None:
     if se is not None and se.variant not in cls.se_slots:
