@@ -23,7 +23,7 @@ from se_design import expand as ex
 from se_design import graph as g
 from se_design.errors import SpecError
 from se_design.families import base
-from se_design.spec import Arch
+from se_design.spec import Arch, stage_with_se
 
 
 def _conv_flops(n: g.Conv, i: g.Shape, o: g.Shape) -> int:
@@ -194,8 +194,10 @@ def block_unit(node: g.Node, shape: g.Shape, convention: str, where: str = "") -
 
 
 def clear_memos() -> None:
-    """Forget every memoised expansion, shape and cost (for cold-start benchmarks)."""
+    """Forget every memoised spec edit, expansion, shape and cost (for cold-start benchmarks)."""
+    stage_with_se.cache_clear()
     base.NODES.clear()
+    ex.head_node.cache_clear()
     g.WALKS.clear()
     _UNITS.clear()
 

@@ -25,11 +25,11 @@ def parts(arch: s.Arch) -> list[tuple[str, tuple]]:
 
 def head(arch: s.Arch, shape: g.Shape) -> g.Seq:
     """Classifier on a (C, H, W) feature map."""
-    return _head(arch.head, arch.num_classes, shape)
+    return head_node(arch.head, arch.num_classes, shape)
 
 
 @lru_cache(maxsize=1024)  # one node per head: its cost is memoised by identity
-def _head(spec: s.Head, num_classes: int, shape: g.Shape) -> g.Seq:
+def head_node(spec: s.Head, num_classes: int, shape: g.Shape) -> g.Seq:
     items: list[tuple[str, g.Node]] = []
     if spec.pool == "avg":
         items.append(("pool", g.GlobalPool()))
