@@ -198,8 +198,10 @@ def clear_memos() -> None:
     stage_with_se.cache_clear()
     base.NODES.clear()
     ex.head_node.cache_clear()
+    ex.STAGE_OUT.clear()
     g.WALKS.clear()
     _UNITS.clear()
+    _STAGES.clear()
 
 
 def cost(arch: Arch, convention: str = "fvcore") -> Cost:
@@ -218,9 +220,25 @@ def cost_graph(arch: Arch, net: g.Seq, convention: str) -> Cost:
             head = block_unit(part, shape, convention, name)
             groups.append(Group("head", 0, head.out[0], [("head", head)]))
             continue
-        units = []
-        for i, node in part.items:
-            units.append((f"{name}.{i}", block_unit(node, shape, convention, f"{name}.{i}")))
-            shape = units[-1][1].out
-        groups.append(Group(name, len(units), shape[0], units))
+        units = stage_units(part, shape, convention, name)
+        shape = units[-1][1].out
+        groups.append(Group(name, len(units), shape[0], list(units)))
     return Cost(arch.name, convention, arch.resolution, groups)
+
+
+_STAGES = g.Memo()
+
+
+def stage_units(node: g.Seq, shape: g.Shape, convention: str, name: str) -> tuple:
+    """((path '<stage>.<i>', unit) per block) of a stage's Seq of blocks, memoised as the
+    blocks' units are, so a search that keeps a stage's setting costs it once."""
+    return _STAGES.get(node, (shape, convention, name),
+                       lambda: _stage_units(node, shape, convention, name))
+
+
+def _stage_units(node: g.Seq, shape: g.Shape, convention: str, name: str) -> tuple:
+    units = []
+    for i, child in node.items:
+        units.append((f"{name}.{i}", block_unit(child, shape, convention, f"{name}.{i}")))
+        shape = units[-1][1].out
+    return tuple(units)

@@ -53,8 +53,22 @@ def expand(arch: s.Arch) -> g.Seq:
     items = []
     for name, blocks in parts(arch):
         node = sequence(blocks, c, name)
-        for i, (_, child) in enumerate(node.items):
-            shape = g.walked(child, shape, f"{name}.{i}").out
+        shape = stage_out(node, shape, name)
         items.append((name, node))
         c = shape[0]
     return g.Seq(tuple(items) + (("head", head(arch, shape)),))
+
+
+STAGE_OUT = g.Memo()
+
+
+def stage_out(node: g.Seq, shape: g.Shape, name: str) -> g.Shape:
+    """Output shape of a stage's Seq of blocks, memoised; each block is walked on its own, and
+    that walk memoised, so the cost reads its rows without walking again."""
+    return STAGE_OUT.get(node, shape, lambda: _stage_out(node, shape, name))
+
+
+def _stage_out(node: g.Seq, shape: g.Shape, name: str) -> g.Shape:
+    for i, child in node.items:
+        shape = g.walked(child, shape, f"{name}.{i}").out
+    return shape

@@ -100,27 +100,36 @@ def check_groups(cin: int, cout: int, groups: int, where: str) -> None:
         raise SpecError(f"{groups} groups at {where} do not divide {cin} -> {cout} channels.")
 
 
-NODES: dict = {}
+NODES: dict = {}  # (block, or tuple of blocks; input channels) -> (node, output channels)
+
+
+def _expanded(key: tuple, make) -> tuple[g.Node, int]:
+    hit = NODES.get(key)
+    if hit is None:
+        if len(NODES) > 100_000:
+            NODES.clear()
+        hit = NODES[key] = make()
+    return hit
 
 
 def block(b: BlockSpec, cin: int, where: str) -> tuple[g.Node, int]:
     """(graph of one spec block, its output channels). Memoised without the position (used
     only in error messages), so repeated blocks and the specs a search costs share nodes."""
-    key = (b, cin)
-    hit = NODES.get(key)
-    if hit is None:
-        if len(NODES) > 100_000:
-            NODES.clear()
-        hit = NODES[key] = b.expand(cin, where), b.out_channels(cin)
-    return hit
+    return _expanded((b, cin), lambda: (b.expand(cin, where), b.out_channels(cin)))
 
 
-def sequence(blocks, cin: int, where: str) -> g.Seq:
+def sequence(blocks: tuple, cin: int, where: str) -> g.Seq:
+    """The blocks one after another, named 0, 1, ...; memoised as block() is, so the same
+    blocks on the same width are the very same node (its shapes and cost memoised once)."""
+    return _expanded((blocks, cin), lambda: _sequence(blocks, cin, where))[0]
+
+
+def _sequence(blocks: tuple, cin: int, where: str) -> tuple[g.Seq, int]:
     items = []
     for i, b in enumerate(blocks):
         node, cin = block(b, cin, f"{where}.{i}")
         items.append((str(i), node))
-    return g.Seq(tuple(items))
+    return g.Seq(tuple(items)), cin
 
 
 def sequence_channels(blocks, cin: int) -> int:
