@@ -24,6 +24,7 @@ class BlockSpec(StrictModel):
 
     # Built on first use, once every family is registered: a family holding blocks needs them.
     model_config = ConfigDict(defer_build=True)
+
     se_slots: ClassVar[tuple[str, ...]] = ()  # SE variants that fit (empty: no SE)
 
     @classmethod
@@ -60,14 +61,16 @@ class BlockSpec(StrictModel):
         return self.model_copy(update={"se": se})  # se is already validated
 
 
-
 def _any_family(_source, handler):
+    """The schema of `Block`: the union of the registered families, told apart by `kind`."""
     return handler(Annotated[Union[tuple(FAMILIES.values())], Discriminator("kind")])  # noqa: UP007
 
 
-# A block of any registered family, chosen by its `kind`; the union is made when a model
-# holding blocks is built, after se_design.families has loaded every family module.
+# A block of any registered family. Its union is made when a model holding blocks is built:
+# the spec's models once se_design.families has loaded every family module, the families
+# holding blocks on first use (BlockSpec defers its build).
 Block = Annotated[BlockSpec, GetPydanticSchema(_any_family)]
+
 
 def check_se_fits(cls: type[BlockSpec], se: SE | None) -> None:
     if se is not None and se.variant not in cls.se_slots:
