@@ -1,6 +1,6 @@
 """Statistics for a noisy search: intervals, differences, power, rank agreement and the
-bootstrap probability of being on the Pareto front; the distributions and the rank
-correlation are scipy.stats'. No torch, so the search and report can call it at every rung.
+bootstrap probability of being on the Pareto front. Student's t, Fisher's F and Spearman's
+correlation are scipy.stats'; no torch, so the search and report can call it at every rung.
 
 Accuracies are fractions (0.39), seeds are replicate trainings of one design. The noise model
 (`noise_model`) pools the seed std over the designs whose seeds agree about as well as the
