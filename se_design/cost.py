@@ -22,7 +22,8 @@ from typing import NamedTuple
 from se_design import expand as ex
 from se_design import graph as g
 from se_design.errors import SpecError
-from se_design.spec import Arch
+from se_design.families import base
+from se_design.spec import Arch, stage_with_se
 
 
 def _conv_flops(n: g.Conv, i: g.Shape, o: g.Shape) -> int:
@@ -199,12 +200,14 @@ def block_unit(node: g.Node, shape: g.Shape, convention: str, where: str = "") -
 
 
 def clear_memos() -> None:
-    """Forget every memoised expansion, shape and cost (for cold-start benchmarks)."""
-    from se_design.families import base
-
+    """Forget every memoised spec edit, expansion, shape and cost (for cold-start benchmarks)."""
+    stage_with_se.cache_clear()
     base.NODES.clear()
+    ex.head_node.cache_clear()
+    ex.STAGE_OUT.clear()
     g.WALKS.clear()
     _UNITS.clear()
+    _STAGES.clear()
 
 
 def cost(arch: Arch, convention: str = "fvcore") -> Cost:
@@ -223,9 +226,25 @@ def cost_graph(arch: Arch, net: g.Seq, convention: str) -> Cost:
             head = block_unit(part, shape, convention, name)
             groups.append(Group("head", 0, head.out[0], [("head", head)]))
             continue
-        units = []
-        for i, node in part.items:
-            units.append((f"{name}.{i}", block_unit(node, shape, convention, f"{name}.{i}")))
-            shape = units[-1][1].out
-        groups.append(Group(name, len(units), shape[0], units))
+        units = stage_units(part, shape, convention, name)
+        shape = units[-1][1].out
+        groups.append(Group(name, len(units), shape[0], list(units)))
     return Cost(arch.name, convention, arch.resolution, groups)
+
+
+_STAGES = g.Memo()
+
+
+def stage_units(node: g.Seq, shape: g.Shape, convention: str, name: str) -> tuple:
+    """((path '<stage>.<i>', unit) per block) of a stage's Seq of blocks, memoised as the
+    blocks' units are, so a search that keeps a stage's setting costs it once."""
+    return _STAGES.get(node, (shape, convention, name),
+                       lambda: _stage_units(node, shape, convention, name))
+
+
+def _stage_units(node: g.Seq, shape: g.Shape, convention: str, name: str) -> tuple:
+    units = []
+    for i, child in node.items:
+        units.append((f"{name}.{i}", block_unit(child, shape, convention, f"{name}.{i}")))
+        shape = units[-1][1].out
+    return tuple(units)

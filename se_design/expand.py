@@ -25,11 +25,11 @@ def parts(arch: s.Arch) -> list[tuple[str, tuple]]:
 
 def head(arch: s.Arch, shape: g.Shape) -> g.Seq:
     """Classifier on a (C, H, W) feature map."""
-    return _head(arch.head, arch.num_classes, shape)
+    return head_node(arch.head, arch.num_classes, shape)
 
 
 @lru_cache(maxsize=1024)  # one node per head: its cost is memoised by identity
-def _head(spec: s.Head, num_classes: int, shape: g.Shape) -> g.Seq:
+def head_node(spec: s.Head, num_classes: int, shape: g.Shape) -> g.Seq:
     items: list[tuple[str, g.Node]] = []
     if spec.pool == "avg":
         items.append(("pool", g.GlobalPool()))
@@ -53,8 +53,22 @@ def expand(arch: s.Arch) -> g.Seq:
     items = []
     for name, blocks in parts(arch):
         node = sequence(blocks, c, name)
-        for i, (_, child) in enumerate(node.items):
-            shape = g.walked(child, shape, f"{name}.{i}").out
+        shape = stage_out(node, shape, name)
         items.append((name, node))
         c = shape[0]
     return g.Seq(tuple(items) + (("head", head(arch, shape)),))
+
+
+STAGE_OUT = g.Memo()
+
+
+def stage_out(node: g.Seq, shape: g.Shape, name: str) -> g.Shape:
+    """Output shape of a stage's Seq of blocks, memoised; each block is walked on its own, and
+    that walk memoised, so the cost reads its rows without walking again."""
+    return STAGE_OUT.get(node, shape, lambda: _stage_out(node, shape, name))
+
+
+def _stage_out(node: g.Seq, shape: g.Shape, name: str) -> g.Shape:
+    for i, child in node.items:
+        shape = g.walked(child, shape, f"{name}.{i}").out
+    return shape

@@ -9,12 +9,10 @@ Composite nodes name their children; those names become the torch module paths.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 from se_design.errors import SpecError
-
-if TYPE_CHECKING:
-    from se_design.se import SE
+from se_design.se import SE
 
 Shape = tuple[int, int, int]  # (channels, height, width) of one sample
 

@@ -1,4 +1,5 @@
-"""The Squeeze-and-Excitation setting (with its published conventions) and its graph node.
+"""The Squeeze-and-Excitation setting and its published conventions (the layers an SE expands
+to are built in se_design.families.base).
 
 Published SE modules differ in how the squeeze width d is computed and in their activations:
 
@@ -16,9 +17,7 @@ from typing import Literal
 
 from pydantic import model_serializer, model_validator
 
-from se_design import graph as g
-from se_design.errors import SpecError
-from se_design.model import PosInt, StrictModel
+from se_design.validated import PosInt, StrictModel
 
 
 class SE(StrictModel):
@@ -83,15 +82,3 @@ PRESETS: dict[str, SE] = {
     "mobilenetv3": SE(r=4, divisor=8, gate="hardsigmoid"),
 }
 
-
-def se_node(se: SE, seen: int, block_in: int, where: str) -> g.Scale:
-    """Squeeze (global pool, or none = NoSqueeze) -> 1x1 conv C->d -> act -> 1x1 conv d->C
-    -> gate, multiplied into the input; C = `seen` channels, d from the reference width."""
-    ref = seen if se.width_of == "seen" else block_in
-    if se.r > ref:
-        raise SpecError(f"SE reduction r={se.r} at {where} is larger than its {ref} channels.")
-    d = se.reduced(ref)
-    squeeze = None if se.squeeze == "none" else g.Squeeze(se.squeeze)
-    return g.Scale(g.seq(("squeeze", squeeze), ("fc1", g.Conv(seen, d, bias=se.bias)),
-                         ("act", g.Act(se.act)), ("fc2", g.Conv(d, seen, bias=se.bias)),
-                         ("gate", g.Act(se.gate))), g.SESetting(se, seen, d))

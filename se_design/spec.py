@@ -10,6 +10,7 @@ the families of se_design.families (one module each); they are re-exported here.
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -26,13 +27,13 @@ from se_design.families.pool import Pool
 from se_design.families.resnet import Basic, Bottleneck
 from se_design.families.shuffle import Shuffle
 from se_design.files import read_data, write_text
-from se_design.model import PosInt, StrictModel
 from se_design.se import PRESETS, SE
+from se_design.validated import PosInt, StrictModel
 
 __all__ = ["PRESETS", "SE", "SE_VARIANTS", "Arch", "Basic", "Block", "BlockSpec", "Bottleneck",
            "Branches", "Conv", "DWSep", "Head", "MBConv", "Pool", "Shuffle", "SpecError",
            "Stage", "StrictModel", "check_se_fits", "dumps", "explain", "load_config", "loads", "override",
-           "save_config", "to_dict", "validate", "with_se"]
+           "save_config", "stage_with_se", "to_dict", "validate", "with_se"]
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 RESERVED_NAMES = ("stem", "head")
@@ -174,7 +175,12 @@ def with_se(arch: Arch, se: SE | None, stages: list[str] | None = None,
     names = arch.stage_names() if stages is None else stages
     for name in names:
         arch.stage(name)  # unknown stage names fail here with a clear message
-    new = tuple(st.model_copy(update={"blocks": tuple(b.with_block_se(se, levels)
-                                                      for b in st.blocks)})
-                if st.name in names else st for st in arch.stages)
+    new = tuple(stage_with_se(st, se, levels) if st.name in names else st for st in arch.stages)
     return arch.model_copy(update={"stages": new})
+
+
+@lru_cache(maxsize=4096)  # a search puts the same few settings on the same stages over and over
+def stage_with_se(stage: Stage, se: SE | None, levels: str) -> Stage:
+    """Copy of `stage` with `se` on its blocks (see with_se)."""
+    return stage.model_copy(update={"blocks": tuple(b.with_block_se(se, levels)
+                                                    for b in stage.blocks)})

@@ -7,7 +7,7 @@ import pytest
 
 from se_design import spec as s
 from se_design import zoo_paper
-from se_design.cost import cost
+from se_design.cost import clear_memos, cost
 from se_design.paper import compare
 from se_design.spec import SE, with_se
 from se_design.zoo import get_arch
@@ -261,3 +261,18 @@ def test_with_se_none_removes_nested_se_too(name, plain):
 def test_se_without_biases_is_exactly_the_closed_form():
     c = cost(with_se(get_arch("resnet50"), SE(bias=False)))
     assert c.se_params == c.se_closed_form == 2_514_944
+
+
+def test_memoised_stages_keep_their_own_names_and_cold_cost_agrees():
+    """The same blocks under other stage names share memoised nodes and costs, yet each cost
+    reports its own layer paths; a cost from cleared memos equals the memoised one."""
+    arch = get_arch("se_resnet50")
+    renamed = arch.model_copy(update={"stages": tuple(
+        st.model_copy(update={"name": f"s{i}"}) for i, st in enumerate(arch.stages))})
+    warm, other = cost(arch), cost(renamed)
+    assert (other.params, other.flops) == (warm.params, warm.flops)
+    assert {la.path.split(".")[0] for la in other.layers} == {"stem", "s0", "s1", "s2", "s3",
+                                                              "head"}
+    assert {la.path.split(".")[0] for la in warm.layers} == {"stem", *arch.stage_names(), "head"}
+    clear_memos()
+    assert cost(arch).layers == warm.layers

@@ -7,10 +7,10 @@ import math
 
 import pytest
 from conftest import SE_STAGE1, Noisy, cli, write_space
+from scipy.stats import t as student_t
 
 from se_design.search import report
 from se_design.search.space import load_space
-from se_design.search.stats import t_quantile
 from se_design.search.storage import open_storage
 from se_design.search.study import Objective, load, prepare
 
@@ -46,7 +46,7 @@ def test_rows_carry_means_intervals_seeds_and_front_probability(tmp_path):
     std = math.sqrt(4e-4 / 3)
     assert [base.seeds, se16.seeds, cand.seeds] == [4, 4, 4]
     assert base.values[0] == pytest.approx(0.50) and cand.values[0] == pytest.approx(0.505)
-    assert base.accuracy_ci95 == pytest.approx(t_quantile(0.975, 9) * std / 2)
+    assert base.accuracy_ci95 == pytest.approx(student_t.ppf(0.975, 9) * std / 2)
     assert base.p_front == 1  # the cheapest
     assert se16.p_front == 0  # 5 points below the cheaper no-SE design on every resample
     assert 0 < cand.p_front < 1
@@ -148,9 +148,9 @@ def test_a_design_that_fails_on_one_seed_is_set_aside(tmp_path):
     # 2 x 3 df, std sqrt(4e-4 / 3), t(0.975, 6) / sqrt(4); pooling the candidate in would
     # have made them +-0.13: 2.262 * sqrt((8e-4 + 0.122275) / 9) / 2
     assert not base.unstable
-    assert base.accuracy_ci95 == pytest.approx(t_quantile(0.975, 6) * math.sqrt(4e-4 / 3) / 2)
+    assert base.accuracy_ci95 == pytest.approx(student_t.ppf(0.975, 6) * math.sqrt(4e-4 / 3) / 2)
     # the candidate's from its own seeds: s^2 = 0.122275 / 3 on 3 df
-    assert cand.accuracy_ci95 == pytest.approx(t_quantile(0.975, 3) * math.sqrt(0.122275 / 3) / 2)
+    assert cand.accuracy_ci95 == pytest.approx(student_t.ppf(0.975, 3) * math.sqrt(0.122275 / 3) / 2)
     assert cand.indistinct_from == "no SE" and not cand.front
     res, text = cli("report", "--study", "tiny", "--storage", db, "--out-dir", tmp_path, "--json")
     data = json.loads(res.stdout)

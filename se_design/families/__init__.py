@@ -10,19 +10,12 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from typing import Annotated, Union
 
-from pydantic import Field
-
-from se_design.families.base import FAMILIES, BlockSpec, block, sequence, sequence_channels
+from se_design.families.base import FAMILIES, Block, BlockSpec, block, sequence, sequence_channels
 
 for _m in pkgutil.iter_modules(__path__):
     if _m.name != "base":
         importlib.import_module(f"{__name__}.{_m.name}")
-
-Block = Annotated[Union[tuple(FAMILIES.values())], Field(discriminator="kind")]  # noqa: UP007
-for _cls in FAMILIES.values():  # families holding blocks (branches) refer to `Block`
-    _cls.model_rebuild(_types_namespace={"Block": Block})
 
 SE_VARIANTS: dict[str, tuple[str, ...]] = {k: c.se_slots for k, c in FAMILIES.items() if c.se_slots}
 

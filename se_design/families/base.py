@@ -1,17 +1,18 @@
 """What every block family shares: the spec base class that registers a family, and the
-expansion helpers families call (sequences of blocks, SE slots, group checks)."""
+expansion helpers families call (sequences of blocks, the SE node and its slots, group
+checks)."""
 
 from __future__ import annotations
 
 from math import prod
-from typing import ClassVar
+from typing import Annotated, ClassVar, Union
 
-from pydantic import model_serializer, model_validator
+from pydantic import ConfigDict, Discriminator, GetPydanticSchema, model_serializer, model_validator
 
 from se_design import graph as g
 from se_design.errors import SpecError
-from se_design.model import StrictModel
-from se_design.se import SE, se_node
+from se_design.se import SE
+from se_design.validated import StrictModel
 
 FAMILIES: dict[str, type[BlockSpec]] = {}  # kind -> spec class, filled as modules load
 
@@ -20,6 +21,9 @@ class BlockSpec(StrictModel):
     """A block family: a pydantic spec (its fields, with `kind` a Literal naming it) that
     knows its graph expansion, its SE slots, output channels and stride. Subclassing
     registers the family; modules of se_design.families are loaded automatically."""
+
+    # Built on first use, once every family is registered: a family holding blocks needs them.
+    model_config = ConfigDict(defer_build=True)
 
     se_slots: ClassVar[tuple[str, ...]] = ()  # SE variants that fit (empty: no SE)
 
@@ -57,11 +61,35 @@ class BlockSpec(StrictModel):
         return self.model_copy(update={"se": se})  # se is already validated
 
 
+def _any_family(_source, handler):
+    """The schema of `Block`: the union of the registered families, told apart by `kind`."""
+    return handler(Annotated[Union[tuple(FAMILIES.values())], Discriminator("kind")])  # noqa: UP007
+
+
+# A block of any registered family. Its union is made when a model holding blocks is built:
+# the spec's models once se_design.families has loaded every family module, the families
+# holding blocks on first use (BlockSpec defers its build).
+Block = Annotated[BlockSpec, GetPydanticSchema(_any_family)]
+
+
 def check_se_fits(cls: type[BlockSpec], se: SE | None) -> None:
     if se is not None and se.variant not in cls.se_slots:
         kind = cls.model_fields["kind"].default
         raise SpecError(f"SE variant {se.variant!r} does not fit a {kind} block "
                         f"(allowed: {', '.join(cls.se_slots) or 'none'}).")
+
+
+def se_node(se: SE, seen: int, block_in: int, where: str) -> g.Scale:
+    """Squeeze (global pool, or none = NoSqueeze) -> 1x1 conv C->d -> act -> 1x1 conv d->C
+    -> gate, multiplied into the input; C = `seen` channels, d from the reference width."""
+    ref = seen if se.width_of == "seen" else block_in
+    if se.r > ref:
+        raise SpecError(f"SE reduction r={se.r} at {where} is larger than its {ref} channels.")
+    d = se.reduced(ref)
+    squeeze = None if se.squeeze == "none" else g.Squeeze(se.squeeze)
+    return g.Scale(g.seq(("squeeze", squeeze), ("fc1", g.Conv(seen, d, bias=se.bias)),
+                         ("act", g.Act(se.act)), ("fc2", g.Conv(d, seen, bias=se.bias)),
+                         ("gate", g.Act(se.gate))), g.SESetting(se, seen, d))
 
 
 def se_at(b: BlockSpec, variant: str, seen: int, cin: int, where: str) -> g.Scale | None:
@@ -75,27 +103,36 @@ def check_groups(cin: int, cout: int, groups: int, where: str) -> None:
         raise SpecError(f"{groups} groups at {where} do not divide {cin} -> {cout} channels.")
 
 
-NODES: dict = {}
+NODES: dict = {}  # (block, or tuple of blocks; input channels) -> (node, output channels)
+
+
+def _expanded(key: tuple, make) -> tuple[g.Node, int]:
+    hit = NODES.get(key)
+    if hit is None:
+        if len(NODES) > 100_000:
+            NODES.clear()
+        hit = NODES[key] = make()
+    return hit
 
 
 def block(b: BlockSpec, cin: int, where: str) -> tuple[g.Node, int]:
     """(graph of one spec block, its output channels). Memoised without the position (used
     only in error messages), so repeated blocks and the specs a search costs share nodes."""
-    key = (b, cin)
-    hit = NODES.get(key)
-    if hit is None:
-        if len(NODES) > 100_000:
-            NODES.clear()
-        hit = NODES[key] = b.expand(cin, where), b.out_channels(cin)
-    return hit
+    return _expanded((b, cin), lambda: (b.expand(cin, where), b.out_channels(cin)))
 
 
-def sequence(blocks, cin: int, where: str) -> g.Seq:
+def sequence(blocks: tuple, cin: int, where: str) -> g.Seq:
+    """The blocks one after another, named 0, 1, ...; memoised as block() is, so the same
+    blocks on the same width are the very same node (its shapes and cost memoised once)."""
+    return _expanded((blocks, cin), lambda: _sequence(blocks, cin, where))[0]
+
+
+def _sequence(blocks: tuple, cin: int, where: str) -> tuple[g.Seq, int]:
     items = []
     for i, b in enumerate(blocks):
         node, cin = block(b, cin, f"{where}.{i}")
         items.append((str(i), node))
-    return g.Seq(tuple(items))
+    return g.Seq(tuple(items)), cin
 
 
 def sequence_channels(blocks, cin: int) -> int:

@@ -3,12 +3,13 @@ scaled residuals), concatenated or added."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
 from se_design import graph as g
 from se_design.families.base import (
+    Block,
     BlockSpec,
     act,
     check_se_fits,
@@ -18,9 +19,6 @@ from se_design.families.base import (
     sequence_stride,
 )
 from se_design.se import SE
-
-if TYPE_CHECKING:
-    from se_design.families import Block
 
 
 class Branches(BlockSpec):

@@ -6,8 +6,8 @@ from typing import Literal
 
 from se_design import graph as g
 from se_design.families.base import BlockSpec, se_at
-from se_design.model import PosInt
 from se_design.se import SE
+from se_design.validated import PosInt
 
 
 class MBConv(BlockSpec):

@@ -7,7 +7,7 @@ from typing import Literal
 from se_design import graph as g
 from se_design.errors import SpecError
 from se_design.families.base import BlockSpec
-from se_design.model import NonNegInt, PosInt
+from se_design.validated import NonNegInt, PosInt
 
 
 class Pool(BlockSpec):

@@ -7,8 +7,8 @@ from typing import Literal
 
 from se_design import graph as g
 from se_design.families.base import BlockSpec, check_groups, se_at
-from se_design.model import PosInt
 from se_design.se import SE
+from se_design.validated import PosInt
 
 SLOTS = ("standard", "pre", "post", "identity", "3x3")
 

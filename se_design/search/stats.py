@@ -1,6 +1,6 @@
 """Statistics for a noisy search: intervals, differences, power, rank agreement and the
-bootstrap probability of being on the Pareto front. Pure Python plus numpy (no torch, no
-scipy), so the search and report can call it at every rung for free.
+bootstrap probability of being on the Pareto front. Student's t, Fisher's F and Spearman's
+correlation are scipy.stats'; no torch, so the search and report can call it at every rung.
 
 Accuracies are fractions (0.39), seeds are replicate trainings of one design. The noise model
 (`noise_model`) pools the seed std over the designs whose seeds agree about as well as the
@@ -15,69 +15,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from statistics import NormalDist
+
+from scipy import stats
 
 Z95 = NormalDist().inv_cdf(0.975)  # 1.960
 Z80 = NormalDist().inv_cdf(0.80)  # 0.842: power 80%
-
-
-def _betacf(a: float, b: float, x: float) -> float:
-    """Continued fraction of the regularised incomplete beta (Lentz; Numerical Recipes 6.4)."""
-    tiny, qab, qap, qam = 1e-300, a + b, a + 1, a - 1
-    c, d = 1.0, 1 - qab * x / qap
-    d = 1 / (d if abs(d) > tiny else tiny)
-    h = d
-    for m in range(1, 300):
-        for num in (m * (b - m) * x / ((qam + 2 * m) * (a + 2 * m)),
-                    -(a + m) * (qab + m) * x / ((a + 2 * m) * (qap + 2 * m))):
-            d = 1 + num * d
-            d = 1 / (d if abs(d) > tiny else tiny)
-            c = 1 + num / c if abs(1 + num / c) > tiny else tiny
-            h *= d * c
-        if abs(d * c - 1) < 1e-14:
-            break
-    return h
-
-
-def _betainc(a: float, b: float, x: float) -> float:
-    if x <= 0 or x >= 1:
-        return max(0.0, min(1.0, x))
-    front = math.exp(math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
-                     + a * math.log(x) + b * math.log1p(-x))
-    if x < (a + 1) / (a + b + 2):
-        return front * _betacf(a, b, x) / a
-    return 1 - front * _betacf(b, a, 1 - x) / b
-
-
-def f_sf(f: float, d1: float, d2: float) -> float:
-    """P(F > f) for Fisher's F with (d1, d2) degrees of freedom."""
-    if f <= 0:
-        return 1.0
-    return _betainc(d2 / 2, d1 / 2, d2 / (d2 + d1 * f))
-
-
-def t_cdf(t: float, df: float) -> float:
-    """P(T <= t) for Student's t with df degrees of freedom."""
-    tail = 0.5 * _betainc(df / 2, 0.5, df / (df + t * t))
-    return 1 - tail if t > 0 else tail
-
-
-@lru_cache(maxsize=512)
-def t_quantile(p: float, df: float) -> float:
-    """The p-quantile of Student's t (df may be fractional, as Welch's is); bisection on
-    t_cdf to 1e-10."""
-    if not 0 < p < 1 or df <= 0:
-        raise ValueError(f"t_quantile needs 0 < p < 1 and df > 0, not p={p}, df={df}")
-    if p < 0.5:
-        return -t_quantile(1 - p, df)
-    lo, hi = 0.0, 1.0
-    while t_cdf(hi, df) < p:
-        lo, hi = hi, hi * 2
-    while hi - lo > 1e-10:
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if t_cdf(mid, df) < p else (lo, mid)
-    return (lo + hi) / 2
 
 
 def mean(xs: Sequence[float]) -> float:
@@ -113,11 +56,11 @@ def pooled_std(groups: Sequence[Sequence[float]]) -> Pooled | None:
 def ci95(xs: Sequence[float], pooled: Pooled | None = None) -> float | None:
     """Half-width of the 95% t-interval of the mean of xs: from the pooled std when given
     (its df), else from xs's own spread; None when neither exists (one seed, no pool)."""
-    if pooled is not None:
-        return t_quantile(0.975, pooled.df) * pooled.std / math.sqrt(len(xs))
-    if len(xs) < 2:
-        return None
-    return t_quantile(0.975, len(xs) - 1) * std(xs) / math.sqrt(len(xs))
+    if pooled is None:
+        if len(xs) < 2:
+            return None
+        pooled = Pooled(std(xs), len(xs) - 1)
+    return float(stats.t.ppf(0.975, pooled.df)) * pooled.std / math.sqrt(len(xs))
 
 
 @dataclass(frozen=True)
@@ -129,7 +72,7 @@ class Diff:
     df: float
 
     def half_width(self, level: float = 0.95) -> float:
-        return t_quantile(0.5 + level / 2, self.df) * self.se
+        return float(stats.t.ppf(0.5 + level / 2, self.df)) * self.se
 
     def distinct(self, level: float = 0.95) -> bool:
         """True when the interval excludes 0: the two are distinguishable at this level."""
@@ -217,7 +160,7 @@ def noise_model(groups: Sequence[Sequence[float]], level: float = UNSTABLE_LEVEL
     ss, df = 0.0, 0
     for i in measured:
         k, var = len(groups[i]) - 1, std(groups[i]) ** 2
-        if df >= MIN_POOL_DF and ss > 0 and f_sf(var / (ss / df), k, df) < level / len(measured):
+        if df >= MIN_POOL_DF and ss > 0 and stats.f.sf(var / (ss / df), k, df) < level / len(measured):
             unstable[i] = True
         else:
             ss, df = ss + k * var, df + k
@@ -239,34 +182,14 @@ def false_stop_rate(z: float) -> float:
     return 1 - NormalDist().cdf(z)
 
 
-def _ranks(xs: Sequence[float]) -> list[float]:
-    order = sorted(range(len(xs)), key=xs.__getitem__)
-    ranks = [0.0] * len(xs)
-    i = 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and xs[order[j + 1]] == xs[order[i]]:
-            j += 1
-        for k in range(i, j + 1):  # ties share their average rank
-            ranks[order[k]] = (i + j) / 2 + 1
-        i = j + 1
-    return ranks
-
-
 def spearman(x: Sequence[float], y: Sequence[float]) -> float | None:
-    """Spearman rank correlation (Pearson on average ranks); None when either is constant or
-    there are fewer than 3 pairs."""
+    """Spearman rank correlation (ties share their average rank); None where it is undefined:
+    either sequence constant, or fewer than 3 pairs."""
     if len(x) != len(y):
         raise ValueError("spearman needs two sequences of equal length")
-    if len(x) < 3:
+    if len(x) < 3 or len(set(x)) == 1 or len(set(y)) == 1:
         return None
-    rx, ry = _ranks(x), _ranks(y)
-    mx, my = mean(rx), mean(ry)
-    sxy = sum((a - mx) * (b - my) for a, b in zip(rx, ry))
-    sxx, syy = sum((a - mx) ** 2 for a in rx), sum((b - my) ** 2 for b in ry)
-    if sxx == 0 or syy == 0:
-        return None
-    return sxy / math.sqrt(sxx * syy)
+    return float(stats.spearmanr(x, y).statistic)
 
 
 def p_front(accs: Sequence[Sequence[float]], costs: Sequence[Sequence[float]],
