@@ -5,7 +5,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from se_design import spec as s
 from se_design.cli import app
+from se_design.spec import SE
 
 # CI clones the repository beside shared/, which holds real CIFAR-10 images.
 CIFAR_SUBSET = Path(__file__).resolve().parents[2] / "shared/data/cifar10-subset"
@@ -91,3 +93,15 @@ class Noisy(FakeTrainer):
         acc = {0: 0.50, 3: 0.45}.get(stages, self.cand) + 0.01 * (-1) ** seed
         on_epoch(1, acc)
         return [acc]
+
+
+# A spec fixture: the fields Inception-ResNet-v2 needs, small enough to count by hand.
+
+def inception_resnet_parts(se: SE | None = None) -> s.Arch:
+    """A 1x7 unpadded conv, then a residual unit scaled by 0.5 whose branch is a biased 1x1
+    conv without BN: the spec fields Inception-ResNet-v2 needs."""
+    up = s.Conv(out=6, kernel=1, bias=True, bn=False, act="none", se=se)
+    return s.Arch(name="parts", resolution=10, in_chans=4, num_classes=10, stages=(
+        s.Stage(name="s", blocks=(s.Conv(out=6, kernel=(1, 7), padding=0),
+                                  s.Branches(branches=((up,), ()), merge="add", act="relu",
+                                             scale=0.5))),))

@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import inception_resnet_parts
 
 from se_design import spec as s
 from se_design import zoo_paper
@@ -213,16 +214,6 @@ def test_inception_resnet_v2_paper_figures_fit_a_34_grid():
         for variant in (arch.model_copy(update={"stem": stem}), get_arch(name, resolution=298)):
             assert cost(variant, "paper").flops / 1e9 == pytest.approx(paper, rel=0.005)
         assert cost(arch, "paper").flops / 1e9 > paper * 1.1
-
-
-def inception_resnet_parts(se: SE | None = None) -> s.Arch:
-    """A 1x7 unpadded conv, then a residual unit scaled by 0.5 whose branch is a biased 1x1
-    conv without BN: the spec fields Inception-ResNet-v2 needs."""
-    up = s.Conv(out=6, kernel=1, bias=True, bn=False, act="none", se=se)
-    return s.Arch(name="parts", resolution=10, in_chans=4, num_classes=10, stages=(
-        s.Stage(name="s", blocks=(s.Conv(out=6, kernel=(1, 7), padding=0),
-                                  s.Branches(branches=((up,), ()), merge="add", act="relu",
-                                             scale=0.5))),))
 
 
 def test_asymmetric_unpadded_biased_and_scaled_by_hand():

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from test_cost import inception_resnet_parts
+from conftest import inception_resnet_parts
 
 from se_design import spec as s
 from se_design.build import build_model

@@ -2,7 +2,7 @@
 built from the same spec, per layer, per stage and in total, params and FLOPs."""
 
 import pytest
-from test_cost import inception_resnet_parts
+from conftest import inception_resnet_parts
 
 from se_design import spec as s
 from se_design.spec import SE, with_se

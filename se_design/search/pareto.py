@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
+import numpy as np
+
 T = TypeVar("T")
 
 
@@ -32,3 +34,21 @@ def front(items: Sequence[T], values: Callable[[T], Sequence[float]], signs: Seq
                    or (not ties and list(values(k)) == list(v)) for k in kept):
             kept.append(item)
     return kept
+
+
+def front_share(accuracy_draws: np.ndarray, costs: Sequence[Sequence[float]]) -> np.ndarray:
+    """For draws of every design's accuracy (draws x designs, maximised) and their known
+    costs (designs x objectives, minimised): the share of draws in which each design is on
+    the front. d is dominated in a draw by an o that costs no more and is more accurate, or
+    as accurate and cheaper somewhere."""
+    n = accuracy_draws.shape[1]
+    c = np.asarray(costs, dtype=float).reshape(n, -1)
+    no_worse = (c[:, None, :] <= c[None, :, :]).all(2)  # [o, d]: o costs no more than d
+    cheaper = no_worse & (c[:, None, :] < c[None, :, :]).any(2)
+    np.fill_diagonal(no_worse, False)
+    dominated = np.zeros(accuracy_draws.shape, dtype=bool)
+    for o in np.flatnonzero(no_worse.any(1)):
+        a_o = accuracy_draws[:, o:o + 1]
+        beats = (a_o > accuracy_draws) | ((a_o >= accuracy_draws) & cheaper[o][None, :])
+        dominated |= beats & no_worse[o][None, :]
+    return 1 - dominated.mean(0)

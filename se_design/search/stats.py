@@ -19,6 +19,8 @@ from statistics import NormalDist
 
 from scipy import stats
 
+from se_design.search.pareto import front_share
+
 Z95 = NormalDist().inv_cdf(0.975)  # 1.960
 Z80 = NormalDist().inv_cdf(0.80)  # 0.842: power 80%
 
@@ -214,15 +216,4 @@ def p_front(accs: Sequence[Sequence[float]], costs: Sequence[Sequence[float]],
             sims[:, j] = xs.mean() + pooled.std / math.sqrt(len(xs)) * rng.standard_normal(n_boot)
         else:
             sims[:, j] = xs[rng.integers(0, len(xs), (n_boot, len(xs)))].mean(1)
-    c = np.asarray(costs, dtype=float).reshape(n, -1)
-    no_worse = (c[:, None, :] <= c[None, :, :]).all(2)  # [o, d]: o costs no more than d
-    cheaper = no_worse & (c[:, None, :] < c[None, :, :]).any(2)
-    np.fill_diagonal(no_worse, False)
-    dominated = np.zeros((n_boot, n), dtype=bool)
-    for o in range(n):  # o dominates d: no costlier, and more accurate (or as accurate and cheaper)
-        if not no_worse[o].any():
-            continue
-        a_o, a_d = sims[:, o:o + 1], sims
-        beats = (a_o > a_d) | ((a_o >= a_d) & cheaper[o][None, :])
-        dominated |= beats & no_worse[o][None, :]
-    return (1 - dominated.mean(0)).tolist()
+    return front_share(sims, costs).tolist()
