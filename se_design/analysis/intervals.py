@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import math
 
+from se_design.search.stats import ci95, mean
+
 Z = 1.959964  # two-sided 95% normal quantile
 
 
 def over_seeds(values: list[float]) -> tuple[float, float]:
     """(mean, half-width of the 95% t interval) over training seeds; needs two or more."""
-    from se_design.search.stats import ci95, mean
-
     return mean(values), float(ci95(values))  # a plain float: checkpoints
 
 
