@@ -118,3 +118,61 @@ def _title(name: str, record: StudyRecord) -> str:
     return (f"study {name}: where SE goes, and with which r, in {target}\n"
             f"ranked by a {proxy.get('arch', 'proxy')} proxy trained {epochs} epochs on "
             f"{Path(str(data)).name}")
+
+
+def forest(e, path: Path) -> Path:
+    """The ablation table as a forest plot (search.effects.Effects): one row per choice,
+    grouped by stage, its effect on accuracy in points with the 95% interval, a line at 0;
+    filled where the interval excludes 0 (green a gain, red a loss), hollow where it does
+    not; each label says what the choice costs in params."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from se_design.search.effects import choice_text
+
+    groups: dict[str, list] = {}
+    for r in sorted(e.rows, key=lambda r: (r.stage is None, r.stage or "")):
+        label = f"{choice_text(r)}, {r.params_pct:+.2f}% params"
+        groups.setdefault(r.stage or "every stage with SE", []).append(
+            (label, r.effect, r.low, r.high, r.distinguishable))
+    for i in e.interactions:
+        (f, g), (a, b) = i["factors"], i["levels"]
+        groups.setdefault("interactions (beyond the two effects)", []).append(
+            (f"{f}={a} with {g}={b}", i["effect"], i["low"], i["high"], i["distinguishable"]))
+    n = sum(len(g) + 1 for g in groups.values())
+    fig, ax = plt.subplots(figsize=(8, 1.8 + 0.3 * n))
+    y, ticks, labels, bold = n, [], [], []
+    for name, items in groups.items():
+        y -= 1
+        ticks.append(y), labels.append(name), bold.append(True)
+        for label, mid, low, high, distinct in items:
+            y -= 1
+            colour = ("tab:green" if mid > 0 else "tab:red") if distinct else "0.45"
+            ax.errorbar([mid], [y], xerr=[[mid - low], [high - mid]], fmt="o", color=colour,
+                        mfc=colour if distinct else "white", ms=6, capsize=3, lw=1.2)
+            ticks.append(y), labels.append(label), bold.append(False)
+        ax.axhline(y - 0.5, color="0.85", lw=0.8)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(ticks, labels, fontsize=8)
+    for tick, b in zip(ax.get_yticklabels(), bold):
+        tick.set_fontweight("bold" if b else "normal")
+    ax.set_ylim(-0.5, n - 0.5)
+    ax.set_xlabel("change in proxy accuracy (percentage points), 95% interval")
+    ax.grid(axis="x", alpha=0.3)
+    handles = [plt.Line2D([], [], marker="o", ls="", color=c, mfc=f, label=t) for c, f, t in (
+        ("tab:green", "tab:green", "gain: interval excludes 0"),
+        ("tab:red", "tab:red", "loss: interval excludes 0"),
+        ("0.45", "white", "not distinguishable from 0"))]
+    height = fig.get_figheight()  # the legend sits below the axes, clear of every row
+    fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=8, frameon=False)
+    ax.set_title(f"study {e.study}: effect of each SE choice on proxy accuracy\n"
+                 "each choice against the baseline in parentheses, every other choice at its "
+                 f"baseline\n(accuracy model of {e.designs} designs, seed std "
+                 f"{e.seed_std:.2f} points)", fontsize=9)
+    fig.tight_layout(rect=(0, 0.35 / height, 1, 1))
+    with writing(path, "plot") as p:
+        fig.savefig(p, dpi=120)
+    plt.close(fig)
+    return path
