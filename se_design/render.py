@@ -102,24 +102,29 @@ def paper_table(comparisons) -> Fitted:
 
 
 def front_table(front) -> Fitted:
-    """A search.report.Front's front and reference designs: accuracy (with its interval
-    where the rows carry one; ! when its seeds are unstable), its seed count and front
+    """A search.report.Front's front and reference designs: accuracy (the seed mean, with its
+    interval where the rows carry one and no model does; ! when its seeds are unstable), the
+    accuracy model's estimate and interval where there is one, seed count and front
     probability, costs as compact numbers and % over the plain network, and notes: which
     row is the knee, which the best within budget (the one `export --pick
     best-under-budget` chooses, shown even when off the front), which is over budget."""
     objectives, plain, best = front.objectives, front.plain, front.best
     costs = [(i, o) for i, o in enumerate(objectives) if o in ("params", "flops", "latency")]
     trained = objectives[0] == "accuracy"
-    cols = ["trial", "design (stage:r)", objectives[0]] + ["n", "p_front"] * trained
+    modelled = any(r.model_mean is not None for r in front.rows)
+    cols = ["trial", "design (stage:r)"] + (["seed\nmean", "model\n(95%)"] if modelled
+                                            else [objectives[0]]) + ["n", "p_front"] * trained
     for _, o in costs:
         cols += [o, f"Δ{o}"] if o in plain else [o]
     cols += ["note"]
     rows, styles = [], []
     for r in sorted((r for r in front.rows if r.front or r.reference or r is best),
                     key=lambda r: r.values[1]):
-        ci = r.accuracy_ci95
+        ci = r.accuracy_ci95 if r.model_mean is None else None  # the model's is beside it
         cells = [str(r.number), r.design, f"{r.values[0]:.3f}" + (f"±{ci:.3f}" if ci else "")
                  + "!" * r.unstable]  # noise_lines says why
+        if modelled:
+            cells.append("-" if r.model_mean is None else f"{r.model_mean:.3f}±{r.estimate_ci95:.3f}")
         if trained:
             cells += [str(r.seeds), "-" if r.p_front is None else f"{r.p_front:.2f}"]
         for i, o in costs:
@@ -134,10 +139,15 @@ def front_table(front) -> Fitted:
     return Fitted(
         f"study {front.study}: Pareto front ({sum(r.front for r in front.rows)} of "
         f"{len(front.rows)} finished designs)", cols, rows, text=(0, 1, -1), styles=styles,
+        gap=2 - modelled,  # room for the model's column in 80
         caption=(f"Δ = over the plain network ({compact(plain['params'])} params, "
                  f"{compact(plain['flops'])} FLOPs)" + (
                      "; accuracy on the held-out split, mean over the design's n training "
-                     "seeds; p_front = bootstrap probability of being on the front" * trained)))
+                     "seeds; " * trained) + (
+                     "model = the accuracy model's estimate from every design's seeds, which "
+                     "the front and picks use; p_front = probability of being on the front "
+                     "(joint posterior draws)" if modelled else
+                     "p_front = bootstrap probability of being on the front" * trained)))
 
 
 def frontier_table(problem, points, seconds: float) -> Fitted:

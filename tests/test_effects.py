@@ -11,6 +11,7 @@ from conftest import cli, write_space
 from scipy import stats
 
 from se_design.cost import cost
+from se_design.search import report
 from se_design.search.effects import effects
 from se_design.search.records import REFERENCES, design_key, set_study, set_trial
 from se_design.search.space import load_space
@@ -33,7 +34,8 @@ def make_study(tmp_path, designs, accuracy, seeds=(0, 1), spread=D, **space):
     v = problem.space.variables
     refs = problem.references()
     for params in designs:
-        target = problem.suggest(optuna.trial.FixedTrial(params)).apply(problem.target)
+        design = problem.suggest(optuna.trial.FixedTrial(params))
+        target = design.apply(problem.target)
         c = cost(target)
         acc = {s: accuracy(params) + spread * (-1) ** k for k, s in enumerate(seeds)}
         dist = {k: optuna.distributions.CategoricalDistribution(
@@ -42,7 +44,7 @@ def make_study(tmp_path, designs, accuracy, seeds=(0, 1), spread=D, **space):
         trial = optuna.trial.create_trial(
             values=[sum(acc.values()) / len(acc), c.params], params=params, distributions=dist)
         spec = to_dict(target)
-        set_trial(trial, design="d", design_key=design_key(spec), target_spec=spec,
+        set_trial(trial, design=design.label(), design_key=design_key(spec), target_spec=spec,
                   params=c.params, flops=c.flops, seed_acc=acc,
                   reference=REFERENCES[refs.index(params)] if params in refs else "")
         study.add_trial(trial)
@@ -145,3 +147,43 @@ def test_one_seed_each_without_calibration_says_what_to_do(tmp_path):
                           variables={"r": ["none", 16]})
     res, text = cli("effects", "--study", "fx", "--storage", db, "--out-dir", tmp_path)
     assert res.exit_code == 2 and "2 or more seeds" in text
+
+
+# --- the report from the model ---------------------------------------------------------------
+
+def test_report_estimates_front_and_p_front_come_from_the_model(tmp_path, monkeypatch):
+    _, db, study = factorial(tmp_path)
+    rows = {r.design: r for r in report.rows(study)}
+    none, stage1, stage2 = (rows[d] for d in ("stage1:- stage2:- stage3:-",
+                                              "stage1:16 stage2:- stage3:-",
+                                              "stage1:- stage2:16 stage3:-"))
+    assert all(r.p_front_from == "model" for r in rows.values())
+    # additive truth, exact seed means: the model returns them, with a narrower interval
+    # than a design's own two seeds give
+    assert stage1.model_mean == pytest.approx(0.72) and stage2.model_mean == pytest.approx(0.69)
+    assert stage1.model_high - stage1.model_mean < stage1.accuracy_ci95
+    assert none.p_front == 1  # the cheapest
+    assert stage2.p_front == 0  # 1 point below the cheaper no-SE design in every draw
+    assert stage1.front and not stage2.front
+    assert report.pick(study, None, "best-under-budget").number == max(
+        rows.values(), key=lambda r: r.model_low).number
+    monkeypatch.setenv("COLUMNS", "80")
+    res, text = cli("report", "--study", "fx", "--storage", db, "--out-dir", tmp_path)
+    assert res.exit_code == 0, text
+    assert max(map(len, res.stdout.splitlines())) <= 80
+    assert "from the accuracy model of all designs' seeds" in text and "0.720±" in text
+    data = json.loads((tmp_path / "fx.json").read_text())
+    assert data["estimates"].startswith("front, picks and p_front from the accuracy model")
+    assert {"model_mean", "model_low", "model_high", "p_front_from"} <= set(data["trials"][0])
+
+
+def test_report_falls_back_to_each_designs_seeds_and_says_why(tmp_path):
+    _, db, study = make_study(tmp_path, [r_design("none", "none", "none"),
+                                         r_design("16", "16", "16")],
+                              lambda d: 0.7, variables={"r": ["none", 16]})
+    rows = report.rows(study)
+    assert [r.p_front_from for r in rows] == ["bootstrap"] * 2
+    assert all(r.model_mean is None for r in rows)
+    res, text = cli("report", "--study", "fx", "--storage", db, "--out-dir", tmp_path)
+    assert res.exit_code == 0, text
+    assert "from each design's own seeds (p_front: bootstrap), as study 'fx' cannot" in text
