@@ -99,7 +99,11 @@ def _check_support(name: str, factors: Factors, ms: list[Measurement], sigma2) -
     lead = f"study {name!r} cannot support the accuracy model yet: "
     if not ms:
         raise UserError(lead + "it has no finished design with a measured accuracy.")
-    codes = np.unique(factors.encode([m.design for m in ms]), axis=0)
+    try:
+        codes = np.unique(factors.encode([m.design for m in ms]), axis=0)
+    except ValueError as err:  # a trial added by hand, or by an older se-design
+        raise UserError(f"study {name!r} holds a trial that is not a design of its space "
+                        f"({err}), so its designs cannot be modelled.") from None
     terms = np.linalg.matrix_rank(design_matrix(codes, [(), *main_terms(factors)]))
     if len(codes) <= terms:
         raise UserError(
