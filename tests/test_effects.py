@@ -13,7 +13,7 @@ from scipy import stats
 from se_design.cost import cost
 from se_design.search import report
 from se_design.search.effects import effects
-from se_design.search.records import REFERENCES, design_key, set_study, set_trial
+from se_design.search.records import REFERENCES, Calibration, design_key, set_study, set_trial
 from se_design.search.space import load_space
 from se_design.spec import to_dict, with_se
 
@@ -147,6 +147,17 @@ def test_one_seed_each_without_calibration_says_what_to_do(tmp_path):
                           variables={"r": ["none", 16]})
     res, text = cli("effects", "--study", "fx", "--storage", db, "--out-dir", tmp_path)
     assert res.exit_code == 2 and "2 or more seeds" in text
+
+
+def test_a_calibration_measures_the_seed_noise_of_one_seed_designs(tmp_path):
+    designs = [r_design(*rs) for rs in itertools.product(("none", "16"), repeat=3)]
+    _, _, study = make_study(tmp_path, designs, lambda d: 0.7, seeds=(0,),
+                             variables={"r": ["none", 16]})
+    runs = [{"design": "x", "reference": "", "seed_acc": {"0": 0.7, "1": 0.71}}]
+    set_study(study, proxy_settings={"epochs": 3}, calibration=Calibration(
+        seeds=2, epochs=3, designs=1, seed_std=0.005, seed_std_df=4, runs=runs))
+    e = effects(study)
+    assert (e.seed_std, e.seed_std_df) == (pytest.approx(0.5), 4)  # 4 df: no replicate here
 
 
 # --- the report from the model ---------------------------------------------------------------
