@@ -102,24 +102,29 @@ def paper_table(comparisons) -> Fitted:
 
 
 def front_table(front) -> Fitted:
-    """A search.report.Front's front and reference designs: accuracy (with its interval
-    where the rows carry one; ! when its seeds are unstable), its seed count and front
+    """A search.report.Front's front and reference designs: accuracy (the seed mean, with its
+    interval where the rows carry one and no model does; ! when its seeds are unstable), the
+    accuracy model's estimate and interval where there is one, seed count and front
     probability, costs as compact numbers and % over the plain network, and notes: which
     row is the knee, which the best within budget (the one `export --pick
     best-under-budget` chooses, shown even when off the front), which is over budget."""
     objectives, plain, best = front.objectives, front.plain, front.best
     costs = [(i, o) for i, o in enumerate(objectives) if o in ("params", "flops", "latency")]
     trained = objectives[0] == "accuracy"
-    cols = ["trial", "design (stage:r)", objectives[0]] + ["n", "p_front"] * trained
+    modelled = any(r.model_mean is not None for r in front.rows)
+    cols = ["trial", "design (stage:r)"] + (["seed\nmean", "model\n(95%)"] if modelled
+                                            else [objectives[0]]) + ["n", "p_front"] * trained
     for _, o in costs:
         cols += [o, f"Δ{o}"] if o in plain else [o]
     cols += ["note"]
     rows, styles = [], []
     for r in sorted((r for r in front.rows if r.front or r.reference or r is best),
                     key=lambda r: r.values[1]):
-        ci = r.accuracy_ci95
+        ci = r.accuracy_ci95 if r.model_mean is None else None  # the model's is beside it
         cells = [str(r.number), r.design, f"{r.values[0]:.3f}" + (f"±{ci:.3f}" if ci else "")
                  + "!" * r.unstable]  # noise_lines says why
+        if modelled:
+            cells.append("-" if r.model_mean is None else f"{r.model_mean:.3f}±{r.estimate_ci95:.3f}")
         if trained:
             cells += [str(r.seeds), "-" if r.p_front is None else f"{r.p_front:.2f}"]
         for i, o in costs:
@@ -134,10 +139,15 @@ def front_table(front) -> Fitted:
     return Fitted(
         f"study {front.study}: Pareto front ({sum(r.front for r in front.rows)} of "
         f"{len(front.rows)} finished designs)", cols, rows, text=(0, 1, -1), styles=styles,
+        gap=2 - modelled,  # room for the model's column in 80
         caption=(f"Δ = over the plain network ({compact(plain['params'])} params, "
                  f"{compact(plain['flops'])} FLOPs)" + (
                      "; accuracy on the held-out split, mean over the design's n training "
-                     "seeds; p_front = bootstrap probability of being on the front" * trained)))
+                     "seeds; " * trained) + (
+                     "model = the accuracy model's estimate from every design's seeds, which "
+                     "the front and picks use; p_front = probability of being on the front "
+                     "(joint posterior draws)" if modelled else
+                     "p_front = bootstrap probability of being on the front" * trained)))
 
 
 def frontier_table(problem, points, seconds: float) -> Fitted:
@@ -165,3 +175,34 @@ def frontier_dicts(problem, points) -> list[dict]:
              "flops": p.flops, "within_budget": all(
                  v <= 0 for v in problem.violations(p.params, p.flops).values())}
             for p in points]
+
+
+def effects_table(e) -> Fitted:
+    """A search.effects.Effects as the SE paper's ablation tables: per stage (a bold row), each
+    choice's accuracy effect against its baseline with the 95% interval, what it costs, and
+    the verdict in words."""
+    from se_design.search.effects import choice_text
+
+    rows, styles, stage = [], [], object()
+    for r in sorted(e.rows, key=lambda r: (r.stage is None, r.stage or "")):
+        if r.stage != stage:
+            stage = r.stage
+            rows.append([stage or "every stage with SE", *[""] * 5])
+            styles.append("bold")
+        per = r.per_params_pct
+        verdict = ("gain" if r.effect > 0 else "loss") if r.distinguishable else \
+            "not distinguishable\nfrom 0"
+        rows.append([choice_text(r), f"{r.effect:+.2f}±{(r.high - r.low) / 2:.2f}",
+                     f"{'+' * (r.params >= 0)}{compact(r.params)}",
+                     f"{'+' * (r.flops >= 0)}{compact(r.flops)}",
+                     "-" if per is None else f"{per:+.2f}", verdict])
+        styles.append(None)
+    return Fitted(
+        f"study {e.study}: effect of each SE choice on proxy accuracy",
+        ["choice", "effect\n(points)", "Δparams", "ΔFLOPs", "points\n/1%\nparams",
+         "verdict"], rows, text=(0, -1), styles=styles, gap=1,
+        caption=("effect ± 95% interval: that choice against its baseline (in parentheses), every other "
+                 "choice at its baseline, from a model of all designs measured; Δ: exact cost "
+                 "over the baseline design (SE r: no SE; variant, block: SE r=16 in that stage "
+                 "alone; squeeze, gate: SE r=16 everywhere); plain network "
+                 f"{compact(e.plain['params'])} params, {compact(e.plain['flops'])} FLOPs"))

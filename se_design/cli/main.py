@@ -14,7 +14,7 @@ from se_design.cli.common import Command, Group, user_errors
 COMMANDS = {"cost": cost.cost, "archs": cost.archs, "paper-table": cost.paper_table,
             "search": search.search, "report": search.report, "export": search.export,
             "train": analysis.train, "excitation": analysis.excitation, "fold": analysis.fold,
-            "calibrate": search.calibrate}
+            "calibrate": search.calibrate, "effects": search.effects}
 
 app = typer.Typer(cls=Group, no_args_is_help=True, add_completion=False,
                   pretty_exceptions_enable=False,

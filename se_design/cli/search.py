@@ -146,3 +146,26 @@ def calibrate(
     else:
         for line in cal.text(result, problem):
             out.print(line, highlight=False)
+
+
+def effects(study: StudyName, storage: Storage = None,
+            out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for STUDY_effects.json and .png.")] = Path("results"),
+            as_json: Json = False):
+    """The SE paper's ablation tables for your network: each choice's accuracy effect per stage, with 95% intervals and exact costs."""
+    from se_design.files import write_text
+    from se_design.search.effects import effects as fitted
+    from se_design.search.effects import lines
+    from se_design.search.plot import forest
+    from se_design.search.study import DEFAULT_STORAGE, load
+
+    e = fitted(load(study, storage or DEFAULT_STORAGE))
+    base = out_dir / f"{study}_effects"
+    text = json.dumps(e.to_dict(), indent=2)
+    paths = [write_text(f"{base}.json", text, "effects"), forest(e, Path(f"{base}.png"))]
+    if as_json:
+        print(text)
+        return
+    out.print(render.effects_table(e))
+    for line in lines(e):
+        out.print(line, highlight=False)
+    out.print("wrote " + ", ".join(map(str, paths)))

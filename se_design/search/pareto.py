@@ -42,6 +42,8 @@ def front_share(accuracy_draws: np.ndarray, costs: Sequence[Sequence[float]]) ->
     the front. d is dominated in a draw by an o that costs no more and is more accurate, or
     as accurate and cheaper somewhere."""
     n = accuracy_draws.shape[1]
+    if n == 0:
+        return np.zeros(0)
     c = np.asarray(costs, dtype=float).reshape(n, -1)
     no_worse = (c[:, None, :] <= c[None, :, :]).all(2)  # [o, d]: o costs no more than d
     cheaper = no_worse & (c[:, None, :] < c[None, :, :]).any(2)

@@ -15,7 +15,8 @@ COSTS = {"params": "params", "flops": "FLOPs", "latency": "latency"}
 
 def front(study: optuna.Study, table: list, knee, path: Path) -> Path:
     """One panel per cost objective: x = increase over the plain network (%), y = proxy
-    accuracy with its 95% interval where rows carry one; the front with trial numbers, the
+    accuracy (the rows' estimates: the model's, else the seed means) with its 95% interval
+    where rows carry one; the front with trial numbers, the
     knee and the references labelled, the budget as a line, early-stopped trials faint."""
     import matplotlib
 
@@ -42,8 +43,7 @@ def front(study: optuna.Study, table: list, knee, path: Path) -> Path:
             ax.axvline(100 * budget, c="tab:orange", ls="--", lw=1,
                        label=f"budget: +{100 * budget:g}% {COSTS[name]}")
         ax.set_xlabel(f"target {COSTS[name]}: increase over the plain network (%)")
-        ax.set_ylabel("proxy accuracy (held-out split)" if objectives[0] == "accuracy"
-                      else objectives[0])
+        ax.set_ylabel(_accuracy_label(table) if objectives[0] == "accuracy" else objectives[0])
         ax.grid(alpha=0.3)
         ax.legend(loc="best", fontsize=7, framealpha=0.8)
     fig.suptitle(_title(study.study_name, record), fontsize=10)
@@ -62,8 +62,8 @@ def _panel(ax, table: list, i: int, x, knee, name: str) -> None:
                         (inside, {"c": "tab:blue", "alpha": 0.5, "label": "within budget"}),
                         (front, {"c": "tab:red", "label": "Pareto front"})):
         if rows:
-            ci = [getattr(r, "accuracy_ci95", None) or 0 for r in rows]
-            ys = [r.values[0] for r in rows]
+            ci = [r.estimate_ci95 or 0 for r in rows]
+            ys = [r.estimate for r in rows]
             # the 95% interval, cut at the accuracies that can exist (0 and 1)
             yerr = [[min(c, y) for c, y in zip(ci, ys)], [min(c, 1 - y) for c, y in zip(ci, ys)]]
             ax.errorbar([x(r.values[i]) for r in rows], ys,
@@ -71,14 +71,14 @@ def _panel(ax, table: list, i: int, x, knee, name: str) -> None:
                         capsize=2, elinewidth=0.8, **style)
     unstable = [r for r in table if getattr(r, "unstable", False)]
     if unstable:  # hollow: their seeds disagree (a failed seed), their bars are their own
-        ax.scatter([x(r.values[i]) for r in unstable], [r.values[0] for r in unstable], s=30,
+        ax.scatter([x(r.values[i]) for r in unstable], [r.estimate for r in unstable], s=30,
                    facecolors="white", edgecolors="black", linewidths=0.8, zorder=3,
                    label="unstable seeds (own interval)")
     if name == "params" or i == 1:  # the front is drawn on the study's first cost
-        ax.step([x(r.values[i]) for r in front], [r.values[0] for r in front], where="post",
+        ax.step([x(r.values[i]) for r in front], [r.estimate for r in front], where="post",
                 c="tab:red", lw=1)
     for k, r in enumerate(front):  # trial numbers, alternately above and below
-        ax.annotate(str(r.number), (x(r.values[i]), r.values[0]), textcoords="offset points",
+        ax.annotate(str(r.number), (x(r.values[i]), r.estimate), textcoords="offset points",
                     xytext=(4, 6 if k % 2 else -10), fontsize=7, color="tab:red")
     at_knee = knee.number if knee is not None else None
     labelled = [(r, r.reference + (", knee" if r.number == at_knee else ""))
@@ -94,12 +94,18 @@ def _panel(ax, table: list, i: int, x, knee, name: str) -> None:
     right_edge = max(xs) - 0.3 * (max(xs) - min(xs))
     for k, (r, text) in enumerate(labelled):
         left = x(r.values[i]) <= right_edge
-        ax.annotate(text, (x(r.values[i]), r.values[0]), xytext=(x(r.values[i]), 0.04 + 0.07 * k),
+        ax.annotate(text, (x(r.values[i]), r.estimate), xytext=(x(r.values[i]), 0.04 + 0.07 * k),
                     textcoords=("data", "axes fraction"), fontsize=8,
                     ha="left" if left else "right", va="bottom",
                     bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.8},
                     arrowprops={"arrowstyle": "-", "lw": 0.6, "color": "0.4",
                                 "relpos": (0, 1) if left else (1, 1)})
+
+
+def _accuracy_label(table: list) -> str:
+    if any(r.model_mean is not None for r in table):
+        return "proxy accuracy (held-out split):\naccuracy model's estimate, 95% interval"
+    return "proxy accuracy (held-out split)"
 
 
 def _plain(record: StudyRecord, table: list, name: str, i: int) -> float:
@@ -118,3 +124,61 @@ def _title(name: str, record: StudyRecord) -> str:
     return (f"study {name}: where SE goes, and with which r, in {target}\n"
             f"ranked by a {proxy.get('arch', 'proxy')} proxy trained {epochs} epochs on "
             f"{Path(str(data)).name}")
+
+
+def forest(e, path: Path) -> Path:
+    """The ablation table as a forest plot (search.effects.Effects): one row per choice,
+    grouped by stage, its effect on accuracy in points with the 95% interval, a line at 0;
+    filled where the interval excludes 0 (green a gain, red a loss), hollow where it does
+    not; each label says what the choice costs in params."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from se_design.search.effects import choice_text
+
+    groups: dict[str, list] = {}
+    for r in sorted(e.rows, key=lambda r: (r.stage is None, r.stage or "")):
+        label = f"{choice_text(r)}, {r.params_pct:+.2f}% params"
+        groups.setdefault(r.stage or "every stage with SE", []).append(
+            (label, r.effect, r.low, r.high, r.distinguishable))
+    for i in e.interactions:
+        (f, g), (a, b) = i["factors"], i["levels"]
+        groups.setdefault("interactions (beyond the two effects)", []).append(
+            (f"{f}={a} with {g}={b}", i["effect"], i["low"], i["high"], i["distinguishable"]))
+    n = sum(len(g) + 1 for g in groups.values())
+    fig, ax = plt.subplots(figsize=(8, 1.8 + 0.3 * n))
+    y, ticks, labels, bold = n, [], [], []
+    for name, items in groups.items():
+        y -= 1
+        ticks.append(y), labels.append(name), bold.append(True)
+        for label, mid, low, high, distinct in items:
+            y -= 1
+            colour = ("tab:green" if mid > 0 else "tab:red") if distinct else "0.45"
+            ax.errorbar([mid], [y], xerr=[[mid - low], [high - mid]], fmt="o", color=colour,
+                        mfc=colour if distinct else "white", ms=6, capsize=3, lw=1.2)
+            ticks.append(y), labels.append(label), bold.append(False)
+        ax.axhline(y - 0.5, color="0.85", lw=0.8)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(ticks, labels, fontsize=8)
+    for tick, b in zip(ax.get_yticklabels(), bold):
+        tick.set_fontweight("bold" if b else "normal")
+    ax.set_ylim(-0.5, n - 0.5)
+    ax.set_xlabel("change in proxy accuracy (percentage points), 95% interval")
+    ax.grid(axis="x", alpha=0.3)
+    handles = [plt.Line2D([], [], marker="o", ls="", color=c, mfc=f, label=t) for c, f, t in (
+        ("tab:green", "tab:green", "gain: interval excludes 0"),
+        ("tab:red", "tab:red", "loss: interval excludes 0"),
+        ("0.45", "white", "not distinguishable from 0"))]
+    height = fig.get_figheight()  # the legend sits below the axes, clear of every row
+    fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=8, frameon=False)
+    ax.set_title(f"study {e.study}: effect of each SE choice on proxy accuracy\n"
+                 "each choice against the baseline in parentheses, every other choice at its "
+                 f"baseline\n(accuracy model of {e.designs} designs, seed std "
+                 f"{e.seed_std:.2f} points)", fontsize=9)
+    fig.tight_layout(rect=(0, 0.35 / height, 1, 1))
+    with writing(path, "plot") as p:
+        fig.savefig(p, dpi=120)
+    plt.close(fig)
+    return path

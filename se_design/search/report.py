@@ -7,12 +7,14 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import optuna
 from optuna.trial import TrialState
 
 from se_design.errors import UserError
 from se_design.files import folder, write_text, writing
 from se_design.search import GRACE, pareto, racing, stats
+from se_design.search.effects import fit_study
 from se_design.search.pareto import no_costlier
 from se_design.search.records import (
     REFERENCES,
@@ -35,38 +37,57 @@ class Row:
     flops: int
     feasible: bool
     reference: str
-    front: bool = False  # on the front of the mean accuracies
+    front: bool = False  # on the front of the estimates (the model's, else the seed means)
     accuracy_ci95: float | None = None  # half-width of the 95% interval of the mean
     seeds: int = 0  # training seeds behind values[0] (0: cost-only)
-    p_front: float | None = None  # bootstrap probability of being on the front
+    p_front: float | None = None  # probability of being on the front (see p_front_from)
     indistinct_from: str = ""  # the cheaper reference it cannot be told apart from
     resolved: bool = False  # on the front and distinguishably above every cheaper front member
     unstable: bool = False  # its seeds spread significantly more than the pool: own interval
     accuracies: list[float] = field(default_factory=list)  # per seed
+    # the accuracy model's posterior mean and 95% interval of the design's true accuracy,
+    # from every design's seeds (none: no model, or an unstable design, judged by its own)
+    model_mean: float | None = None
+    model_low: float | None = None
+    model_high: float | None = None
+    p_front_from: str = ""  # "model" (joint posterior draws) or "bootstrap" (own seeds)
+
+    @property
+    def estimate(self) -> float:
+        """The accuracy the front and the picks use: the model's, else the seed mean."""
+        return self.values[0] if self.model_mean is None else self.model_mean
+
+    @property
+    def estimate_ci95(self) -> float | None:
+        """Half-width of the estimate's 95% interval (symmetric: t times a standard error)."""
+        return self.accuracy_ci95 if self.model_mean is None else self.model_high - self.model_mean
 
     @property
     def accuracy_low(self) -> float:
-        """The lower end of the accuracy interval (the mean where there is none)."""
-        return self.values[0] - (self.accuracy_ci95 or 0.0)
+        """The lower end of the estimate's interval (the estimate where there is none)."""
+        return self.estimate - (self.estimate_ci95 or 0.0)
 
 
 def rows(study: optuna.Study) -> list[Row]:
     """Completed designs (a design trained in several trials once, with all its seeds), the
-    feasible non-dominated ones marked as the front, with intervals and front probabilities
-    when accuracy was measured."""
+    feasible non-dominated ones marked as the front, with intervals, model estimates and
+    front probabilities when accuracy was measured."""
     done = by_design(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
     recs = [TrialRecord.of(t) for t in done]
     out = [Row(t.number, rec.design, list(t.values), rec.params, rec.flops, feasible(t),
                rec.reference) for t, rec in zip(done, recs)]
+    trained = StudyRecord.of(study).trained
+    measured = _intervals(study, out, done) if trained else None
     signs = [1 if d == optuna.study.StudyDirection.MAXIMIZE else -1 for d in study.directions]
-    for r in pareto.front([r for r in out if r.feasible], lambda r: r.values, signs):
+    for r in pareto.front([r for r in out if r.feasible], lambda r: [r.estimate, *r.values[1:]],
+                          signs):
         r.front = True
-    if StudyRecord.of(study).trained:
-        _intervals(study, out, done)
+    if measured is not None:
+        _resolved(measured, out)
     return out
 
 
-def _intervals(study: optuna.Study, table: list[Row], done: list) -> None:
+def _intervals(study: optuna.Study, table: list[Row], done: list) -> Measured:
     for r, t in zip(table, done):
         r.accuracies = accuracies(t)
         r.seeds = len(r.accuracies)
@@ -76,11 +97,50 @@ def _intervals(study: optuna.Study, table: list[Row], done: list) -> None:
         r.accuracy_ci95 = m.noise.ci95(m.at[r.number])
         r.p_front = None if m.noise.pooled is None else 0.0  # infeasible: never on the front
     feasible = [r for r in table if r.feasible]
-    if m.noise.pooled is not None:  # one seed each and no calibration: no probability to give
-        probs = stats.p_front([r.accuracies for r in feasible], [r.values[1:] for r in feasible],
-                              m.noise.pooled, [r.unstable for r in feasible])
-        for r, p in zip(feasible, probs):
+    sims = stats.mean_draws([r.accuracies for r in feasible], m.noise.pooled,
+                            [r.unstable for r in feasible])
+    model = fit_model(study)
+    if not isinstance(model, str):
+        _model_estimates(model, table, done, feasible, sims)
+    if m.noise.pooled is not None or not isinstance(model, str):
+        # one seed each, no calibration and no model: no probability to give
+        shares = pareto.front_share(sims, [r.values[1:] for r in feasible]).tolist()
+        for r, p in zip(feasible, shares):
             r.p_front = p
+            r.p_front_from = "bootstrap" if r.model_mean is None else "model"
+    return m
+
+
+def fit_model(study: optuna.Study):
+    """The study's accuracy model (se_design.search.effects.fit_study), or the sentence
+    saying why it cannot be fitted yet."""
+    try:
+        return fit_study(study)[2]
+    except UserError as err:
+        return str(err)
+
+
+def _model_estimates(model, table: list[Row], done: list, feasible: list[Row], sims) -> None:
+    """Each stable design's posterior mean and interval; its column of `sims` replaced by the
+    model's joint posterior draws (designs that share choices rise and fall together). An
+    unstable design keeps its own seeds' interval and bootstrap draws."""
+    post = model.predict([t.params for t in done])
+    ours = [i for i, r in enumerate(table) if not r.unstable and post.estimable[i]]
+    for i in ours:
+        r = table[i]
+        r.model_mean, r.model_low, r.model_high = (float(x[i]) for x in
+                                                   (post.mean, post.low, post.high))
+    column = {id(r): j for j, r in enumerate(feasible)}
+    cols = [(column[id(table[i])], i) for i in ours if id(table[i]) in column]
+    if cols:
+        draws = model.draws([done[i].params for _, i in cols], len(sims),
+                            np.random.default_rng(0))
+        sims[:, [j for j, _ in cols]] = draws
+
+
+def _resolved(m: Measured, table: list[Row]) -> None:
+    """Which designs cannot be told apart from the no-SE reference, and which front members
+    from every cheaper one (on their seeds)."""
     base = next((r for r in table if r.reference == REFERENCES[0]), None)
     for r in table:
         if base is not None and r is not base and not m.distinct(r, base):
@@ -145,7 +205,8 @@ def noise_lines(study: optuna.Study) -> list[str]:
     record = StudyRecord.of(study)
     if not record.trained:
         return []
-    noise, lines = racing.pool(study), [f"epochs trained: {epochs_trained(study)}"]
+    noise, lines = racing.pool(study), [f"epochs trained: {epochs_trained(study)}",
+                                        estimates_line(study)]
     if noise.pooled is None:
         lines.append("seed noise not measured (one seed per design, no calibration): accuracy "
                      "differences have no interval; run se-design calibrate or --seeds 2")
@@ -161,6 +222,17 @@ def noise_lines(study: optuna.Study) -> list[str]:
         lines.append(f"early stopping stops a design truly as good as its dominators in at "
                      f"most {bound:.0%} of cases (normal model)")
     return lines
+
+
+def estimates_line(study: optuna.Study) -> str:
+    """Where the front, the picks and p_front come from: the model, or why not."""
+    why = fit_model(study)
+    if not isinstance(why, str):
+        return ("front, picks and p_front from the accuracy model of all designs' seeds "
+                "(model: its estimate ± 95% interval; p_front: share of 1,000 joint "
+                "posterior draws on the front); se-design effects shows what each choice does")
+    return ("front, picks and p_front from each design's own seeds (p_front: bootstrap), as "
+            + why.rstrip("."))
 
 
 def _pooled_designs(noise: stats.Noise) -> str:
@@ -244,9 +316,11 @@ def pick_note(study: optuna.Study, chosen: optuna.trial.FrozenTrial) -> str | No
 
 
 def accuracy_text(r: Row) -> str:
-    """'0.972 ± 0.012, 3 seeds': the mean, its 95% interval (where measured) and seed count."""
+    """'0.972 ± 0.012, 3 seeds; model 0.970 ± 0.009': the seed mean, its 95% interval (where
+    measured) and seed count, and the model's estimate where there is one."""
     ci = "" if r.accuracy_ci95 is None else f" ± {r.accuracy_ci95:.3f}"
-    return f"{r.values[0]:.3f}{ci}, {r.seeds} seed{'s' * (r.seeds != 1)}"
+    est = "" if r.model_mean is None else f"; model {r.model_mean:.3f} ± {r.estimate_ci95:.3f}"
+    return f"{r.values[0]:.3f}{ci}, {r.seeds} seed{'s' * (r.seeds != 1)}{est}"
 
 
 def knee(front: list[Row]) -> Row:
@@ -254,8 +328,8 @@ def knee(front: list[Row]) -> Row:
     objectives normalised to [0, 1] (the point of diminishing returns)."""
     pts = sorted(front, key=lambda r: r.values[1])
     if len(pts) < 3:
-        return max(pts, key=lambda r: r.values[0])
-    xs, ys = [r.values[1] for r in pts], [r.values[0] for r in pts]
+        return max(pts, key=lambda r: r.estimate)
+    xs, ys = [r.values[1] for r in pts], [r.estimate for r in pts]
     nx = [(x - xs[0]) / ((xs[-1] - xs[0]) or 1) for x in xs]
     ny = [(y - min(ys)) / ((max(ys) - min(ys)) or 1) for y in ys]
     (x0, y0), (x1, y1) = (nx[0], ny[0]), (nx[-1], ny[-1])
@@ -287,6 +361,7 @@ def write(study: optuna.Study, out_dir: Path) -> list[Path]:
         {"study": study.study_name, "objectives": objectives, "plain": record.plain,
          "epochs_saved": saved, "epochs_planned": planned, "epochs_trained": epochs_trained(study),
          "seed_std": noise and noise.std, "seed_std_df": noise and noise.df,
+         "estimates": model and estimates_line(study),
          "unstable_designs": model and sum(model.unstable),  # the calibration's included
          "calibration": {k: cal[k] for k in ("seeds", "epochs", "seed_std", "unstable",
                                              "min_detectable_difference", "rung_fidelity",

@@ -198,22 +198,26 @@ def p_front(accs: Sequence[Sequence[float]], costs: Sequence[Sequence[float]],
             pooled: Pooled | None = None, unstable: Sequence[bool] = (), n_boot: int = 1000,
             seed: int = 0) -> list[float]:
     """For each design (its per-seed accuracies, maximised; its costs, minimised): the share
-    of bootstrap replicates in which it is on the Pareto front. A replicate draws a design's
-    mean from N(mean, pooled.std / sqrt(n)) when there is a pool and the design is not
-    `unstable` (its few seeds say little about its own spread; the pool does), else by
-    resampling its seeds with replacement (an unstable design's failures included; a single
-    seed keeps its value). Deterministic for a given `seed`."""
+    of bootstrap replicates (mean_draws) in which it is on the Pareto front. Deterministic
+    for a given `seed`."""
+    return front_share(mean_draws(accs, pooled, unstable, n_boot, seed), costs).tolist()
+
+
+def mean_draws(accs: Sequence[Sequence[float]], pooled: Pooled | None = None,
+               unstable: Sequence[bool] = (), n_boot: int = 1000, seed: int = 0):
+    """Bootstrap replicates of each design's mean accuracy, shape (n_boot, designs), drawn
+    independently per design: from N(mean, pooled.std / sqrt(n)) when there is a pool and the
+    design is not `unstable` (its few seeds say little about its own spread; the pool does),
+    else by resampling its seeds with replacement (an unstable design's failures included; a
+    single seed keeps its value)."""
     import numpy as np
 
-    n = len(accs)
-    if n == 0:
-        return []
     rng = np.random.default_rng(seed)
-    sims = np.empty((n_boot, n))
+    sims = np.empty((n_boot, len(accs)))
     for j, xs in enumerate(accs):
         xs = np.asarray(xs, dtype=float)
         if pooled is not None and not (unstable and unstable[j]):
             sims[:, j] = xs.mean() + pooled.std / math.sqrt(len(xs)) * rng.standard_normal(n_boot)
         else:
             sims[:, j] = xs[rng.integers(0, len(xs), (n_boot, len(xs)))].mean(1)
-    return front_share(sims, costs).tolist()
+    return sims

@@ -1,0 +1,200 @@
+"""`se-design effects` and the report from the accuracy model, on studies built by hand
+(optuna.create_trial with known per-seed accuracies: no training)."""
+
+import itertools
+import json
+import math
+
+import optuna
+import pytest
+from conftest import cli, write_space
+from scipy import stats
+
+from se_design.cost import cost
+from se_design.search import report
+from se_design.search.effects import effects
+from se_design.search.records import REFERENCES, Calibration, design_key, set_study, set_trial
+from se_design.search.space import load_space
+from se_design.spec import to_dict, with_se
+
+STAGES = ("stage1", "stage2", "stage3")
+EFFECT = {"stage1": 0.02, "stage2": -0.01, "stage3": 0.0}  # of SE r=16 in the stage
+D = 0.003  # each design's two seeds: its true accuracy +- D (exact means, s^2 = 2 D^2)
+
+
+def make_study(tmp_path, designs, accuracy, seeds=(0, 1), spread=D, **space):
+    """A study of the TINY space (no budgets) holding `designs` (Optuna params), each with
+    per-seed accuracies accuracy(design) + (+spread, -spread, ...), costed as a search does."""
+    problem = load_space(write_space(tmp_path, budgets={}, early_stopping={}, **space))
+    db = f"sqlite:///{tmp_path}/e.db"
+    study = optuna.create_study(study_name="fx", storage=db,
+                                directions=["maximize", "minimize"])
+    set_study(study, objectives=["accuracy", "params"], space=problem.space.model_dump(mode="json"),
+              plain={"params": problem.plain_params, "flops": problem.plain_flops})
+    v = problem.space.variables
+    refs = problem.references()
+    for params in designs:
+        design = problem.suggest(optuna.trial.FixedTrial(params))
+        target = design.apply(problem.target)
+        c = cost(target)
+        acc = {s: accuracy(params) + spread * (-1) ** k for k, s in enumerate(seeds)}
+        dist = {k: optuna.distributions.CategoricalDistribution(
+            [str(x) for x in v.r] if k.startswith("r_") else getattr(v, k.split("_")[0]))
+            for k in params}
+        trial = optuna.trial.create_trial(
+            values=[sum(acc.values()) / len(acc), c.params], params=params, distributions=dist)
+        spec = to_dict(target)
+        set_trial(trial, design=design.label(), design_key=design_key(spec), target_spec=spec,
+                  params=c.params, flops=c.flops, seed_acc=acc,
+                  reference=REFERENCES[refs.index(params)] if params in refs else "")
+        study.add_trial(trial)
+    return problem, db, study
+
+
+def r_design(*rs: str) -> dict:
+    d = {"squeeze": "avg", "gate": "sigmoid"}
+    for s, r in zip(STAGES, rs):
+        d[f"r_{s}"] = r
+        if r != "none":
+            d[f"variant_{s}"] = "standard"
+    return d
+
+
+def factorial(tmp_path, truth=None):
+    """The 2^3 factorial of SE r=16 on/off per stage, additive with EFFECT."""
+    truth = truth or (lambda d: 0.7 + sum(EFFECT[s] for s in STAGES if d[f"r_{s}"] != "none"))
+    designs = [r_design(*rs) for rs in itertools.product(("none", "16"), repeat=3)]
+    return make_study(tmp_path, designs, truth, variables={"r": ["none", 16]})
+
+
+def test_factorial_effects_intervals_and_exact_costs(tmp_path):
+    problem, _, study = factorial(tmp_path)
+    e = effects(study)
+    assert (e.designs, e.measurements) == (8, 16)
+    assert e.seed_std == pytest.approx(100 * math.sqrt(2) * D) and e.tau == 0
+    # an effect is the difference of two means of 4 designs x 2 seeds, on 8 pure-error df
+    half = 100 * stats.t.ppf(0.975, 8) * math.sqrt(2 * D**2) * math.sqrt(1 / 8 + 1 / 8)
+    plain = cost(problem.target)
+    rows = {r.stage: r for r in e.rows}
+    assert set(rows) == set(STAGES)
+    for s, r in rows.items():
+        assert (r.kind, r.level, r.baseline) == ("r", "16", "none")
+        assert r.effect == pytest.approx(100 * EFFECT[s], abs=1e-9)
+        assert (r.low, r.high) == pytest.approx((r.effect - half, r.effect + half))
+        assert r.distinguishable == (abs(r.effect) > half)
+        se16 = problem.space.variables.se(16)
+        alone = cost(with_se(problem.target, se16, [s]))
+        assert (r.params, r.flops) == (alone.params - plain.params, alone.flops - plain.flops)
+        assert r.per_params_pct == pytest.approx(r.effect / (100 * r.params / plain.params))
+    assert e.interactions == [] and e.lack_of_fit.p_value == pytest.approx(1.0)
+
+
+def test_an_interaction_is_found_and_reported(tmp_path):
+    both = lambda d: 0.7 + 0.03 * (d["r_stage1"] != "none" and d["r_stage2"] != "none")
+    _, _, study = factorial(tmp_path, both)
+    inter = effects(study).interactions
+    assert len(inter) == 1
+    assert set(inter[0]["factors"]) == {"r_stage1", "r_stage2"}
+    assert inter[0]["effect"] == pytest.approx(3.0) and inter[0]["distinguishable"]
+
+
+def test_variant_costs_over_se_r16_in_that_stage(tmp_path):
+    designs = []
+    for choice in itertools.product(("none", "16", "post"), repeat=3):
+        d = r_design(*["none" if c == "none" else "16" for c in choice])
+        d |= {f"variant_{s}": c for s, c in zip(STAGES, choice) if c == "post"}
+        designs.append(d)
+    problem, _, study = make_study(
+        tmp_path, designs, lambda d: 0.7 + 0.01 * (d.get("variant_stage2") == "post"),
+        variables={"r": ["none", 16], "variant": ["standard", "post"]})
+    row = next(r for r in effects(study).rows if r.factor == "variant_stage2")
+    assert (row.level, row.effect) == ("post", pytest.approx(1.0))
+    v = problem.space.variables
+    std, post = (cost(with_se(problem.target, v.se(16, x), ["stage2"])) for x in ("standard", "post"))
+    assert (row.params, row.flops) == (post.params - std.params, post.flops - std.flops)
+
+
+def test_cli_prints_table_writes_json_and_forest_plot(tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    _, db, _ = factorial(tmp_path)
+    out = tmp_path / "out"
+    res, text = cli("effects", "--study", "fx", "--storage", db, "--out-dir", out)
+    assert res.exit_code == 0, text
+    assert max(map(len, res.stdout.splitlines())) <= 80
+    assert "SE r=16 (vs none)" in text and "not distinguishable from 0" in text
+    assert (out / "fx_effects.png").stat().st_size > 10_000
+    data = json.loads((out / "fx_effects.json").read_text())
+    assert {"effects", "interactions", "lack_of_fit", "seed_std", "tau", "designs",
+            "measurements"} <= set(data)
+    assert {"stage", "factor", "level", "effect", "low", "high", "params", "flops"} <= set(
+        data["effects"][0])
+    res, _ = cli("effects", "--study", "fx", "--storage", db, "--out-dir", out, "--json")
+    assert json.loads(res.stdout) == data
+
+
+def test_a_study_too_small_is_one_sentence(tmp_path):
+    _, db, _ = make_study(tmp_path, [r_design("none", "none", "none"), r_design("16", "16", "16")],
+                          lambda d: 0.7, variables={"r": ["none", 16]})
+    res, text = cli("effects", "--study", "fx", "--storage", db, "--out-dir", tmp_path)
+    assert res.exit_code == 2
+    assert "2 distinct designs" in text and "at least 1 more design" in text
+    assert "Traceback" not in res.output
+
+
+def test_one_seed_each_without_calibration_says_what_to_do(tmp_path):
+    designs = [r_design(*rs) for rs in itertools.product(("none", "16"), repeat=3)]
+    _, db, _ = make_study(tmp_path, designs, lambda d: 0.7, seeds=(0,),
+                          variables={"r": ["none", 16]})
+    res, text = cli("effects", "--study", "fx", "--storage", db, "--out-dir", tmp_path)
+    assert res.exit_code == 2 and "2 or more seeds" in text
+
+
+def test_a_calibration_measures_the_seed_noise_of_one_seed_designs(tmp_path):
+    designs = [r_design(*rs) for rs in itertools.product(("none", "16"), repeat=3)]
+    _, _, study = make_study(tmp_path, designs, lambda d: 0.7, seeds=(0,),
+                             variables={"r": ["none", 16]})
+    runs = [{"design": "x", "reference": "", "seed_acc": {"0": 0.7, "1": 0.71}}]
+    set_study(study, proxy_settings={"epochs": 3}, calibration=Calibration(
+        seeds=2, epochs=3, designs=1, seed_std=0.005, seed_std_df=4, runs=runs))
+    e = effects(study)
+    assert (e.seed_std, e.seed_std_df) == (pytest.approx(0.5), 4)  # 4 df: no replicate here
+
+
+# --- the report from the model ---------------------------------------------------------------
+
+def test_report_estimates_front_and_p_front_come_from_the_model(tmp_path, monkeypatch):
+    _, db, study = factorial(tmp_path)
+    rows = {r.design: r for r in report.rows(study)}
+    none, stage1, stage2 = (rows[d] for d in ("stage1:- stage2:- stage3:-",
+                                              "stage1:16 stage2:- stage3:-",
+                                              "stage1:- stage2:16 stage3:-"))
+    assert all(r.p_front_from == "model" for r in rows.values())
+    # additive truth, exact seed means: the model returns them, with a narrower interval
+    # than a design's own two seeds give
+    assert stage1.model_mean == pytest.approx(0.72) and stage2.model_mean == pytest.approx(0.69)
+    assert stage1.model_high - stage1.model_mean < stage1.accuracy_ci95
+    assert none.p_front == 1  # the cheapest
+    assert stage2.p_front == 0  # 1 point below the cheaper no-SE design in every draw
+    assert stage1.front and not stage2.front
+    assert report.pick(study, None, "best-under-budget").number == max(
+        rows.values(), key=lambda r: r.model_low).number
+    monkeypatch.setenv("COLUMNS", "80")
+    res, text = cli("report", "--study", "fx", "--storage", db, "--out-dir", tmp_path)
+    assert res.exit_code == 0, text
+    assert max(map(len, res.stdout.splitlines())) <= 80
+    assert "from the accuracy model of all designs' seeds" in text and "0.720±" in text
+    data = json.loads((tmp_path / "fx.json").read_text())
+    assert data["estimates"].startswith("front, picks and p_front from the accuracy model")
+    assert {"model_mean", "model_low", "model_high", "p_front_from"} <= set(data["trials"][0])
+
+
+def test_report_falls_back_to_each_designs_seeds_and_says_why(tmp_path):
+    _, db, study = make_study(tmp_path, [r_design("none", "none", "none"),
+                                         r_design("16", "16", "16")],
+                              lambda d: 0.7, variables={"r": ["none", 16]})
+    rows = report.rows(study)
+    assert [r.p_front_from for r in rows] == ["bootstrap"] * 2
+    assert all(r.model_mean is None for r in rows)
+    res, text = cli("report", "--study", "fx", "--storage", db, "--out-dir", tmp_path)
+    assert res.exit_code == 0, text
+    assert "from each design's own seeds (p_front: bootstrap), as study 'fx' cannot" in text
