@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
+import numpy as np
+
 T = TypeVar("T")
 
 
@@ -32,3 +34,15 @@ def front(items: Sequence[T], values: Callable[[T], Sequence[float]], signs: Seq
                    or (not ties and list(values(k)) == list(v)) for k in kept):
             kept.append(item)
     return kept
+
+
+def front_share(draws: np.ndarray, costs: np.ndarray) -> np.ndarray:
+    """Per design, the share of joint draws of its accuracy (rows of `draws`, one column per
+    design) in which no design that costs no more (`costs`: one row per design) is more
+    accurate: its probability of being on the front."""
+    could = (costs[:, None, :] <= costs[None, :, :]).all(2)  # could[j, i]: j no costlier than i
+    np.fill_diagonal(could, False)
+    on = np.empty(draws.shape, dtype=bool)
+    for d, row in enumerate(draws):  # one draw at a time: m x m, not draws x m x m
+        on[d] = ~(could & (row[:, None] > row[None, :])).any(0)
+    return on.mean(0)
