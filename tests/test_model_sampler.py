@@ -208,3 +208,14 @@ def test_two_workers_never_run_the_same_proposal_at_once(tmp_path):
     assert overlaps >= 5  # they did run side by side
     new = [key(problem, t.params) for t in proposed if not TrialRecord.of(t).extra_seeds]
     assert len(new) == len(set(new))  # no design proposed twice as new
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--cost-only", "--store", "--sampler", "model"], "--sampler model models the measured"),
+    (["--cost-only", "--store", "--budget-epochs", "10"], "--budget-epochs counts training epochs"),
+    (["--budget-epochs", "0"], "--budget-epochs"),
+])
+def test_bad_budget_or_sampler_is_one_sentence(tmp_path, args, words):
+    res, text = cli("search", "--space", write_space(tmp_path), *args,
+                    "--storage", f"sqlite:///{tmp_path}/s.db")
+    assert res.exit_code == 2 and words in text, text
