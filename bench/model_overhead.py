@@ -25,13 +25,13 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # as each of several workers would run
 
-import numpy as np  # noqa: E402
-import optuna  # noqa: E402
+import numpy as np
+import optuna
 
-from se_design.search.budget import Budget  # noqa: E402
-from se_design.search.model_sampler import ModelSampler  # noqa: E402
-from se_design.search.records import NS  # noqa: E402
-from se_design.search.space import Space, load_space, resolve  # noqa: E402
+from se_design.search.budget import Budget
+from se_design.search.model_sampler import ModelSampler
+from se_design.search.records import NS
+from se_design.search.space import Space, load_space, resolve
 
 ROOT = Path(__file__).resolve().parents[1]
 
