@@ -189,7 +189,7 @@ def test_two_workers_never_run_the_same_proposal_at_once(tmp_path):
     for p in procs:
         p.start()
     for p in procs:
-        p.join(300)
+        p.join(120)
         assert p.exitcode == 0
     from se_design.search.storage import open_storage
 

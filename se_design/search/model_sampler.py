@@ -256,9 +256,11 @@ class ModelSampler(BaseSampler):
 
 
 def _params(t: optuna.trial.FrozenTrial) -> dict:
-    """A trial's design: its params, or while it starts its proposal, or if queued its fixed
-    params."""
-    return t.params or TrialRecord.of(t).proposal or t.system_attrs.get("fixed_params", {})
+    """A trial's design: the model's proposal or the queued params, complete from the
+    trial's start, else its params once it has finished (a running trial's may be partly
+    suggested; {} then)."""
+    known = TrialRecord.of(t).proposal or t.system_attrs.get("fixed_params")
+    return known or (t.params if t.state.is_finished() else {})
 
 
 def _member(codes: np.ndarray, rows: np.ndarray) -> np.ndarray:
