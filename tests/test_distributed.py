@@ -23,6 +23,7 @@ from optuna.trial import TrialState
 
 from se_design.cost import cost
 from se_design.search import GRACE
+from se_design.search.budget import Budget
 from se_design.search.records import TrialRecord
 from se_design.search.storage import open_storage
 from se_design.search.worker import DONE, RUN, WAIT, plan, worker_env
@@ -296,13 +297,13 @@ def frozen(state, retry_of=None):
     ([TrialState.COMPLETE, TrialState.WAITING], 1, RUN),  # queued trials always run
 ])
 def test_plan(states, n, step):
-    assert plan([frozen(s) for s in states], n) == step
+    assert plan([frozen(s) for s in states], Budget(n)) == step
 
 
 def test_plan_retry_reuses_the_slot_of_the_trial_it_retries():
     trials = [frozen(TrialState.COMPLETE), frozen(TrialState.FAIL),
               frozen(TrialState.COMPLETE, retry_of=1)]
-    assert plan(trials, 2) == DONE and plan(trials, 3) == RUN
+    assert plan(trials, Budget(2)) == DONE and plan(trials, Budget(3)) == RUN
 
 
 def test_workers_get_one_gpu_each_or_a_share_of_the_cores():

@@ -29,10 +29,11 @@ from se_design.search import GRACE, HEARTBEAT
 
 def search(
         space: Annotated[Path, typer.Option("--space", help="Search space file (search_spaces/*.yaml).")],
-        n_trials: Annotated[int, typer.Option("--n-trials", min=2, help="Trials the study ends with, over all workers and runs (at least the 2 reference designs; a retry of a killed trial reuses its slot).")] = 20,
+        n_trials: Annotated[int | None, typer.Option("--n-trials", min=2, help="Search trials the study ends with, over all workers and runs (at least the 2 reference designs; a calibration's trials not counted; a retry of a killed trial reuses its slot).", show_default="20, or no limit with --budget-epochs")] = None,
+        budget_epochs: Annotated[int | None, typer.Option("--budget-epochs", min=1, help="Stop starting trials once the search has trained this many epochs, over all trials and seeds (a calibration's not counted).", show_default="none")] = None,
         timeout: Annotated[float | None, typer.Option("--timeout", help="Stop starting trials after this many seconds, per worker.", show_default="none")] = None,
         storage: Storage = None, study: Study = None,
-        sampler: Annotated[str, typer.Option("--sampler", help="nsga2 | tpe | brute (enumerate; for --cost-only).")] = "nsga2",
+        sampler: Annotated[str | None, typer.Option("--sampler", help="model (an accuracy model of the space) | nsga2 | tpe | gp | random | brute (enumerate; for --cost-only).", show_default="model, nsga2 with --cost-only")] = None,
         data: Annotated[str | None, typer.Option("--data", help="As for train: digits (bundled), cifar10:DIR, cifar100:DIR, folder:DIR (class subfolders of images) or DIR (kind recognised from its files).", show_default=SPACES)] = None,
         device: SpaceDevice = None,
         resume: Annotated[bool, flag("--resume", "Continue or join an existing study (created if missing).")] = False,
@@ -55,7 +56,8 @@ def search(
             raise UserError(f"{name} goes with --cost-only (a search that trains stores its "
                             "trials and prints its log anyway).")
     if cost_only and not store:
-        run.check_sampler(sampler)
+        if sampler is not None:
+            run.check_sampler(sampler, cost_only)
         for name, given in (("--enqueue-config", enqueue), ("--workers", workers > 1)):
             if given:
                 raise UserError(f"{name} needs a stored study: with --cost-only add --store.")
@@ -65,7 +67,7 @@ def search(
         sampler=sampler, data=data, device=device, resume=resume, cost_only=cost_only,
         epochs=epochs, max_train=max_train, seeds=seeds, split_seed=seed, train_seed=seed,
         sampler_seed=seed, heartbeat=heartbeat, workers=workers, enqueue=list(enqueue),
-        keep_checkpoints=keep_checkpoints)
+        keep_checkpoints=keep_checkpoints, budget_epochs=budget_epochs)
     out.print(run.search(req, out), highlight=False, soft_wrap=True)
 
 

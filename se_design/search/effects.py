@@ -27,7 +27,7 @@ from se_design.search.accuracy_model import (
     fit,
     main_terms,
 )
-from se_design.search.factors import Factor, Factors, se_factors
+from se_design.search.factors import Factor, Factors
 from se_design.search.records import StudyRecord, TrialRecord, by_design
 from se_design.search.space import Problem, Space, resolve
 
@@ -43,13 +43,6 @@ def problem_of(record: StudyRecord, name: str) -> Problem:
             raise
         raise UserError(f"study {name!r} stores no usable search space (stored by an older "
                         "se-design?), so its designs cannot be modelled.") from None
-
-
-def factors_of(problem: Problem) -> Factors:
-    """The factors of a space, named and valued as its trials' Optuna params."""
-    v = problem.space.variables
-    blocks = {s: problem.blocks(s) for s in problem.stages} if v.per_block else None
-    return se_factors(problem.stages, v.r, v.variant, v.squeeze, v.gate, blocks)
 
 
 def measurements(study: optuna.Study) -> list[Measurement]:
@@ -83,7 +76,7 @@ def fit_study(study: optuna.Study) -> tuple[Problem, Factors, AccuracyModel]:
     if not record.trained:
         raise UserError(f"study {name!r} is cost-only: it measured no accuracy to model.")
     problem = problem_of(record, name)
-    factors = factors_of(problem)
+    factors = problem.factors()
     ms = measurements(study)
     sigma2, sigma2_df = calibrated_noise(record)
     _check_support(name, factors, ms, sigma2)

@@ -64,7 +64,7 @@ class TorchTrainer:
 
 class Replicates:
     """One trial's training: the seeds a design still lacks (an earlier trial of the same
-    design lends its seeds), the rung rule on a new design's first seed, then more seeds
+    design lends its seeds; the sampler may ask for `extra_seeds` more), the rung rule on a new design's first seed, then more seeds
     while racing finds its place on the front uncertain; stored as it goes."""
 
     def __init__(self, objective, trial: optuna.Trial, design, costs: list[float]):
@@ -86,6 +86,7 @@ class Replicates:
                           "which was stopped early")
                 raise optuna.TrialPruned("a stopped design drawn again")
         n = space.max_seeds if rec.reference else space.seeds
+        n = max(n, len(self.acc) + rec.extra_seeds)  # a re-seed the sampler asked for
         todo = [s for s in self.seeds(n) if s not in self.acc]
         self._store(planned=len(todo) * self.obj.epochs)
         for seed in todo:

@@ -11,7 +11,7 @@ finds one (a 2^3 space in 4 runs gives the half fraction), and it keeps the refe
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -23,15 +23,19 @@ MAX_EXCHANGES = 200
 
 
 def initial_design(factors: Factors, references: Sequence[Mapping], k: int | None = None,
-                   seed: int = 0, candidates: int = 20_000) -> list[dict]:
+                   seed: int = 0, candidates: int = 20_000,
+                   allowed: Callable[[np.ndarray], np.ndarray] | None = None) -> list[dict]:
     """k designs, references first (default k: the main-effects model's terms plus
-    MIN_LACK_DF, so the lack of fit is estimable too). ValueError when k designs cannot
-    estimate every main effect."""
+    MIN_LACK_DF, so the lack of fit is estimable too). `allowed` (code rows -> bool mask)
+    restricts the designs besides the references (e.g. to those within budget). ValueError
+    when k designs cannot estimate every main effect the allowed designs can."""
     terms = [(), *main_terms(factors)]
     k = len(terms) + MIN_LACK_DF if k is None else k
     given = factors.encode(references)
     refs = given[np.sort(np.unique(given, axis=0, return_index=True)[1])]  # once each, in order
     pool = _candidates(factors, refs, candidates, np.random.default_rng(seed))
+    if allowed is not None:
+        pool = np.concatenate([refs, pool[len(refs):][allowed(pool[len(refs):])]])
     x = design_matrix(pool, terms)
     chosen = list(range(len(refs)))  # the pool starts with the references
     if k < len(chosen) or k > len(pool):
@@ -40,10 +44,10 @@ def initial_design(factors: Factors, references: Sequence[Mapping], k: int | Non
     while len(chosen) < k:
         chosen.append(_most_informative(x, chosen))
     chosen = _exchange(x, chosen, len(refs))
-    rank = np.linalg.matrix_rank(x[chosen])
-    if rank < len(terms):
-        raise ValueError(f"{k} designs estimate {rank - 1} of the {len(terms) - 1} main effects; "
-                         f"use k >= {len(terms)}")
+    rank, full = np.linalg.matrix_rank(x[chosen]), np.linalg.matrix_rank(x)
+    if rank < full:
+        raise ValueError(f"{k} designs estimate {rank - 1} of the {full - 1} main effects; "
+                         f"use k >= {full}")
     return factors.decode(pool[chosen])
 
 

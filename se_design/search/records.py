@@ -48,6 +48,9 @@ class TrialRecord:
     failed_because: str = ""
     calibration: bool = False  # stored by `se-design calibrate`
     worker: str = ""  # host:pid of the worker that ran it
+    proposal: dict | None = None  # the params the model sampler chose, stored at the trial's
+    # start so that other workers see the design pending before its params are suggested
+    extra_seeds: int = 0  # seeds the sampler asked beyond those the design already has
 
     @classmethod
     def of(cls, trial: optuna.trial.FrozenTrial | optuna.Trial) -> TrialRecord:
@@ -71,6 +74,22 @@ class TrialRecord:
 
 def set_trial(trial: optuna.Trial, **values) -> None:
     """Store TrialRecord fields with `trial` (seed-keyed dicts as JSON objects)."""
+    _set(trial, **values)
+
+
+def set_started(study: optuna.Study, trial: optuna.trial.FrozenTrial, **values) -> None:
+    """Store TrialRecord fields with a trial a sampler sees starting (`before_trial`): in the
+    storage, and in `trial` itself, the snapshot the running Trial reads its attrs from."""
+
+    class Started:
+        def set_user_attr(self, key: str, value) -> None:
+            study._storage.set_trial_user_attr(trial._trial_id, key, value)
+            trial.user_attrs[key] = value
+
+    _set(Started(), **values)
+
+
+def _set(trial, **values) -> None:
     known = {f.name for f in fields(TrialRecord)}
     for name, value in values.items():
         if name not in known:

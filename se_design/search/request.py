@@ -14,17 +14,21 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from se_design.errors import UserError
 from se_design.search import HEARTBEAT
+from se_design.search.budget import Budget
 
 
 class SearchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     space: Path
-    n_trials: int = Field(20, ge=2)  # over all workers and runs, references included
+    # search trials over all workers and runs, references included (a calibration's not);
+    # unset: 20, or no limit on trials when budget_epochs is given
+    n_trials: int | None = Field(None, ge=2)
+    budget_epochs: int | None = Field(None, ge=1)  # the search's epochs (se_design.search.budget)
     timeout: float | None = None  # seconds after which a worker starts no new trial
     storage: str | None = None  # an Optuna storage URL (se_design.search.storage)
     study: str | None = None
-    sampler: str = "nsga2"
+    sampler: str | None = None  # unset: model when training, nsga2 for --cost-only
     data: str | None = None
     device: str | None = None
     resume: bool = False
@@ -51,6 +55,15 @@ class SearchRequest(BaseModel):
     def overrides(self) -> dict:
         """What this search changes in the space's proxy."""
         return {"epochs": self.epochs, "max_train": self.max_train, "seeds": self.seeds}
+
+    @property
+    def budget(self) -> Budget:
+        n = 20 if self.n_trials is None and self.budget_epochs is None else self.n_trials
+        return Budget(n, self.budget_epochs)
+
+    @property
+    def chosen_sampler(self) -> str:
+        return self.sampler or ("nsga2" if self.cost_only else "model")
 
     def as_worker(self) -> SearchRequest:
         """What each `--workers` child runs: the same search, joining the study."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import optuna
@@ -13,6 +14,8 @@ from rich.console import Console
 from se_design.device import pick_device
 from se_design.errors import Interrupted, UserError
 from se_design.files import folder
+from se_design.search.budget import Budget, epochs_trained, slots_used
+from se_design.search.budget import line as budget_line
 from se_design.search.evaluate import TorchTrainer
 from se_design.search.proxy import data_source, load_proxy_data, proxy_settings
 from se_design.search.records import REFERENCES, StudyRecord, TrialRecord
@@ -34,7 +37,7 @@ from se_design.search.study import (
     prepare,
     split_seed,
 )
-from se_design.search.worker import DONE, plan, slots_used, spawn, visible_gpus, work
+from se_design.search.worker import DONE, plan, spawn, visible_gpus, work
 from se_design.spec import load_config
 from se_design.train_config import Diverged, TrainConfig
 from se_design.units import compact
@@ -80,7 +83,9 @@ def search(req: SearchRequest, console: Console) -> str:
     """Run the search in this process, or in `req.workers` local processes, each given the
     request as JSON. Everything is checked (space, data, device, training settings, storage)
     before the study is created, so a failed start leaves nothing."""
-    check_sampler(req.sampler)
+    check_sampler(req.chosen_sampler, req.cost_only)
+    if req.cost_only and req.budget_epochs is not None:
+        raise UserError("--budget-epochs counts training epochs: a --cost-only search trains none.")
     if req.keep_checkpoints is not None and (req.workers > 1 or req.cost_only):
         raise UserError("--keep-checkpoints keeps trained models: it needs training and one worker.")
     problem = load_space(req.space, req.overrides)
@@ -103,7 +108,9 @@ def search(req: SearchRequest, console: Console) -> str:
     if req.workers > 1 and not store.shared:
         raise UserError(f"--workers needs a storage several processes can write at once, not "
                         f"{shown(url)}: use --storage postgresql://... or --storage journal:FILE.")
-    n_trials = min(req.n_trials, problem.size()) if req.sampler == "brute" else req.n_trials
+    budget = req.budget
+    if req.chosen_sampler == "brute":
+        budget = replace(budget, n_trials=min(budget.n_trials or problem.size(), problem.size()))
     interrupted = (f"interrupted: the finished trials of study {name!r} are kept in "
                    f"{shown(url)}; continue with --resume.")
     try:
@@ -111,14 +118,14 @@ def search(req: SearchRequest, console: Console) -> str:
                 req.split_seed)
         st = optuna.load_study(study_name=name, storage=store.storage)
         trials = st.get_trials(deepcopy=False)
-        if plan(trials, n_trials) == DONE:
-            return (f"nothing to do: study {name!r} has {slots_used(trials)} of {n_trials} "
-                    "trials; ask for more with a larger --n-trials.")
+        if plan(trials, budget) == DONE:
+            return f"nothing to do: study {name!r} has {spent(trials, budget)}."
         if req.workers > 1:
             _spawn(req, store, req.device or problem.space.proxy.device, interrupted)
         else:
-            _work(objective, name, store, n_trials, req, console, interrupted)
-        count = Counter(t.state for t in st.get_trials(deepcopy=False))
+            _work(objective, name, store, budget, req, problem, console, interrupted)
+        trials = st.get_trials(deepcopy=False)
+        count = Counter(t.state for t in trials)
     except UserError:
         raise
     except Exception as err:
@@ -129,14 +136,30 @@ def search(req: SearchRequest, console: Console) -> str:
                         "trials are kept there and a running one is retried: continue with "
                         "--resume when it is back.") from None
     return (f"study {name!r} in {shown(url)}: {count[TrialState.COMPLETE]} finished, "
-            f"{count[TrialState.PRUNED]} stopped early, {count[TrialState.FAIL]} failed. "
+            f"{count[TrialState.PRUNED]} stopped early, {count[TrialState.FAIL]} failed"
+            + ("" if req.cost_only else f"; {budget_line(trials)}") + ". "
             f"Next: se-design report --study {name}"
             + (f" --storage {shown(url)}" if req.storage else ""))
 
 
-def check_sampler(sampler: str) -> None:
+def check_sampler(sampler: str, cost_only: bool) -> None:
     if sampler not in SAMPLERS:
-        raise UserError(f"unknown sampler {sampler!r}; use {' or '.join(SAMPLERS)}.")
+        raise UserError(f"unknown sampler {sampler!r}; use {', '.join(SAMPLERS)}.")
+    if sampler == "model" and cost_only:
+        raise UserError("--sampler model models the measured accuracy: a --cost-only search "
+                        "measures none; use nsga2, tpe, gp, random or brute.")
+
+
+def spent(trials: list, budget: Budget) -> str:
+    """What a finished study has spent, against the limits that stopped it."""
+    parts = []
+    if budget.n_trials is not None:
+        parts.append(f"{slots_used(trials)} of {budget.n_trials} trials (ask for more with a "
+                     "larger --n-trials)")
+    if budget.epochs is not None:
+        parts.append(f"trained {epochs_trained(trials)} of {budget.epochs} epochs (ask for more "
+                     "with a larger --budget-epochs)")
+    return " and ".join(parts)
 
 
 def _queued(problem: Problem, enqueue: list[Path], console: Console) -> list[dict]:
@@ -169,17 +192,17 @@ def _objective(problem: Problem, where: tuple[str, str | None], dev: str, req: S
                      keep_dir=req.keep_checkpoints), settings
 
 
-def _work(objective: Objective, name: str, store: Store, n_trials: int, req: SearchRequest,
-          console: Console, interrupted: str) -> None:
+def _work(objective: Objective, name: str, store: Store, budget: Budget, req: SearchRequest,
+          problem: Problem, console: Console, interrupted: str) -> None:
     # a diverging candidate fails with its reason; the search goes on
     catch = () if objective.cost_only else (Diverged,)
     if objective.trainer is not None:
         objective.trainer.progress = objective.trainer.progress and not store.shared
-    st, index = join(name, store, req.sampler, req.sampler_seed)
+    st, index = join(name, store, req.chosen_sampler, req.sampler_seed, problem, budget)
     prefix = f"[worker {index}] " if store.shared else ""
     objectives = StudyRecord.of(st).objectives
     try:
-        work(st, store, objective, n_trials, req.timeout, catch,
+        work(st, store, objective, budget, req.timeout, catch,
              [_log(console, prefix, objectives)],
              log=lambda text: console.print(prefix + text, highlight=False))
     except KeyboardInterrupt:

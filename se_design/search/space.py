@@ -13,6 +13,7 @@ from se_design.cost import cost
 from se_design.errors import UserError
 from se_design.files import read_data
 from se_design.se import PRESETS
+from se_design.search.factors import Factors, se_factors
 from se_design.spec import SE, Arch, SpecError, StrictModel, explain, load_config, override, with_se
 from se_design.train_config import TrainConfig
 from se_design.zoo import get_arch
@@ -219,6 +220,13 @@ class Problem:
         if b.max_flops is not None:
             out["max_flops"] = flops / b.max_flops - 1
         return out
+
+    def factors(self) -> Factors:
+        """The space's variables as the accuracy model's factors, named and valued as the
+        trials' Optuna params."""
+        v = self.space.variables
+        blocks = {s: self.blocks(s) for s in self.stages} if v.per_block else None
+        return se_factors(self.stages, v.r, v.variant, v.squeeze, v.gate, blocks)
 
     def blocks(self, stage: str) -> int:
         return len(self.target.stage(stage).blocks)

@@ -18,7 +18,9 @@ from optuna.trial import TrialState
 
 from se_design.cost import cost
 from se_design.errors import UserError
+from se_design.search.budget import Budget
 from se_design.search.evaluate import Replicates, Trainer
+from se_design.search.model_sampler import ModelSampler
 from se_design.search.records import (
     REFERENCES,
     StudyRecord,
@@ -32,8 +34,10 @@ from se_design.search.storage import Store, open_storage, shown
 from se_design.spec import to_dict
 
 DEFAULT_STORAGE = "sqlite:///results/search.db"
-SAMPLERS = {"nsga2": optuna.samplers.NSGAIISampler, "tpe": optuna.samplers.TPESampler,
-            "brute": optuna.samplers.BruteForceSampler}  # brute: enumerate (cost-only)
+# model: se_design.search.model_sampler (training only); brute: enumerate (cost-only)
+SAMPLERS = {"model": ModelSampler, "nsga2": optuna.samplers.NSGAIISampler,
+            "tpe": optuna.samplers.TPESampler, "gp": optuna.samplers.GPSampler,
+            "random": optuna.samplers.RandomSampler, "brute": optuna.samplers.BruteForceSampler}
 
 # Our trial log line says why a trial failed; Optuna's would add a traceback.
 optuna.logging.set_verbosity(logging.ERROR)
@@ -117,18 +121,27 @@ def split_seed(name: str, store: Store, default: int) -> int:
     return default if recorded is None else recorded
 
 
-def join(name: str, store: Store, sampler: str, sampler_seed: int) -> tuple[optuna.Study, int]:
+def join(name: str, store: Store, sampler: str, sampler_seed: int, problem: Problem | None = None,
+         budget: Budget = Budget()) -> tuple[optuna.Study, int]:
     """This worker's handle on the study and its arrival index. The sampler is seeded with
     sampler_seed + index, so concurrent workers and resumed runs don't all draw the same
-    designs (a lone first worker keeps sampler_seed)."""
+    designs (a lone first worker keeps sampler_seed); the model sampler also takes the
+    problem and the budget."""
     with store.lock(name):
         study = optuna.load_study(study_name=name, storage=store.storage)
         index = StudyRecord.of(study).workers
         set_study(study, workers=index + 1)
-    with warnings.catch_warnings():  # BruteForceSampler is marked experimental
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        chosen = SAMPLERS[sampler](seed=sampler_seed + index)
+    chosen = make_sampler(sampler, sampler_seed + index, problem, budget)
     return optuna.load_study(study_name=name, storage=store.storage, sampler=chosen), index
+
+
+def make_sampler(name: str, seed: int, problem: Problem | None = None,
+                 budget: Budget = Budget()) -> optuna.samplers.BaseSampler:
+    if name == "model":
+        return ModelSampler(problem, budget, seed)
+    with warnings.catch_warnings():  # BruteForceSampler and GPSampler are marked experimental
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return SAMPLERS[name](seed=seed)
 
 
 class Objective:

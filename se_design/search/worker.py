@@ -24,27 +24,23 @@ import optuna
 from optuna.trial import TrialState
 
 from se_design.search import GRACE
+from se_design.search.budget import Budget
 from se_design.search.records import set_trial
 from se_design.search.storage import Store, first_line, retry_callback
 
 RUN, WAIT, DONE = "run", "wait", "done"
 
 
-def plan(trials: list[optuna.trial.FrozenTrial], n_trials: int) -> str:
+def plan(trials: list[optuna.trial.FrozenTrial], budget: Budget) -> str:
     """What a worker does next: RUN a trial, WAIT for running ones, or it is DONE."""
     if any(t.state == TrialState.WAITING for t in trials):
         return RUN  # queued references and retries always run
-    if slots_used(trials) < n_trials:
+    if budget.left(trials):
         return RUN
     return WAIT if any(t.state == TrialState.RUNNING for t in trials) else DONE
 
 
-def slots_used(trials: list[optuna.trial.FrozenTrial]) -> int:
-    """Trials counted against --n-trials: a retry reuses its failed trial's slot."""
-    return sum("failed_trial" not in t.system_attrs for t in trials)
-
-
-def work(study: optuna.Study, store: Store, objective, n_trials: int, timeout: float | None,
+def work(study: optuna.Study, store: Store, objective, budget: Budget, timeout: float | None,
          catch: tuple = (), callbacks: list | None = None, log=print) -> None:
     start, waiting = time.monotonic(), False
     # SIGTERM (`timeout`, a batch system ending the job) stops it as Ctrl-C does: the
@@ -55,7 +51,7 @@ def work(study: optuna.Study, store: Store, objective, n_trials: int, timeout: f
             if pressed.is_set():  # a Ctrl-C that Python swallowed inside a finalizer
                 raise KeyboardInterrupt
             with store.lock(study.study_name) as lock:
-                step = plan(study.get_trials(deepcopy=False), n_trials)
+                step = plan(study.get_trials(deepcopy=False), budget)
                 if step == RUN:
                     run_one(study, objective, lock, catch, callbacks or [], log)
             if step == DONE:
