@@ -13,7 +13,7 @@ from optuna.trial import TrialState
 
 from se_design.errors import UserError
 from se_design.files import folder, write_text, writing
-from se_design.search import GRACE, pareto, racing, stats
+from se_design.search import GRACE, budget, pareto, racing, stats
 from se_design.search.effects import fit_study
 from se_design.search.pareto import no_costlier
 from se_design.search.records import (
@@ -205,7 +205,7 @@ def noise_lines(study: optuna.Study) -> list[str]:
     record = StudyRecord.of(study)
     if not record.trained:
         return []
-    noise, lines = racing.pool(study), [f"epochs trained: {epochs_trained(study)}",
+    noise, lines = racing.pool(study), [budget.line(study.get_trials(deepcopy=False)),
                                         estimates_line(study)]
     if noise.pooled is None:
         lines.append("seed noise not measured (one seed per design, no calibration): accuracy "
