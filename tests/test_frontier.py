@@ -6,6 +6,7 @@ import pytest
 from conftest import run, write_space
 
 from se_design.cost import cost
+from se_design.search.design_costs import DesignCosts
 from se_design.search.frontier import frontier
 from se_design.search.space import SE, Design, load_space
 
@@ -66,3 +67,16 @@ def test_frontier_table_names_only_the_stages_with_se(tmp_path):
                if line.startswith(("no SE", "stage"))]
     assert designs[0] == "no SE" and len(designs) > 1  # the cheapest: the plain network
     assert not any(":-" in d for d in designs), designs
+
+
+def test_frontier_costs_are_designs_of_the_space_with_its_preset(tmp_path):
+    # the preset sets the SE width's rounding (mobilenetv3: make-divisible by 8), so each
+    # frontier point must cost what one of the space's designs costs (DesignCosts is checked
+    # against cost() design by design in test_model_sampler)
+    problem = load_space(write_space(tmp_path, variables={
+        "r": ["none", 4, 16], "variant": ["standard", "post"], "preset": "mobilenetv3"}))
+    factors = problem.factors()
+    params, flops = DesignCosts(problem, factors).of(factors.enumerate())
+    designs = set(zip(params.tolist(), flops.tolist()))
+    points = frontier(problem)
+    assert len(points) > 2 and all((p.params, p.flops) in designs for p in points)

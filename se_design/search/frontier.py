@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from se_design.cost import cost
 from se_design.search import pareto
-from se_design.search.space import SE, Design, Problem
+from se_design.search.space import Design, Problem
 
 
 class Point(NamedTuple):
@@ -47,7 +47,7 @@ def _stage_options(problem: Problem, stage: str, squeeze: str, gate: str) -> lis
     options = [Point(0, 0, 0, (f"{stage}:-",))]
     for r in (x for x in v.r if x != "none"):
         for variant in v.variant:
-            se = SE(r=r, variant=variant, squeeze=squeeze, gate=gate)
+            se = v.se(r, variant, squeeze, gate)  # the space's preset: its width, rounding, gate
             label = f"{stage}:{Design({stage: se}).label().partition(':')[2]}"
             n = problem.blocks(stage)
             if not v.per_block:
