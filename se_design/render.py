@@ -118,7 +118,8 @@ def front_table(front) -> Fitted:
     for r in sorted((r for r in front.rows if r.front or r.reference or r is best),
                     key=lambda r: r.values[1]):
         ci = r.accuracy_ci95
-        cells = [str(r.number), r.design, f"{r.values[0]:.3f}" + (f"±{ci:.3f}" if ci else "")
+        benefit = f"{r.values[0]:.3f}" if trained else f"{r.values[0]:.0f}"  # a count of blocks
+        cells = [str(r.number), r.design, benefit + (f"±{ci:.3f}" if ci else "")
                  + "!" * r.unstable]  # noise_lines says why
         if trained:
             cells += [str(r.seeds), "-" if r.p_front is None else f"{r.p_front:.2f}"]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable
 from functools import partial
-from math import ceil, log
+from math import ceil, inf, log
 
 from pydantic import ValidationError
 
@@ -265,8 +265,8 @@ def get_arch(name: str, r: int | None = None, **kwargs) -> Arch:
         other = f"se_{name}" if base not in PUBLISHED_SE else base
         raise SpecError(f"{name} has no SE blocks, so r does not apply; use {other}.")
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
-    if kwargs.get("width", 1.0) <= 0:
-        raise SpecError(f"width multiplier must be positive, not {kwargs['width']}.")
+    if not 0 < kwargs.get("width", 1.0) < inf:  # nan fails both comparisons
+        raise SpecError(f"width multiplier must be a positive number, not {kwargs['width']}.")
     if "stride_at" in kwargs and not base.startswith("res"):
         raise SpecError(f"stride_at applies to ResNet/ResNeXt bottlenecks, not {base}.")
     if r is not None and (not isinstance(r, int) or r < 1):

@@ -66,7 +66,7 @@ def search(
         epochs=epochs, max_train=max_train, seeds=seeds, split_seed=seed, train_seed=seed,
         sampler_seed=seed, heartbeat=heartbeat, workers=workers, enqueue=list(enqueue),
         keep_checkpoints=keep_checkpoints)
-    out.print(run.search(req, out), highlight=False, soft_wrap=True)
+    out.print(run.search(req, out), highlight=False)  # wrapped at the terminal's width
 
 
 def _frontier(space: Path, as_json: bool) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import textwrap
 from collections import Counter
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from rich.console import Console
 
 from se_design.device import pick_device
 from se_design.errors import Interrupted, UserError
-from se_design.files import folder
+from se_design.files import check_folder, folder
 from se_design.search.evaluate import TorchTrainer
 from se_design.search.proxy import data_source, load_proxy_data, proxy_settings
 from se_design.search.records import REFERENCES, StudyRecord, TrialRecord
@@ -50,8 +51,11 @@ def _log(console: Console, prefix: str, objectives: list[str]):
         values = t.values or [_recorded(o, rec) for o in objectives]  # stopped or failed
         cells = "".join(f"{_cell(o, v, compact):>10}" for o, v in zip(objectives, values))
         why = rec.pruned_because or rec.failed_because
-        console.print(f"{prefix}{t.number:>5} {_STATE.get(t.state, t.state.name.lower()):<9}"
-                      f"{cells}  {rec.design}" + (f"  ({why})" if why else ""),
+        lead = f"{prefix}{t.number:>5} {_STATE.get(t.state, t.state.name.lower()):<9}{cells}  "
+        # the design (and why) wrapped under its own column, so a line fits the terminal
+        console.print(textwrap.fill(rec.design + (f"  ({why})" if why else ""),
+                                    max(console.width, len(lead) + 20), initial_indent=lead,
+                                    subsequent_indent=" " * len(lead), break_on_hyphens=False),
                       highlight=False, soft_wrap=True)
     return callback
 
@@ -83,6 +87,8 @@ def search(req: SearchRequest, console: Console) -> str:
     check_sampler(req.sampler)
     if req.keep_checkpoints is not None and (req.workers > 1 or req.cost_only):
         raise UserError("--keep-checkpoints keeps trained models: it needs training and one worker.")
+    if req.keep_checkpoints is not None:
+        check_folder(req.keep_checkpoints)  # not after the first trial
     problem = load_space(req.space, req.overrides)
     queued = _queued(problem, req.enqueue, console)
     name = req.study or problem.space.name + ("-cost" if req.cost_only else "")
@@ -129,7 +135,7 @@ def search(req: SearchRequest, console: Console) -> str:
                         "trials are kept there and a running one is retried: continue with "
                         "--resume when it is back.") from None
     return (f"study {name!r} in {shown(url)}: {count[TrialState.COMPLETE]} finished, "
-            f"{count[TrialState.PRUNED]} stopped early, {count[TrialState.FAIL]} failed. "
+            f"{count[TrialState.PRUNED]} stopped early, {count[TrialState.FAIL]} failed.\n"
             f"Next: se-design report --study {name}"
             + (f" --storage {shown(url)}" if req.storage else ""))
 

@@ -190,7 +190,8 @@ def keep_checkpoint(folder, trial: optuna.Trial, trainer, seed: int, proxy, mode
     d = trainer.problem.space.proxy.data
     study = StudyRecord.of(trial.study)
     data = {"source": study.proxy_settings.get("data", d.source), "val_fraction": d.val_fraction,
-            "split_seed": trainer.cfg.seed if study.split_seed is None else study.split_seed}
+            "split_seed": trainer.cfg.seed if study.split_seed is None else study.split_seed,
+            "size": d.size or proxy.resolution}  # what excitation/fold resize the images to
     mean, std = (v.flatten().tolist() for v in _stats(train_set.x))
     save(Checkpoint(proxy, model.state_dict(), mean, std, list(train_set.classes),
                     {"study": trial.study.study_name, "trial": trial.number,
