@@ -156,6 +156,18 @@ CASES = {
                              "/proc/f.yaml"], ["cannot write config file '/proc/f.yaml'"]),
     "excitation --out-dir /proc": (["excitation", "--checkpoint", "{d}/se_cifar_resnet20.pt",
                                     "--out-dir", "/proc/ex"], ["cannot create folder"]),
+    # export: one design, its format and place checked before the study is read
+    "export two designs": (["export", "--arch", "resnet18", "--config", "{d}/arch.yaml", "--out",
+                            "{d}/e.py"], ["give one design", "--config and --arch"]),
+    "export --pick without --study": (["export", "--pick", "knee", "--out", "{d}/e.py"],
+                                      ["add --study NAME"]),
+    "export no design": (["export", "--out", "{d}/e.py"], ["give --study NAME"]),
+    "export --out x.txt first": (["export", "--study", "nope", *DB, "--pick", "knee", "--out",
+                                  "{d}/e.txt"], ["export format", "e.txt"]),
+    "export --out /proc first": (["export", "--study", "nope", *DB, "--pick", "knee", "--out",
+                                  "/proc/e.py"], ["cannot write export '/proc/e.py'"]),
+    "export --checkpoint a folder": (["export", "--checkpoint", "{d}/dir.pt", "--out",
+                                      "{d}/e.py"], ["is a folder, not a file"]),
     # fold and its messages
     "fold --blocks twice": (["fold", "--checkpoint", "{d}/se_cifar_resnet20.pt", "--blocks",
                              "stage1.0,stage1.0"], ["stage1.0 twice"]),

@@ -12,6 +12,7 @@ import typer
 from se_design import render
 from se_design.cli.common import (
     SPACES,
+    Config,
     Epochs,
     Json,
     MaxTrain,
@@ -112,16 +113,43 @@ def report(study: StudyName, storage: Storage = None,
     out.print("wrote " + ", ".join(map(str, paths)))
 
 
-def export(study: StudyName, storage: Storage = None,
+def export(out_file: Annotated[Path, typer.Option("--out", help="FILE.yaml, .yml, .json (the spec), .py (a PyTorch file needing only torch) or .onnx.")],
+           study: Annotated[str | None, typer.Option("--study", help="Study to export a trial of (as printed by search).", show_default="none")] = None,
+           storage: Storage = None,
            trial: Annotated[int | None, typer.Option("--trial", help="Trial number (see report).", show_default="none")] = None,
            pick: Annotated[str | None, typer.Option("--pick", help="knee | best-under-budget.", show_default="none")] = None,
-           out_file: Annotated[Path, typer.Option("--out", help="FILE.yaml or FILE.json")] = ...):
-    """Write the chosen trial's target architecture as a config file."""
-    from se_design.search import export as ex
-    from se_design.search.study import DEFAULT_STORAGE, load
+           config: Config = None,
+           arch: Annotated[str | None, typer.Option("--arch", "-a", help="Zoo name (see `se-design archs`).", show_default="none")] = None,
+           checkpoint: Annotated[Path | None, typer.Option("--checkpoint", help="MODEL.pt whose trained weights go with it (alone: its own design).", show_default="none")] = None):
+    """Write a design (a study's trial, a spec file, a zoo network or a checkpoint's) in the
+    format --out's suffix names, with a checkpoint's trained weights."""
+    from se_design import checkpoint as ckpts
+    from se_design.cli.cost import resolve_arch
+    from se_design.export_formats import export_file, export_format, weights_for
+    from se_design.files import check_writable
 
-    url = storage or DEFAULT_STORAGE
-    for line in ex.export(load(study, url), url, trial, pick, out_file):
+    export_format(out_file)  # the format and the place, before anything is read or built
+    check_writable(out_file, "export")
+    given = [n for n, v in (("--study", study), ("--config", config), ("--arch", arch)) if v]
+    if len(given) > 1:
+        raise UserError(f"give one design, not {' and '.join(given)}.")
+    if (trial is not None or pick) and study is None:
+        raise UserError("--trial and --pick choose a trial of a study: add --study NAME.")
+    if not given and checkpoint is None:
+        raise UserError("give --study NAME with --pick or --trial, --config FILE, --arch NAME "
+                        "or --checkpoint MODEL.pt.")
+    ckpt = ckpts.load(checkpoint) if checkpoint else None
+    weights = (lambda spec: weights_for(ckpt, spec, checkpoint)) if ckpt else None
+    if study is not None:
+        from se_design.search import export as ex
+        from se_design.search.study import DEFAULT_STORAGE, load
+
+        url = storage or DEFAULT_STORAGE
+        lines = ex.export(load(study, url), url, trial, pick, out_file, weights)
+    else:
+        spec = resolve_arch(arch, config, *[None] * 5) if given else ckpt.arch
+        lines = [export_file(spec, out_file, weights and weights(spec))]
+    for line in lines:
         out.print(line, highlight=False, soft_wrap=True)
 
 
