@@ -14,7 +14,6 @@ already holds (from an earlier calibration or the search) and trains only the mi
 from __future__ import annotations
 
 import math
-import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -22,6 +21,7 @@ import optuna
 
 from se_design.device import pick_device
 from se_design.files import folder
+from se_design.progress import on_terminal
 from se_design.search.evaluate import TorchTrainer, Trainer
 from se_design.search.proxy import data_source, load_proxy_data, proxy_settings
 from se_design.search.records import (
@@ -251,7 +251,8 @@ def run(space, seeds: int, extra: int, storage: str | None, study: str | None,
             as_written, where, TrainConfig(**{"seed": seed} | as_written.space.proxy.train))
         mine = proxy_settings(problem, where, cfg)
         changed = changed_setting(theirs, mine)
-        trainer = TorchTrainer(problem, split, cfg, dev, progress=sys.stderr.isatty())
+        bar = on_terminal()  # else a line per epoch
+        trainer = TorchTrainer(problem, split, cfg, dev, progress=bar, log=None if bar else log)
         known = finished_seeds(target) if changed is None else None  # same settings: same runs
         runs = measure(problem, trainer, [seed + j for j in range(seeds)], extra, seed, log, known)
         result = summarise(runs, cfg.epochs, [problem.space.seeds, problem.space.max_seeds])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import textwrap
 from collections import Counter
 from pathlib import Path
@@ -14,6 +13,7 @@ from rich.console import Console
 from se_design.device import pick_device
 from se_design.errors import Interrupted, UserError
 from se_design.files import check_folder, folder
+from se_design.progress import on_terminal
 from se_design.search.evaluate import TorchTrainer
 from se_design.search.proxy import data_source, load_proxy_data, proxy_settings
 from se_design.search.records import REFERENCES, StudyRecord, TrialRecord
@@ -169,7 +169,7 @@ def _objective(problem: Problem, where: tuple[str, str | None], dev: str, req: S
     source, path = where
     loaded = load_proxy_data(problem, source, path, split)
     settings = proxy_settings(problem, where, cfg)
-    bar = req.workers == 1 and sys.stderr.isatty()  # a bar drawn into a log is blank lines
+    bar = req.workers == 1 and on_terminal()  # a bar drawn into a log is blank lines
     trainer = TorchTrainer(problem, loaded, cfg, dev, progress=bar)
     return Objective(problem, False, trainer, cfg.epochs, req.train_seed, dev,
                      keep_dir=req.keep_checkpoints), settings
@@ -181,6 +181,8 @@ def _work(objective: Objective, name: str, store: Store, n_trials: int, req: Sea
     catch = () if objective.cost_only else (Diverged,)
     if objective.trainer is not None:
         objective.trainer.progress = objective.trainer.progress and not store.shared
+        if not objective.trainer.progress:  # no bar: a line per epoch instead
+            objective.trainer.log = lambda text: console.print(prefix + text, highlight=False)
     st, index = join(name, store, req.sampler, req.sampler_seed)
     prefix = f"[worker {index}] " if store.shared else ""
     objectives = StudyRecord.of(st).objectives
