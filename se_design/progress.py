@@ -1,6 +1,7 @@
 """Progress of long work, on stderr so that stdout (tables, --json) stays clean: a rich bar in
-a terminal; elsewhere (a pipe, `| tee`, a batch job's log) a plain line at the first and last
-step and at least every EVERY seconds between, so such a log is never silent for long."""
+a terminal; elsewhere (a pipe, `| tee`, a batch job's log) a plain line every EVERY seconds
+while it runs, and one when it ends if it printed any, so such a log is never silent for long
+and a quick command prints nothing but its result."""
 
 from __future__ import annotations
 
@@ -34,13 +35,13 @@ def counted(what: str, total: int):
             yield lambda note="": shown.update(task, advance=1,
                                                description=f"{what} {note}".rstrip())
         return
-    done, last = 0, time.monotonic()
+    done, last, shown = 0, time.monotonic(), False
 
     def tick(note: str = "") -> None:
-        nonlocal done, last
+        nonlocal done, last, shown
         done += 1
-        if done in (1, total) or time.monotonic() - last >= EVERY:
-            last = time.monotonic()
+        if time.monotonic() - last >= EVERY or (shown and done == total):
+            last, shown = time.monotonic(), True
             console.print(f"{what}: {done}/{total} {note}".rstrip(), highlight=False,
                           soft_wrap=True)
     yield tick

@@ -8,6 +8,7 @@ import optuna
 import pytest
 from conftest import run, write_space
 
+from se_design import progress
 from se_design.search import run as search_run
 from se_design.search.evaluate import TorchTrainer
 
@@ -34,7 +35,8 @@ def test_search_logs_every_epoch_where_no_bar_is_drawn(kept):
     assert res.output.count("seed 0 epoch 1/1: held-out") == 2  # one per trial
 
 
-def test_kept_checkpoint_feeds_excitation_and_fold(kept):
+def test_kept_checkpoint_feeds_excitation_and_fold(kept, monkeypatch):
+    monkeypatch.setattr(progress, "EVERY", 0)  # a line per batch and step, however quick
     tmp, _ = kept
     ck = tmp / "front" / "tiny-trial1.pt"  # SE r=16 everywhere, trained at 16x16
     res = run("excitation", "--checkpoint", ck, "--json")

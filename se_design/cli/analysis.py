@@ -121,9 +121,10 @@ def excitation(checkpoint: Checkpoint, data: Source = None,
     if ds is None:
         raise UserError(f"--data {data} has no test split; use --split val.")
     y = ds.y
+    if blocks:  # before the images run through the model
+        check_paths(ckpt.arch, blocks.split(","))
     stats, preds = collect(model, ckpt.arch, _images(ckpt, ds, data, dev), y)
     chosen = blocks.split(",") if blocks else plots.default_blocks(stats)
-    check_paths(ckpt.arch, chosen)
     acc = (preds.cpu() == y).double().mean().item()
     report = render.excitation_dict(ckpt, stats, split, len(y), acc)
     if out_dir:
