@@ -123,33 +123,10 @@ def export(out_file: Annotated[Path, typer.Option("--out", help="FILE.yaml, .yml
            checkpoint: Annotated[Path | None, typer.Option("--checkpoint", help="MODEL.pt whose trained weights go with it (alone: its own design).", show_default="none")] = None):
     """Write a design (a study's trial, a spec file, a zoo network or a checkpoint's) in the
     format --out's suffix names, with a checkpoint's trained weights."""
-    from se_design import checkpoint as ckpts
-    from se_design.cli.cost import resolve_arch
-    from se_design.export_formats import export_file, export_format, weights_for
-    from se_design.files import check_writable
+    from se_design import api
 
-    export_format(out_file)  # the format and the place, before anything is read or built
-    check_writable(out_file, "export")
-    given = [n for n, v in (("--study", study), ("--config", config), ("--arch", arch)) if v]
-    if len(given) > 1:
-        raise UserError(f"give one design, not {' and '.join(given)}.")
-    if (trial is not None or pick) and study is None:
-        raise UserError("--trial and --pick choose a trial of a study: add --study NAME.")
-    if not given and checkpoint is None:
-        raise UserError("give --study NAME with --pick or --trial, --config FILE, --arch NAME "
-                        "or --checkpoint MODEL.pt.")
-    ckpt = ckpts.load(checkpoint) if checkpoint else None
-    weights = (lambda spec: weights_for(ckpt, spec, checkpoint)) if ckpt else None
-    if study is not None:
-        from se_design.search import export as ex
-        from se_design.search.study import DEFAULT_STORAGE, load
-
-        url = storage or DEFAULT_STORAGE
-        lines = ex.export(load(study, url), url, trial, pick, out_file, weights)
-    else:
-        spec = resolve_arch(arch, config, *[None] * 5) if given else ckpt.arch
-        lines = [export_file(spec, out_file, weights and weights(spec))]
-    for line in lines:
+    for line in api.export(out_file, study=study, storage=storage, trial=trial, pick=pick,
+                           config=config, arch=arch, checkpoint=checkpoint):
         out.print(line, highlight=False, soft_wrap=True)
 
 

@@ -48,6 +48,9 @@ class TrialRecord:
     failed_because: str = ""
     calibration: bool = False  # stored by `se-design calibrate`
     worker: str = ""  # host:pid of the worker that ran it
+    # the budget constraints (> 0: over budget) as a user attr, which optuna-dashboard shows;
+    # Optuna 5 keeps trial.set_constraint's values where the dashboard (0.21) does not look
+    budget: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def of(cls, trial: optuna.trial.FrozenTrial | optuna.Trial) -> TrialRecord:

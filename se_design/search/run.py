@@ -91,7 +91,7 @@ def search(req: SearchRequest, console: Console) -> str:
         check_folder(req.keep_checkpoints)  # not after the first trial
     problem = load_space(req.space, req.overrides)
     queued = _queued(problem, req.enqueue, console)
-    name = req.study or problem.space.name + ("-cost" if req.cost_only else "")
+    name = study_name(req, problem)
     url = req.storage or DEFAULT_STORAGE
     if not req.cost_only:  # checked before anything is created: a failed start leaves nothing
         where = data_source(problem, req.data)
@@ -138,6 +138,11 @@ def search(req: SearchRequest, console: Console) -> str:
             f"{count[TrialState.PRUNED]} stopped early, {count[TrialState.FAIL]} failed.\n"
             f"Next: se-design report --study {name}"
             + (f" --storage {shown(url)}" if req.storage else ""))
+
+
+def study_name(req: SearchRequest, problem: Problem) -> str:
+    """--study, else the space's name (cost-only studies apart: their objectives differ)."""
+    return req.study or problem.space.name + ("-cost" if req.cost_only else "")
 
 
 def check_sampler(sampler: str) -> None:

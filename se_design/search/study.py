@@ -166,9 +166,11 @@ class Objective:
                   se_blocks=sum(len(u.ses) for gr in c.groups for _, u in gr.units))
         if trial.params in self.references:
             set_trial(trial, reference=REFERENCES[self.references.index(trial.params)])
+        violations = self.problem.violations(c.params, c.flops)
+        set_trial(trial, budget=violations)
         with warnings.catch_warnings():  # a retried trial inherits its design's constraints
             warnings.filterwarnings("ignore", "The constraint value is ignored")
-            for key, value in self.problem.violations(c.params, c.flops).items():
+            for key, value in violations.items():
                 trial.set_constraint(key, value)
         if "latency" in space.objectives:
             from se_design.latency import latency_ms
