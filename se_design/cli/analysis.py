@@ -132,7 +132,8 @@ def excitation(checkpoint: Checkpoint, data: Source = None,
         written = [plots.classes_grid(stats, chosen, ckpt.classes, out_dir / "excitation_classes.png",
                                       f"{ckpt.arch.name}, {split} split, {len(y)} images"),
                    plots.summary(stats, out_dir / "excitation_summary.png",
-                                 f"{ckpt.arch.name}, {split} split, {len(y)} images")]
+                                 f"{ckpt.arch.name}, {split} split, {len(y)} images",
+                                 len(y), len(ckpt.classes))]
     if as_json:
         print(json.dumps(report, indent=1))
         return
