@@ -30,14 +30,14 @@ def front(study: optuna.Study, table: list, knee, path: Path) -> Path:
     for ax, (i, name) in zip(axes[0], costs):
         base = _plain(record, table, name, i)
         x = lambda v, b=base: 100 * (v / b - 1)
-        _panel(ax, table, i, x, knee, name)
+        budget = record.space.get("budgets", {}).get(f"{name}_increase")
+        _panel(ax, table, i, x, knee, name, 100 * (budget or 0))
         if stopped and name in ("params", "flops"):
             recs = [TrialRecord.of(t) for t in stopped]
             acc = [rec.last_accuracy for rec in recs]
             ax.scatter([x(getattr(rec, name)) for rec, a in zip(recs, acc) if a is not None],
                        [a for a in acc if a is not None], c="tab:gray", alpha=0.4, s=22, marker="x",
                        label="stopped early (accuracy at its last rung)")
-        budget = record.space.get("budgets", {}).get(f"{name}_increase")
         if budget is not None:
             ax.axvline(100 * budget, c="tab:orange", ls="--", lw=1,
                        label=f"budget: +{100 * budget:g}% {COSTS[name]}")
@@ -56,11 +56,13 @@ def front(study: optuna.Study, table: list, knee, path: Path) -> Path:
     return path
 
 
-def _spread(table: list, i: int, x) -> dict[int, float]:
-    """Each row's x, designs of equal cost set side by side (1% of the axis apart) so
-    that none hides another."""
+def _spread(table: list, i: int, x, budget: float) -> dict[int, float]:
+    """Each row's x, designs of (nearly) equal cost set side by side, 1.2% of the axis
+    (to the budget line) apart, so that none hides another."""
     xs = {r.number: x(r.values[i]) for r in table}
-    step = 0.01 * ((max(xs.values()) - min(xs.values())) or 1)
+    span = max(max(xs.values()), budget) - min(min(xs.values()), 0) or 1
+    step = 0.012 * span
+    xs = {n: round(v / step) * step for n, v in xs.items()}  # closer than a step: one group
     out = {}
     for value in set(xs.values()):
         same = sorted(n for n, v in xs.items() if v == value)
@@ -68,8 +70,8 @@ def _spread(table: list, i: int, x) -> dict[int, float]:
     return out
 
 
-def _panel(ax, table: list, i: int, x, knee, name: str) -> None:
-    at = _spread(table, i, x)
+def _panel(ax, table: list, i: int, x, knee, name: str, budget: float) -> None:
+    at = _spread(table, i, x, budget)
     over = [r for r in table if not r.feasible]
     inside = [r for r in table if r.feasible and not r.front]
     front = sorted([r for r in table if r.front], key=lambda r: r.values[i])
@@ -105,6 +107,10 @@ def _panel(ax, table: list, i: int, x, knee, name: str) -> None:
     # so it crosses no other leader, and no label starting left of it lies above it; only
     # labels of points near the right edge end at their point, to stay inside the axes.
     labelled.sort(key=lambda p: p[0].values[i])
+    # room below the lowest interval for the label rows, so that no label covers a point
+    lows = [r.values[0] - (getattr(r, "accuracy_ci95", None) or 0) for r in table]
+    share, top = 0.1 + 0.07 * len(labelled), ax.get_ylim()[1]
+    ax.set_ylim(bottom=(min(lows) - share * top) / (1 - share))
     # The leader ends at the bottom of the point's interval, so it crosses no error bar.
     xs = list(at.values())
     right_edge = max(xs) - 0.3 * (max(xs) - min(xs))
