@@ -68,3 +68,19 @@ def test_search_data_takes_kind_colon_dir(tmp_path):
     res = run("search", "--space", write_space(tmp_path), "--data", f"cifar10:{tmp_path}",
               "--storage", f"sqlite:///{tmp_path}/s.db")
     assert res.exit_code == 2 and "no CIFAR-10 batches" in res.output  # read as CIFAR-10
+
+
+def test_diverged_training_is_one_sentence(tmp_path, monkeypatch):
+    """`train --lr 1e6` diverges mid-run (the loss becomes nan): one sentence, no file."""
+    from se_design.analysis import training
+    from se_design.train_config import Diverged
+
+    def diverges(*args, **kwargs):
+        raise Diverged("the training loss became nan at epoch 1, step 2.")
+
+    monkeypatch.setattr(training, "train_checkpoint", diverges)
+    res = run("train", "--arch", "se_cifar_resnet20", "--data", "digits", "--lr", "1e6",
+              "--out", tmp_path / "m.pt")
+    text = " ".join(res.output.split())
+    assert res.exit_code == 2 and "error: training diverged" in text and "lower --lr" in text
+    assert not (tmp_path / "m.pt").exists()
