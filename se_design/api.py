@@ -85,7 +85,8 @@ class Rows(list):
             import pandas as pd
         except ImportError:
             raise UserError("to_pandas needs pandas: pip install pandas.") from None
-        return pd.DataFrame([asdict(r) | dict(zip(self.objectives, r.values)) for r in self])
+        # the row's own fields win: its params and flops stay integers
+        return pd.DataFrame([dict(zip(self.objectives, r.values)) | asdict(r) for r in self])
 
 
 def report_rows(study: str, storage: str | None = None) -> Rows:
