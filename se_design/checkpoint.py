@@ -52,8 +52,10 @@ def _plain(data: dict) -> dict:
 def load(path: str | Path) -> Checkpoint:
     """Read and check a checkpoint: any problem is one sentence (UserError)."""
     path = Path(path)
+    if path.is_dir():
+        raise UserError(f"checkpoint '{path}' is a folder, not a file (MODEL.pt).")
     if not path.is_file():
-        raise UserError(f"checkpoint {str(path)!r} does not exist.")
+        raise UserError(f"checkpoint '{path}' does not exist.")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - a corrupt or foreign file raises many kinds

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from se_design.errors import UserError
 from se_design.files import write_text, writing
-from se_design.spec import Arch, save_config
+from se_design.spec import Arch, dumps, to_dict
 
 SUFFIXES = (".yaml", ".yml", ".json", ".py", ".onnx")
 
@@ -21,12 +21,14 @@ def export_format(path: str | Path) -> str:
     return suffix
 
 
-def export_file(arch: Arch, path: str | Path, state_dict: dict | None = None) -> str:
+def export_file(arch: Arch, path: str | Path, state_dict: dict | None = None,
+                origin: str | None = None) -> str:
     """Write `arch` in the format of `path`'s suffix; return one sentence saying what was
     written. .yaml/.yml/.json: the spec (se_design.spec.save_config); .py: a PyTorch file
     needing only torch (se_design.pyfile); .onnx: the model with its weights, checked with
     ONNX Runtime. A state_dict given with a spec or .py goes beside it as PATH with suffix
-    .pt (`model.load_state_dict(torch.load(...))` reads it)."""
+    .pt (`model.load_state_dict(torch.load(...))` reads it). `origin` (where the design
+    came from) heads a YAML spec as a comment."""
     suffix, path = export_format(path), Path(path)
     if suffix == ".onnx":
         from se_design.onnx_export import to_onnx
@@ -40,12 +42,26 @@ def export_file(arch: Arch, path: str | Path, state_dict: dict | None = None) ->
         write_text(path, to_python(arch), "PyTorch file")
         what = "a PyTorch file that needs only torch"
     else:
-        save_config(arch, path)
+        fmt = "json" if suffix == ".json" else "yaml"
+        comment = f"# {origin}\n" if origin and fmt == "yaml" else ""
+        write_text(path, comment + dumps(arch, fmt), "config file")
         what = "its spec"
     if state_dict is None:
         return f"wrote {arch.name} to '{path}' ({what})."
     weights = _save_weights(state_dict, path.with_suffix(".pt"))
     return f"wrote {arch.name} to '{path}' ({what}) and its weights to '{weights}'."
+
+
+def weights_for(ckpt, arch: Arch, path: str | Path) -> dict:
+    """The weights of checkpoint `ckpt` (read from `path`) for `arch`: only if it holds the
+    same network (names aside), else one sentence."""
+    def body(a: Arch) -> dict:
+        return {k: v for k, v in to_dict(a).items() if k != "name"}
+
+    if body(ckpt.arch) != body(arch):
+        raise UserError(f"checkpoint '{path}' holds {ckpt.arch.name}, which is not the design "
+                        f"exported ({arch.name}): its weights would not fit.")
+    return ckpt.state
 
 
 def _save_weights(state_dict: dict, path: Path) -> Path:

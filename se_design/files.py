@@ -4,6 +4,7 @@ binary file, a read-only or odd location (/proc) is one sentence naming the path
 from __future__ import annotations
 
 import json
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -60,6 +61,35 @@ def writing(path: str | Path, what: str = "file"):
         yield path
     except OSError as err:
         raise UserError(f"cannot write {what} '{path}': {_reason(err)}.") from None
+
+
+def check_writable(path: str | Path, what: str = "file") -> Path:
+    """Check, before any work, that `path` can be written (its missing folders made later by
+    `writing`): not a folder, under a folder (or where one can be made), in a place that
+    takes files (not /proc, not read-only). Leaves nothing behind."""
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"cannot write {what} '{path}': it is a folder.")
+    check_folder(path.parent, f"cannot write {what} '{path}'")
+    return path
+
+
+def check_folder(path: str | Path, failure: str | None = None) -> Path:
+    """Check, before any work, that files can be written in folder `path` (existing, or to be
+    made under its nearest existing ancestor); a file there, /proc or a read-only place is
+    one sentence. Nothing is created."""
+    path = Path(path)
+    ancestor = next(p for p in (path, *path.parents) if p.exists() or p == Path(p.anchor))
+    if not ancestor.is_dir():
+        raise UserError(f"'{ancestor}' is a file, but a folder is needed there.")
+    try:  # a probe file: the only sure test (root passes os.access checks /proc refuses)
+        with tempfile.TemporaryFile(dir=ancestor):
+            pass
+    except OSError as err:
+        failure = failure or (f"cannot write in folder '{path}'" if ancestor == path
+                              else f"cannot create folder '{path}'")
+        raise UserError(f"{failure}: {_reason(err)}.") from None
+    return path
 
 
 created: list[Path] = []  # folders this command made; the CLI names them (never silently)

@@ -121,7 +121,8 @@ def front_table(front) -> Fitted:
     for r in sorted((r for r in front.rows if r.front or r.reference or r is best),
                     key=lambda r: r.values[1]):
         ci = r.accuracy_ci95 if r.model_mean is None else None  # the model's is beside it
-        cells = [str(r.number), r.design, f"{r.values[0]:.3f}" + (f"±{ci:.3f}" if ci else "")
+        benefit = f"{r.values[0]:.3f}" if trained else f"{r.values[0]:.0f}"  # a count of blocks
+        cells = [str(r.number), r.design, benefit + (f"±{ci:.3f}" if ci else "")
                  + "!" * r.unstable]  # noise_lines says why
         if modelled:
             cells.append("-" if r.model_mean is None else f"{r.model_mean:.3f}±{r.estimate_ci95:.3f}")

@@ -93,6 +93,9 @@ def explain(err: ValidationError) -> str:
     if e["type"] == "missing":
         return f"the architecture spec is missing the required field {where!r}."
     msg = e["msg"].removeprefix("Value error, ").rstrip(".")
+    if e["type"] in ("tuple_type", "list_type"):  # pydantic's word for our YAML lists
+        msg = "expected a list" + (" (nothing is there: is the file cut short?)"
+                                   if e["input"] is None else f", not {e['input']!r}")
     return f"bad value at {where!r} in the architecture spec: {msg}."
 
 

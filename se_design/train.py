@@ -13,13 +13,12 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch import nn
 
 from se_design.build import init_gates
 from se_design.data import Dataset
 from se_design.errors import UserError
+from se_design.progress import bar as progress_bar
 from se_design.train_config import Diverged, TrainConfig
 
 EVAL_BATCH = 1024
@@ -80,7 +79,7 @@ def train(model: nn.Module, train: Dataset, val: Dataset, cfg: TrainConfig,
     sched = _schedule(opt, cfg, steps * cfg.epochs)
 
     history, train_seconds = [], 0.0
-    with _progress(progress) as bar:
+    with progress_bar(progress) as bar:
         task = bar.add_task("training", total=steps * cfg.epochs)
         for epoch in range(1, cfg.epochs + 1):
             t = time.perf_counter()
@@ -154,9 +153,3 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, fmt: torch.memo
         correct += (out.argmax(1) == y[i:i + EVAL_BATCH]).sum()
     return correct.item() / len(x)
 
-
-def _progress(enabled: bool) -> Progress:
-    """A rich bar on stderr, so stdout stays clean for machine-readable output."""
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeRemainingColumn(), console=Console(stderr=True), transient=True,
-                    disable=not enabled)

@@ -3,6 +3,7 @@ cost-only search) never imports torch."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from se_design.errors import UserError
@@ -35,7 +36,8 @@ class TrainConfig:
         checks = [
             (self.epochs >= 1, f"epochs must be >= 1, not {self.epochs}."),
             (self.batch_size >= 1, f"batch size must be >= 1, not {self.batch_size}."),
-            (self.lr > 0, f"learning rate must be positive, not {self.lr}."),
+            (math.isfinite(self.lr) and self.lr > 0,
+             f"learning rate must be a positive number, not {self.lr}."),
             (self.momentum > 0 or not self.nesterov, "Nesterov momentum needs momentum > 0."),
             (0 <= self.label_smoothing < 1,
              f"label smoothing must be in [0, 1), not {self.label_smoothing}."),

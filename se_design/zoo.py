@@ -16,11 +16,13 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable
 from functools import partial
-from math import ceil, log
+from math import ceil, inf, log
+from pathlib import Path
 
 from pydantic import ValidationError
 
 from se_design import zoo_paper
+from se_design.errors import UserError
 from se_design.se import PRESETS, make_divisible
 from se_design.spec import (
     SE,
@@ -35,6 +37,8 @@ from se_design.spec import (
     SpecError,
     Stage,
     explain,
+    load_config,
+    override,
 )
 
 _ch = zoo_paper.scaled  # c * width, a multiple of 8 (at least 8) unless width is 1
@@ -265,8 +269,8 @@ def get_arch(name: str, r: int | None = None, **kwargs) -> Arch:
         other = f"se_{name}" if base not in PUBLISHED_SE else base
         raise SpecError(f"{name} has no SE blocks, so r does not apply; use {other}.")
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
-    if kwargs.get("width", 1.0) <= 0:
-        raise SpecError(f"width multiplier must be positive, not {kwargs['width']}.")
+    if not 0 < kwargs.get("width", 1.0) < inf:  # nan fails both comparisons
+        raise SpecError(f"width multiplier must be a positive number, not {kwargs['width']}.")
     if "stride_at" in kwargs and not base.startswith("res"):
         raise SpecError(f"stride_at applies to ResNet/ResNeXt bottlenecks, not {base}.")
     if r is not None and (not isinstance(r, int) or r < 1):
@@ -279,3 +283,17 @@ def get_arch(name: str, r: int | None = None, **kwargs) -> Arch:
         return ZOO[base](name=name, se=se, **kwargs)
     except ValidationError as err:
         raise SpecError(explain(err)) from None
+
+
+def resolve_arch(arch: str | None, config: Path | None, r: int | None, resolution: int | None,
+                 num_classes: int | None, width: float | None, stride_at: str | None) -> Arch:
+    """The spec a command's --arch (a zoo name with its options) or --config (a spec file,
+    whose resolution and classes may be overridden) asks for."""
+    if (arch is None) == (config is None):
+        raise UserError("give either --arch NAME or --config FILE.")
+    if arch is not None:
+        return get_arch(arch, r=r, resolution=resolution, num_classes=num_classes, width=width,
+                        stride_at=stride_at)
+    if (r, width, stride_at) != (None, None, None):
+        raise UserError("--r, --width and --stride-at apply to --arch; edit the config instead.")
+    return override(load_config(config), resolution=resolution, num_classes=num_classes)

@@ -7,6 +7,7 @@ import pytest
 from conftest import run, write_space
 from PIL import Image
 
+from se_design import build_model, checkpoint
 from se_design.search.space import load_space
 from se_design.search.storage import open_storage
 from se_design.search.study import prepare
@@ -34,6 +35,14 @@ def d(tmp_path_factory):
     for cls in ("seven",):  # an image folder with one class
         (d / "oneclass" / cls).mkdir(parents=True)
         Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(d / "oneclass" / cls / "a.png")
+    (d / "dir.pt").mkdir()
+    (d / "cut.yaml").write_text("name: cut\nstages:\n- name: stage1\n  blocks:\n")
+    for name in ("se_cifar_resnet20", "cifar_resnet20"):  # untrained: only checks need them
+        arch = get_arch(name)
+        checkpoint.save(checkpoint.Checkpoint(
+            arch, build_model(arch).state_dict(), [0.0] * 3, [1.0] * 3, [str(k) for k in range(10)],
+            {"data": {"source": "digits", "val_fraction": 0.2, "split_seed": 0}}),
+            d / f"{name}.pt")
     (d / "junk").mkdir()
     (d / "junk" / "readme.txt").write_text("no images, no batches")
     db = f"sqlite:///{d}/s.db"
@@ -49,6 +58,7 @@ def d(tmp_path_factory):
 
 S = ["search", "--space", "{d}/space.yaml", "--storage", "sqlite:///{d}/s.db"]
 DB = ["--storage", "sqlite:///{d}/s.db"]
+TRAIN = ["--arch", "se_cifar_resnet20", "--data", "digits", "--out", "{d}/m.pt"]
 CASES = {
     # files given as options
     "binary --config": (["cost", "--config", "{d}/binary.yaml"], ["binary.yaml", "not a text file"]),
@@ -120,6 +130,57 @@ CASES = {
     "export: unknown pick": (["export", "--study", "empty", *DB, "--trial", "0", "--pick",
                               "knee", "--out", "{d}/k.yaml"], ["either --trial"]),
     "unknown study": (["report", "--study", "nope", *DB], ["no study named 'nope'", "empty"]),
+    # numbers: nan, inf and out-of-range refused in one sentence before any work (issue 21)
+    "cost --width nan": (["cost", "--arch", "se_resnet50", "--width", "nan"],
+                         ["width multiplier", "not nan"]),
+    "cost --width inf": (["cost", "--arch", "se_resnet50", "--width", "inf"],
+                         ["width multiplier", "not inf"]),
+    "train --lr inf": (["train", *TRAIN, "--lr", "inf"], ["learning rate", "not inf"]),
+    "search --seed -1": ([*S, "--seed", "-1"], ["--seed", "greater than or equal to 0"]),
+    "search --timeout nan": ([*S, "--timeout", "nan"], ["--timeout must be a positive", "nan"]),
+    "search --study ''": ([*S, "--study", ""], ["--study must name a study"]),
+    "calibrate --seed -5": (["calibrate", "--space", "{d}/space.yaml", *DB, "--seed", "-5"],
+                            ["--seed", "greater than or equal to 0"]),
+    "calibrate --study ''": (["calibrate", "--space", "{d}/space.yaml", *DB, "--study", ""],
+                             ["--study must name a study"]),
+    "fold --max-drop nan": (["fold", "--checkpoint", "{d}/se_cifar_resnet20.pt", "--max-drop",
+                             "nan"], ["--max-drop must be", "not nan"]),
+    "fold --max-drop -1": (["fold", "--checkpoint", "{d}/se_cifar_resnet20.pt", "--max-drop",
+                            "-1"], ["--max-drop must be", ">= 0"]),
+    # outputs checked before any work
+    "train --out a folder": (["train", "--arch", "se_cifar_resnet20", "--data", "digits",
+                              "--out", "{d}/dir.pt"], ["dir.pt", "it is a folder"]),
+    "train --out /proc": (["train", "--arch", "se_cifar_resnet20", "--data", "digits",
+                           "--out", "/proc/t13.pt"], ["cannot write checkpoint '/proc/t13.pt'"]),
+    "search --keep-checkpoints /proc": ([*S, "--keep-checkpoints", "/proc/ck"],
+                                        ["cannot create folder '/proc/ck'"]),
+    "fold --export x.txt": (["fold", "--checkpoint", "{d}/se_cifar_resnet20.pt", "--export",
+                             "{d}/x.txt"], ["--export", "x.txt", "must end in .yaml"]),
+    "fold --export /proc": (["fold", "--checkpoint", "{d}/se_cifar_resnet20.pt", "--export",
+                             "/proc/f.yaml"], ["cannot write config file '/proc/f.yaml'"]),
+    "excitation --out-dir /proc": (["excitation", "--checkpoint", "{d}/se_cifar_resnet20.pt",
+                                    "--out-dir", "/proc/ex"], ["cannot create folder"]),
+    # export: one design, its format and place checked before the study is read
+    "export two designs": (["export", "--arch", "resnet18", "--config", "{d}/arch.yaml", "--out",
+                            "{d}/e.py"], ["give one design", "--config and --arch"]),
+    "export --pick without --study": (["export", "--pick", "knee", "--out", "{d}/e.py"],
+                                      ["add --study NAME"]),
+    "export no design": (["export", "--out", "{d}/e.py"], ["give --study NAME"]),
+    "export --out x.txt first": (["export", "--study", "nope", *DB, "--pick", "knee", "--out",
+                                  "{d}/e.txt"], ["export format", "e.txt"]),
+    "export --out /proc first": (["export", "--study", "nope", *DB, "--pick", "knee", "--out",
+                                  "/proc/e.py"], ["cannot write export '/proc/e.py'"]),
+    "export --checkpoint a folder": (["export", "--checkpoint", "{d}/dir.pt", "--out",
+                                      "{d}/e.py"], ["is a folder, not a file"]),
+    # fold and its messages
+    "fold --blocks twice": (["fold", "--checkpoint", "{d}/se_cifar_resnet20.pt", "--blocks",
+                             "stage1.0,stage1.0"], ["stage1.0 twice"]),
+    "fold without SE": (["fold", "--checkpoint", "{d}/cifar_resnet20.pt"],
+                        ["has no SE blocks", "nothing to fold"]),
+    "--checkpoint a folder": (["excitation", "--checkpoint", "{d}/dir.pt"],
+                              ["dir.pt' is a folder, not a file"]),
+    "truncated YAML": (["cost", "--config", "{d}/cut.yaml"],
+                       ["stages[0].blocks", "expected a list", "cut short"]),
 }
 
 

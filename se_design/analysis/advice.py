@@ -14,6 +14,7 @@ from se_design.analysis.excitation import BlockStats
 from se_design.analysis.fold import fold
 from se_design.analysis.training import predictions
 from se_design.cost import cost
+from se_design.progress import counted
 from se_design.spec import Arch
 
 
@@ -51,14 +52,16 @@ def steps(arch: Arch, model: nn.Module, order: list[BlockStats], x: torch.Tensor
     base = (predictions(model, x) == y).tolist()
     before = cost(arch, convention)
     out = []
-    for k in range(1, len(order) + 1):
-        folded_arch, folded = fold(arch, model, order[:k])
-        right = (predictions(folded, x) == y).tolist()
-        change, half = intervals.paired_difference(base, right)
-        after = cost(folded_arch, convention)
-        out.append(Step([s.block for s in order[:k]], before.params - after.params,
-                        before.flops - after.flops, after.se_params, sum(right) / len(right),
-                        change, half, folded_arch))
+    with counted("fold: steps", len(order)) as tick:
+        for k in range(1, len(order) + 1):
+            folded_arch, folded = fold(arch, model, order[:k])
+            right = (predictions(folded, x) == y).tolist()
+            change, half = intervals.paired_difference(base, right)
+            after = cost(folded_arch, convention)
+            out.append(Step([s.block for s in order[:k]], before.params - after.params,
+                            before.flops - after.flops, after.se_params, sum(right) / len(right),
+                            change, half, folded_arch))
+            tick(f"({order[k - 1].block})")
     return sum(base) / len(base), out
 
 

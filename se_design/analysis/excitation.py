@@ -20,6 +20,7 @@ from se_design.build import Scale
 from se_design.cost import cost
 from se_design.edit import se_blocks
 from se_design.errors import UserError
+from se_design.progress import counted
 from se_design.spec import Arch
 
 LOW, HIGH = 0.05, 0.95  # a gate value below LOW or above HIGH counts as saturated
@@ -145,9 +146,11 @@ def collect(model: nn.Module, arch: Arch, x: torch.Tensor, y: torch.Tensor,
                          "se_params": params}))
     try:
         preds = []
-        for i in range(0, len(x), batch):
-            label["y"] = y[i:i + batch].to(x.device)
-            preds.append(predictions(model, x[i:i + batch]))
+        with counted("excitation: batches", -(-len(x) // batch)) as tick:
+            for i in range(0, len(x), batch):
+                label["y"] = y[i:i + batch].to(x.device)
+                preds.append(predictions(model, x[i:i + batch]))
+                tick()
     finally:
         for h in hooks:
             h.remove()

@@ -9,6 +9,10 @@ import numpy as np
 from se_design.analysis.excitation import HIGH, LOW, BlockStats
 
 CHANNELS = 50  # the paper plots 50 uniformly sampled channels
+# tab10 with its cyan, which reads as the blue of class 0, replaced by black (the thin
+# solid line; "all images" is thick and dashed)
+CLASS_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+                "#7f7f7f", "#bcbd22", "#000000"]
 
 
 def default_blocks(stats: list[BlockStats]) -> list[str]:
@@ -39,16 +43,17 @@ def classes_grid(stats: list[BlockStats], blocks: list[str], classes: list[str],
     rows = -(-len(blocks) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(6.5 * cols, 3.2 * rows), squeeze=False,
                              sharey=True)
-    colors = plt.get_cmap("tab10" if len(classes) <= 10 else "viridis")
+    colors = plt.get_cmap("viridis")
     for ax, block in zip(axes.flat, blocks):
         s = by[block]
         idx = np.unique(np.linspace(0, s.channels - 1, min(CHANNELS, s.channels)).round()).astype(int)
-        # drawn last (zorder) and dashed: the classes' lines would hide it
-        ax.plot(idx, s.channel_mean[idx], color="k", lw=1.6, ls="--", zorder=3,
-                label="all images")
+        # drawn last (zorder), thick and dashed: the classes' lines would hide it
+        ax.plot(idx, s.channel_mean[idx], color="k", lw=2.2, ls=(0, (4, 2)), zorder=3,
+                alpha=0.6, label="all images")
         for k, name in enumerate(classes):
             ax.plot(idx, s.class_mean[k, idx], lw=1, alpha=0.85,
-                    color=colors(k if len(classes) <= 10 else k / max(1, len(classes) - 1)),
+                    color=CLASS_COLORS[k] if len(classes) <= 10
+                    else colors(k / max(1, len(classes) - 1)),
                     label=name)
         ax.set_title(f"{block}: class-specificity {s.specificity:.2f}, "
                      f"{s.saturated_high:.0%} of gates > {HIGH}", fontsize=9)
@@ -69,8 +74,10 @@ def classes_grid(stats: list[BlockStats], blocks: list[str], classes: list[str],
     return path
 
 
-def summary(stats: list[BlockStats], path: Path, title: str) -> Path:
-    """Class-specificity, saturation and mean gate by block depth; SE params per block."""
+def summary(stats: list[BlockStats], path: Path, title: str, images: int,
+            classes: int) -> Path:
+    """Class-specificity (with what a class-blind gate scores by chance, (K-1)/(N-1) for K
+    classes and N images), saturation and mean gate by block depth; SE params per block."""
     plt = _pyplot()
     x = np.arange(len(stats))
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(max(6.5, 0.55 * len(stats) + 2), 5.6),
@@ -82,10 +89,14 @@ def summary(stats: list[BlockStats], path: Path, title: str) -> Path:
     top.plot(x, [s.saturated_low for s in stats], "v--", mfc="none",
              label=f"share of gates < {LOW}")
     top.plot(x, [s.mean for s in stats], "d:", color="grey", label="mean gate")
+    chance = (classes - 1) / (images - 1)
+    top.axhline(chance, color="tab:blue", lw=0.8, ls=(0, (1, 2)),
+                label=f"class-specificity by chance, (K-1)/(N-1) = {chance:.3f}")
     top.set_ylim(-0.02, 1.02)
-    top.set_ylabel("share / value")
+    top.set_ylabel("class-specificity,\nshare of gates, mean gate", fontsize=9)
     top.grid(alpha=0.3)
-    top.legend(fontsize=8, ncol=2)
+    top.legend(fontsize=8, ncol=2, loc="lower center", bbox_to_anchor=(0.5, 1.0),
+               frameon=False)  # above the axes: it covers no point
     params = [s.se_params for s in stats]
     bars = bottom.bar(x, params, color="tab:purple", alpha=0.7)
     bottom.bar_label(bars, labels=[f"{p:,}" for p in params], fontsize=7)

@@ -19,9 +19,13 @@ class Splits:
     test: Dataset | None  # the source's test set, where it has one
 
 
-def load(text: str, val_fraction: float, split_seed: int) -> Splits:
+def load(text: str, val_fraction: float, split_seed: int, size: int | None = None) -> Splits:
+    """The splits of --data; `size`: resized to size x size (a search proxy's data.size), as
+    the search's proxy data are, so a kept proxy checkpoint sees what it was trained on."""
     kind, path = parse(text)
-    train, test = load_data(kind, path)
+    train, test = load_data(kind, path, size) if size else load_data(kind, path)
+    if size:
+        train, test = train.resized(size), test if test is None else test.resized(size)
     fit, val = holdout(train, val_fraction, split_seed)
     return Splits(fit, val, test)
 

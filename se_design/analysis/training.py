@@ -31,7 +31,8 @@ def summary(values: list[float], n_images: int) -> dict:
     """Mean and 95% interval: over seeds when there are several, else over the images."""
     if len(values) > 1:
         mean, half = intervals.over_seeds(values)
-        low, high, over = mean - half, mean + half, "seeds (t)"
+        # an accuracy lies in [0, 1]; the t interval of two seeds can reach past it
+        low, high, over = max(0.0, mean - half), min(1.0, mean + half), "seeds (t)"
     else:
         mean = values[0]
         (low, high), over = intervals.over_images(mean, n_images), "images (Wilson)"

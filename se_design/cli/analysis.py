@@ -35,14 +35,17 @@ def train(config: Config = None,
     from se_design.analysis.render import interval_line
     from se_design.analysis.training import train_checkpoint
     from se_design.device import pick_device
+    from se_design.files import check_writable
     from se_design.spec import load_config
     from se_design.train import TrainConfig
+    from se_design.train_config import Diverged
     from se_design.zoo import get_arch
 
     if (arch is None) == (config is None):
         raise UserError("give either --arch NAME or --config FILE.")
     if out_file.suffix != ".pt":
         raise UserError(f"--out {str(out_file)!r} must end in .pt.")
+    check_writable(out_file, "checkpoint")  # before training, not after
     cfg = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size)
     dev = pick_device(device)
     spec = load_config(config) if config else None  # a bad config fails before data loads
@@ -54,9 +57,12 @@ def train(config: Config = None,
     out.print(f"training {spec.name} on {data}: {len(splits.fit)} images, {len(splits.val)} held "
               f"out, {epochs} epochs, seeds {seed}..{seed + seeds - 1}, {dev}", highlight=False)
     record = {"source": data, "val_fraction": val_fraction, "split_seed": seed}
-    ckpt = train_checkpoint(spec, splits, cfg, list(range(seed, seed + seeds)), dev, record,
-                            log=lambda line: out.print(line, highlight=False),
-                            keep=lambda c: checkpoint.save(c, out_file))
+    try:
+        ckpt = train_checkpoint(spec, splits, cfg, list(range(seed, seed + seeds)), dev, record,
+                                log=lambda line: out.print(line, highlight=False),
+                                keep=lambda c: checkpoint.save(c, out_file))
+    except Diverged as e:
+        raise UserError(f"training diverged ({str(e).rstrip('.')}): lower --lr.") from None
     t = ckpt.training
     out.print(interval_line(t["held_out_accuracy"], "held-out accuracy"), highlight=False)
     out.print(interval_line(t["test_accuracy"], "test accuracy"), highlight=False)
@@ -74,7 +80,8 @@ def _open(checkpoint: Path, data: str | None, device: str):
     data = data or record.get("source")
     if data is None:
         raise UserError(f"'{checkpoint}' does not record its data: give --data.")
-    splits = source.load(data, record.get("val_fraction", 0.2), record.get("split_seed", 0))
+    splits = source.load(data, record.get("val_fraction", 0.2), record.get("split_seed", 0),
+                         record.get("size"))
     dev = pick_device(device)
     return ckpt, ckpt.model().to(dev), splits, data, dev
 
@@ -88,6 +95,11 @@ def _images(ckpt, ds, data: str, dev: str):
     return source.normalized(ds, ckpt.mean, ckpt.std, dev)
 
 
+def _spec_suffix(path: Path, option: str) -> None:
+    if path.suffix.lower() not in (".yaml", ".yml", ".json"):
+        raise UserError(f"{option} '{path}' must end in .yaml, .yml or .json.")
+
+
 def excitation(checkpoint: Checkpoint, data: Source = None,
                split: Annotated[str, typer.Option("--split", help="val (held out of training) | test.")] = "val",
                blocks: Annotated[str | None, typer.Option("--blocks", help="Blocks to plot, e.g. stage1.0,stage3.2.", show_default="the first of each stage and the last")] = None,
@@ -98,18 +110,21 @@ def excitation(checkpoint: Checkpoint, data: Source = None,
     from se_design.analysis import plots, render
     from se_design.analysis.excitation import collect
     from se_design.edit import check_paths
-    from se_design.files import write_text
+    from se_design.files import check_folder, write_text
 
     if split not in ("val", "test"):
         raise UserError(f"--split must be val or test, not {split!r}.")
+    if out_dir:
+        check_folder(out_dir)  # before the images run through the model
     ckpt, model, splits, data, dev = _open(checkpoint, data, device)
     ds = splits.val if split == "val" else splits.test
     if ds is None:
         raise UserError(f"--data {data} has no test split; use --split val.")
     y = ds.y
+    if blocks:  # before the images run through the model
+        check_paths(ckpt.arch, blocks.split(","))
     stats, preds = collect(model, ckpt.arch, _images(ckpt, ds, data, dev), y)
     chosen = blocks.split(",") if blocks else plots.default_blocks(stats)
-    check_paths(ckpt.arch, chosen)
     acc = (preds.cpu() == y).double().mean().item()
     report = render.excitation_dict(ckpt, stats, split, len(y), acc)
     if out_dir:
@@ -117,7 +132,8 @@ def excitation(checkpoint: Checkpoint, data: Source = None,
         written = [plots.classes_grid(stats, chosen, ckpt.classes, out_dir / "excitation_classes.png",
                                       f"{ckpt.arch.name}, {split} split, {len(y)} images"),
                    plots.summary(stats, out_dir / "excitation_summary.png",
-                                 f"{ckpt.arch.name}, {split} split, {len(y)} images")]
+                                 f"{ckpt.arch.name}, {split} split, {len(y)} images",
+                                 len(y), len(ckpt.classes))]
     if as_json:
         print(json.dumps(report, indent=1))
         return
@@ -135,22 +151,35 @@ def fold(checkpoint: Checkpoint, data: Source = None,
          export: Annotated[Path | None, typer.Option("--export", help="Write the spec without the chosen SE blocks (.yaml/.json).")] = None,
          as_json: Annotated[bool, flag("--json", "Machine-readable output.")] = False):
     """Fold the weakest SE blocks into constant scales, measure accuracy without retraining."""
+    import math
+
     from se_design.analysis import advice, render
     from se_design.analysis.excitation import collect
     from se_design.analysis.fold import why_not
-    from se_design.edit import check_paths
+    from se_design.edit import check_paths, se_blocks
+    from se_design.files import check_writable
     from se_design.spec import save_config
 
+    if not (math.isfinite(max_drop) and max_drop >= 0):
+        raise UserError(f"--max-drop must be a number of accuracy points >= 0, not {max_drop}.")
+    if export:  # before the fold runs, not after
+        _spec_suffix(export, "--export")
+        check_writable(export, "config file")
+    names = blocks.split(",") if blocks else []
+    twice = next((b for i, b in enumerate(names) if b in names[:i]), None)
+    if twice:
+        raise UserError(f"--blocks names {twice} twice; each SE block can be folded once.")
     # means and ranking from the held-out split; accuracy on the test split where there is one
     ckpt, model, splits, data, dev = _open(checkpoint, data, device)
+    if not se_blocks(ckpt.arch):
+        raise UserError(f"{ckpt.arch.name} has no SE blocks: there is nothing to fold.")
+    check_paths(ckpt.arch, names)
     stats, _ = collect(model, ckpt.arch, _images(ckpt, splits.val, data, dev), splits.val.y)
     split = "val" if splits.test is None else "test"
     ds = splits.val if splits.test is None else splits.test
     x, y = _images(ckpt, ds, data, dev), ds.y
     refused = {s.block: why for s in stats if (why := why_not(model, s))}
-    if blocks:
-        names = blocks.split(",")
-        check_paths(ckpt.arch, names)
+    if names:
         order = [next(s for s in stats if s.block == b) for b in names]
         if any(b in refused for b in names):
             raise UserError(refused[next(b for b in names if b in refused)])

@@ -12,22 +12,8 @@ import typer
 from se_design import render
 from se_design.cli.common import Config, Json, flag, out
 from se_design.cost import cost as compute_cost
-from se_design.errors import UserError
 from se_design.files import write_text
-from se_design.spec import Arch, load_config, override
-from se_design.zoo import get_arch, names
-
-
-def resolve_arch(arch: str | None, config: Path | None, r: int | None, resolution: int | None,
-                 num_classes: int | None, width: float | None, stride_at: str | None) -> Arch:
-    if (arch is None) == (config is None):
-        raise UserError("give either --arch NAME or --config FILE.")
-    if arch is not None:
-        return get_arch(arch, r=r, resolution=resolution, num_classes=num_classes, width=width,
-                        stride_at=stride_at)
-    if (r, width, stride_at) != (None, None, None):
-        raise UserError("--r, --width and --stride-at apply to --arch; edit the config instead.")
-    return override(load_config(config), resolution=resolution, num_classes=num_classes)
+from se_design.zoo import get_arch, names, resolve_arch
 
 
 def cost(arch: Annotated[str | None, typer.Option(

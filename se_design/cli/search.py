@@ -12,6 +12,7 @@ import typer
 from se_design import render
 from se_design.cli.common import (
     SPACES,
+    Config,
     Epochs,
     Json,
     MaxTrain,
@@ -68,7 +69,7 @@ def search(
         epochs=epochs, max_train=max_train, seeds=seeds, split_seed=seed, train_seed=seed,
         sampler_seed=seed, heartbeat=heartbeat, workers=workers, enqueue=list(enqueue),
         keep_checkpoints=keep_checkpoints, budget_epochs=budget_epochs)
-    out.print(run.search(req, out), highlight=False, soft_wrap=True)
+    out.print(run.search(req, out), highlight=False)  # wrapped at the terminal's width
 
 
 def _frontier(space: Path, as_json: bool) -> None:
@@ -114,16 +115,20 @@ def report(study: StudyName, storage: Storage = None,
     out.print("wrote " + ", ".join(map(str, paths)))
 
 
-def export(study: StudyName, storage: Storage = None,
+def export(out_file: Annotated[Path, typer.Option("--out", help="FILE.yaml, .yml, .json (the spec), .py (a PyTorch file needing only torch) or .onnx.")],
+           study: Annotated[str | None, typer.Option("--study", help="Study to export a trial of (as printed by search).", show_default="none")] = None,
+           storage: Storage = None,
            trial: Annotated[int | None, typer.Option("--trial", help="Trial number (see report).", show_default="none")] = None,
            pick: Annotated[str | None, typer.Option("--pick", help="knee | best-under-budget.", show_default="none")] = None,
-           out_file: Annotated[Path, typer.Option("--out", help="FILE.yaml or FILE.json")] = ...):
-    """Write the chosen trial's target architecture as a config file."""
-    from se_design.search import export as ex
-    from se_design.search.study import DEFAULT_STORAGE, load
+           config: Config = None,
+           arch: Annotated[str | None, typer.Option("--arch", "-a", help="Zoo name (see `se-design archs`).", show_default="none")] = None,
+           checkpoint: Annotated[Path | None, typer.Option("--checkpoint", help="MODEL.pt whose trained weights go with it (alone: its own design).", show_default="none")] = None):
+    """Write a design (a study's trial, a spec file, a zoo network or a checkpoint's) in the
+    format --out's suffix names, with a checkpoint's trained weights."""
+    from se_design import api
 
-    url = storage or DEFAULT_STORAGE
-    for line in ex.export(load(study, url), url, trial, pick, out_file):
+    for line in api.export(out_file, study=study, storage=storage, trial=trial, pick=pick,
+                           config=config, arch=arch, checkpoint=checkpoint):
         out.print(line, highlight=False, soft_wrap=True)
 
 

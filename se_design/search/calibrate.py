@@ -14,12 +14,14 @@ already holds (from an earlier calibration or the search) and trains only the mi
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import optuna
 
 from se_design.device import pick_device
 from se_design.files import folder
+from se_design.progress import on_terminal
 from se_design.search.evaluate import TorchTrainer, Trainer
 from se_design.search.proxy import data_source, load_proxy_data, proxy_settings
 from se_design.search.records import (
@@ -95,14 +97,16 @@ def measure(problem: Problem, trainer: Trainer, seeds: list[int], extra: int = 3
             draw_seed: int = 0, log=print, known: dict | None = None) -> list[Run]:
     """Each design's curves on `seeds`: those in `known` (finished_seeds of a study trained
     under the same settings) reused, the others trained."""
-    runs = []
-    for design, ref, trial in designs(problem, extra, draw_seed):
+    runs, drawn = [], designs(problem, extra, draw_seed)
+    for i, (design, ref, trial) in enumerate(drawn):
         number, have = (known or {}).get(key(problem, design), (None, {}))
         curves = {}
         for s in seeds:
             reused = s in have
             curves[s] = have[s] if reused else trainer(design, s, lambda e, a: None)
-            log(f"{ref or design.label()}  seed {s}: {curves[s][-1]:.4f}"
+            done = i * len(seeds) + seeds.index(s) + 1  # designs x seeds, as a count
+            log(f"[{done}/{len(drawn) * len(seeds)}] {ref or design.label()}  seed {s}: "
+                f"{curves[s][-1]:.4f}"
                 + (f" (trial {number}'s, reused)" if reused else ""))
         runs.append(Run(ref or design.label(), ref, curves, design, trial,
                         number if set(seeds) <= set(have) else None))
@@ -226,6 +230,10 @@ def run(space, seeds: int, extra: int, storage: str | None, study: str | None,
     """Calibrate the study of `space` (created if missing, so the search that follows uses its
     split) and store the result with it: `extra` sampled designs besides the references,
     each trained on `seeds` seeds from `seed` (also the split's seed of a new study)."""
+    from se_design.search.request import SearchRequest
+
+    SearchRequest.make(space=space, storage=storage, study=study, data=data, device=device,
+                       split_seed=seed, train_seed=seed, **overrides)  # checked as search does
     problem, as_written = load_space(space, overrides), load_space(space)
     name, url = study or problem.space.name, storage or DEFAULT_STORAGE
     cfg = TrainConfig(**{"seed": seed} | problem.space.proxy.train)
@@ -235,24 +243,40 @@ def run(space, seeds: int, extra: int, storage: str | None, study: str | None,
         folder("results")
     store = open_storage(url)
     split = load_proxy_data(problem, *where, split_seed(name, store, seed))
-    prepare(problem, name, store, resume=True, split_seed=seed)  # after every check: nothing left behind
-    target = optuna.load_study(study_name=name, storage=store.storage)
-    # the study's proxy settings: those its search ran with, else the space's as written
-    theirs = StudyRecord.of(target).proxy_settings or proxy_settings(
-        as_written, where, TrainConfig(**{"seed": seed} | as_written.space.proxy.train))
-    mine = proxy_settings(problem, where, cfg)
-    changed = changed_setting(theirs, mine)
-    trainer = TorchTrainer(problem, split, cfg, dev)
-    known = finished_seeds(target) if changed is None else None  # same settings: same runs
-    runs = measure(problem, trainer, [seed + j for j in range(seeds)], extra, seed, log, known)
-    result = summarise(runs, cfg.epochs, [problem.space.seeds, problem.space.max_seeds])
-    result.study = name
-    if changed is None:
-        result.trials = store_trials(target, problem, runs, cfg.epochs, dev)
-        set_study(target, proxy_settings=theirs)  # a search under others is refused
-    else:
-        result.not_stored = (f"not stored as trials of the study: calibrated with {changed}="
-                             f"{mine[changed]}, the study's proxy has {changed}="
-                             f"{theirs[changed]} (its search trains the references itself)")
-    set_study(target, calibration=result)
-    return result, problem
+    with _removed_if_failed(store, name):
+        prepare(problem, name, store, resume=True, split_seed=seed)  # after every check
+        target = optuna.load_study(study_name=name, storage=store.storage)
+        # the study's proxy settings: those its search ran with, else the space's as written
+        theirs = StudyRecord.of(target).proxy_settings or proxy_settings(
+            as_written, where, TrainConfig(**{"seed": seed} | as_written.space.proxy.train))
+        mine = proxy_settings(problem, where, cfg)
+        changed = changed_setting(theirs, mine)
+        bar = on_terminal()  # else a line per epoch
+        trainer = TorchTrainer(problem, split, cfg, dev, progress=bar, log=None if bar else log)
+        known = finished_seeds(target) if changed is None else None  # same settings: same runs
+        runs = measure(problem, trainer, [seed + j for j in range(seeds)], extra, seed, log, known)
+        result = summarise(runs, cfg.epochs, [problem.space.seeds, problem.space.max_seeds])
+        result.study = name
+        if changed is None:
+            result.trials = store_trials(target, problem, runs, cfg.epochs, dev)
+            set_study(target, proxy_settings=theirs)  # a search under others is refused
+        else:
+            result.not_stored = (f"not stored as trials of the study: calibrated with {changed}="
+                                 f"{mine[changed]}, the study's proxy has {changed}="
+                                 f"{theirs[changed]} (its search trains the references itself)")
+        set_study(target, calibration=result)
+        return result, problem
+
+
+@contextmanager
+def _removed_if_failed(store, name: str):
+    """A study this calibration creates is deleted again if it fails or is Ctrl-C'd before
+    its result is stored: a failed command leaves nothing behind."""
+    fresh = name not in optuna.get_all_study_names(store.storage)
+    try:
+        yield
+    except BaseException:
+        if fresh and StudyRecord.of(optuna.load_study(
+                study_name=name, storage=store.storage)).calibration is None:
+            optuna.delete_study(study_name=name, storage=store.storage)
+        raise

@@ -40,9 +40,11 @@ def previous(study: optuna.Study, key: str, number: int) -> optuna.trial.FrozenT
 class TorchTrainer:
     """Short-trains the proxy of a design on one seed (the real trainer)."""
 
-    def __init__(self, problem, data, cfg, device: str = "cpu", progress: bool = False):
+    def __init__(self, problem, data, cfg, device: str = "cpu", progress: bool = False,
+                 log=None):
         self.problem, self.data, self.cfg = problem, data, cfg
         self.device, self.progress = device, progress
+        self.log = log  # a line per epoch, where no bar is drawn (a log file is never silent)
 
     def __call__(self, design, seed: int, on_epoch) -> list[float]:
         from dataclasses import replace
@@ -56,8 +58,13 @@ class TorchTrainer:
         torch.manual_seed(seed)  # initial weights
         proxy = design.apply(self.problem.proxy(len(train_set.classes)))
         model = build_model(proxy)
+        def logged(epoch: int, acc: float) -> None:
+            if self.log is not None:
+                self.log(f"  seed {seed} epoch {epoch}/{self.cfg.epochs}: held-out {acc:.3f}")
+            on_epoch(epoch, acc)
+
         result = train(model, train_set, val_set, replace(self.cfg, seed=seed), self.device,
-                       on_epoch=on_epoch, progress=self.progress)
+                       on_epoch=logged, progress=self.progress)
         self.last = (proxy, model)  # what --keep-checkpoints saves
         return [acc for _, _, acc in result.history]
 

@@ -9,11 +9,11 @@ import optuna
 from optuna.trial import TrialState
 
 from se_design.errors import UserError
-from se_design.files import write_text
+from se_design.export_formats import export_file
 from se_design.search import report
 from se_design.search.records import StudyRecord, TrialRecord, by_design
 from se_design.search.storage import shown
-from se_design.spec import dumps, override, validate
+from se_design.spec import override, validate
 
 
 def choose(study: optuna.Study, trial: int | None, how: str | None) -> optuna.trial.FrozenTrial:
@@ -30,29 +30,25 @@ def choose(study: optuna.Study, trial: int | None, how: str | None) -> optuna.tr
 
 
 def export(study: optuna.Study, url: str, trial: int | None, how: str | None,
-           path: Path) -> list[str]:
-    """Write the chosen trial's target spec, named after its study and trial, with its
-    origin in a comment (YAML); returns the lines to print."""
-    if path.suffix.lower() not in (".yaml", ".yml", ".json"):
-        raise UserError(f"config file '{path}' must end in .yaml, .yml or .json.")
+           path: Path, weights=None) -> list[str]:
+    """Write the chosen trial's target spec in the format of `path`'s suffix, named after its
+    study and trial, with its origin in a comment (YAML) and `weights(arch)`'s state_dict
+    (None: no weights); returns the lines to print."""
     chosen = choose(study, trial, how)
     a = TrialRecord.of(chosen)
     name = f"{study.study_name}-trial{chosen.number}"
     arch = override(validate(a.target_spec), name=name)
     origin = (f"exported by se-design from study {study.study_name!r}, trial {chosen.number} "
               f"({a.design}), storage {shown(url)}")
-    fmt = "json" if path.suffix.lower() == ".json" else "yaml"
-    text = dumps(arch, fmt)
-    write_text(path, text if fmt == "json" else f"# {origin}\n{text}", "config file")
+    written = export_file(arch, path, weights and weights(arch), origin)
     lines = [f"{name}: {a.design}"]
     if chosen.state == TrialState.PRUNED:
         lines.append(f"note: trial {chosen.number} was stopped early at epoch "
                      f"{a.epochs_run} of {a.epochs_planned}, so its "
                      "accuracy is a partial one.")
-    lines.append(f"{_accuracy(study, chosen)}{a.params:,} params, {a.flops:,} FLOPs "
-                 f"-> {path}")
+    lines.append(f"{_accuracy(study, chosen)}{a.params:,} params, {a.flops:,} FLOPs")
     note = report.pick_note(study, chosen) if how and chosen.state == TrialState.COMPLETE else None
-    return lines + [f"note: {note}."] * bool(note)
+    return lines + [f"note: {note}."] * bool(note) + [written]
 
 
 def _accuracy(study: optuna.Study, chosen: optuna.trial.FrozenTrial) -> str:

@@ -31,21 +31,23 @@ def front(study: optuna.Study, table: list, knee, path: Path) -> Path:
     for ax, (i, name) in zip(axes[0], costs):
         base = _plain(record, table, name, i)
         x = lambda v, b=base: 100 * (v / b - 1)
-        _panel(ax, table, i, x, knee, name)
+        budget = record.space.get("budgets", {}).get(f"{name}_increase")
+        _panel(ax, table, i, x, knee, name, 100 * (budget or 0))
         if stopped and name in ("params", "flops"):
             recs = [TrialRecord.of(t) for t in stopped]
             acc = [rec.last_accuracy for rec in recs]
             ax.scatter([x(getattr(rec, name)) for rec, a in zip(recs, acc) if a is not None],
                        [a for a in acc if a is not None], c="tab:gray", alpha=0.4, s=22, marker="x",
                        label="stopped early (accuracy at its last rung)")
-        budget = record.space.get("budgets", {}).get(f"{name}_increase")
         if budget is not None:
             ax.axvline(100 * budget, c="tab:orange", ls="--", lw=1,
                        label=f"budget: +{100 * budget:g}% {COSTS[name]}")
         ax.set_xlabel(f"target {COSTS[name]}: increase over the plain network (%)")
         ax.set_ylabel(_accuracy_label(table) if objectives[0] == "accuracy" else objectives[0])
         ax.grid(alpha=0.3)
-        ax.legend(loc="best", fontsize=7, framealpha=0.8)
+        # below the panel: inside it, a legend can cover a point or its interval
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize=7,
+                  frameon=False)
     fig.suptitle(_title(study.study_name, record), fontsize=10)
     fig.tight_layout()
     with writing(path, "plot") as p:
@@ -54,7 +56,22 @@ def front(study: optuna.Study, table: list, knee, path: Path) -> Path:
     return path
 
 
-def _panel(ax, table: list, i: int, x, knee, name: str) -> None:
+def _spread(table: list, i: int, x, budget: float) -> dict[int, float]:
+    """Each row's x, designs of (nearly) equal cost set side by side, 1.2% of the axis
+    (to the budget line) apart, so that none hides another."""
+    xs = {r.number: x(r.values[i]) for r in table}
+    span = max(max(xs.values()), budget) - min(min(xs.values()), 0) or 1
+    step = 0.012 * span
+    xs = {n: round(v / step) * step for n, v in xs.items()}  # closer than a step: one group
+    out = {}
+    for value in set(xs.values()):
+        same = sorted(n for n, v in xs.items() if v == value)
+        out |= {n: value + step * (k - (len(same) - 1) / 2) for k, n in enumerate(same)}
+    return out
+
+
+def _panel(ax, table: list, i: int, x, knee, name: str, budget: float) -> None:
+    at = _spread(table, i, x, budget)
     over = [r for r in table if not r.feasible]
     inside = [r for r in table if r.feasible and not r.front]
     front = sorted([r for r in table if r.front], key=lambda r: r.values[i])
@@ -66,19 +83,19 @@ def _panel(ax, table: list, i: int, x, knee, name: str) -> None:
             ys = [r.estimate for r in rows]
             # the 95% interval, cut at the accuracies that can exist (0 and 1)
             yerr = [[min(c, y) for c, y in zip(ci, ys)], [min(c, 1 - y) for c, y in zip(ci, ys)]]
-            ax.errorbar([x(r.values[i]) for r in rows], ys,
+            ax.errorbar([at[r.number] for r in rows], ys,
                         yerr=yerr if any(ci) else None, fmt="o", ms=5,
                         capsize=2, elinewidth=0.8, **style)
     unstable = [r for r in table if getattr(r, "unstable", False)]
     if unstable:  # hollow: their seeds disagree (a failed seed), their bars are their own
-        ax.scatter([x(r.values[i]) for r in unstable], [r.estimate for r in unstable], s=30,
+        ax.scatter([at[r.number] for r in unstable], [r.estimate for r in unstable], s=30,
                    facecolors="white", edgecolors="black", linewidths=0.8, zorder=3,
                    label="unstable seeds (own interval)")
     if name == "params" or i == 1:  # the front is drawn on the study's first cost
-        ax.step([x(r.values[i]) for r in front], [r.estimate for r in front], where="post",
+        ax.step([at[r.number] for r in front], [r.estimate for r in front], where="post",
                 c="tab:red", lw=1)
     for k, r in enumerate(front):  # trial numbers, alternately above and below
-        ax.annotate(str(r.number), (x(r.values[i]), r.estimate), textcoords="offset points",
+        ax.annotate(str(r.number), (at[r.number], r.estimate), textcoords="offset points",
                     xytext=(4, 6 if k % 2 else -10), fontsize=7, color="tab:red")
     at_knee = knee.number if knee is not None else None
     labelled = [(r, r.reference + (", knee" if r.number == at_knee else ""))
@@ -90,11 +107,17 @@ def _panel(ax, table: list, i: int, x, knee, name: str) -> None:
     # so it crosses no other leader, and no label starting left of it lies above it; only
     # labels of points near the right edge end at their point, to stay inside the axes.
     labelled.sort(key=lambda p: p[0].values[i])
-    xs = [x(r.values[i]) for r in table]
+    # room below the lowest interval for the label rows, so that no label covers a point
+    lows = [r.values[0] - (getattr(r, "accuracy_ci95", None) or 0) for r in table]
+    share, top = 0.1 + 0.07 * len(labelled), ax.get_ylim()[1]
+    ax.set_ylim(bottom=(min(lows) - share * top) / (1 - share))
+    # The leader ends at the bottom of the point's interval, so it crosses no error bar.
+    xs = list(at.values())
     right_edge = max(xs) - 0.3 * (max(xs) - min(xs))
     for k, (r, text) in enumerate(labelled):
-        left = x(r.values[i]) <= right_edge
-        ax.annotate(text, (x(r.values[i]), r.estimate), xytext=(x(r.values[i]), 0.04 + 0.07 * k),
+        left = at[r.number] <= right_edge
+        low = r.accuracy_low
+        ax.annotate(text, (at[r.number], max(low, 0)), xytext=(at[r.number], 0.04 + 0.07 * k),
                     textcoords=("data", "axes fraction"), fontsize=8,
                     ha="left" if left else "right", va="bottom",
                     bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.8},

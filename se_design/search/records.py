@@ -51,6 +51,9 @@ class TrialRecord:
     proposal: dict | None = None  # the params the model sampler chose, stored at the trial's
     # start so that other workers see the design pending before its params are suggested
     extra_seeds: int = 0  # seeds the sampler asked beyond those the design already has
+    # the budget constraints (> 0: over budget) as a user attr, which optuna-dashboard shows;
+    # Optuna 5 keeps trial.set_constraint's values where the dashboard (0.21) does not look
+    budget: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def of(cls, trial: optuna.trial.FrozenTrial | optuna.Trial) -> TrialRecord:

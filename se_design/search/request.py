@@ -51,6 +51,13 @@ class SearchRequest(BaseModel):
             raise ValueError(f"must be a positive number of seconds, not {v:g}")
         return v
 
+    @field_validator("study")
+    @classmethod
+    def _named(cls, v: str | None) -> str | None:
+        if v is not None and not v.strip():
+            raise ValueError(f"must name a study, not {v!r}")
+        return v
+
     @property
     def overrides(self) -> dict:
         """What this search changes in the space's proxy."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sys
+import textwrap
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -13,7 +13,8 @@ from rich.console import Console
 
 from se_design.device import pick_device
 from se_design.errors import Interrupted, UserError
-from se_design.files import folder
+from se_design.files import check_folder, folder
+from se_design.progress import on_terminal
 from se_design.search.budget import Budget, epochs_trained, slots_used
 from se_design.search.budget import line as budget_line
 from se_design.search.evaluate import TorchTrainer
@@ -53,8 +54,11 @@ def _log(console: Console, prefix: str, objectives: list[str]):
         values = t.values or [_recorded(o, rec) for o in objectives]  # stopped or failed
         cells = "".join(f"{_cell(o, v, compact):>10}" for o, v in zip(objectives, values))
         why = rec.pruned_because or rec.failed_because
-        console.print(f"{prefix}{t.number:>5} {_STATE.get(t.state, t.state.name.lower()):<9}"
-                      f"{cells}  {rec.design}" + (f"  ({why})" if why else ""),
+        lead = f"{prefix}{t.number:>5} {_STATE.get(t.state, t.state.name.lower()):<9}{cells}  "
+        # the design (and why) wrapped under its own column, so a line fits the terminal
+        console.print(textwrap.fill(rec.design + (f"  ({why})" if why else ""),
+                                    max(console.width, len(lead) + 20), initial_indent=lead,
+                                    subsequent_indent=" " * len(lead), break_on_hyphens=False),
                       highlight=False, soft_wrap=True)
     return callback
 
@@ -88,9 +92,11 @@ def search(req: SearchRequest, console: Console) -> str:
         raise UserError("--budget-epochs counts training epochs: a --cost-only search trains none.")
     if req.keep_checkpoints is not None and (req.workers > 1 or req.cost_only):
         raise UserError("--keep-checkpoints keeps trained models: it needs training and one worker.")
+    if req.keep_checkpoints is not None:
+        check_folder(req.keep_checkpoints)  # not after the first trial
     problem = load_space(req.space, req.overrides)
     queued = _queued(problem, req.enqueue, console)
-    name = req.study or problem.space.name + ("-cost" if req.cost_only else "")
+    name = study_name(req, problem)
     url = req.storage or DEFAULT_STORAGE
     if not req.cost_only:  # checked before anything is created: a failed start leaves nothing
         where = data_source(problem, req.data)
@@ -137,9 +143,14 @@ def search(req: SearchRequest, console: Console) -> str:
                         "--resume when it is back.") from None
     return (f"study {name!r} in {shown(url)}: {count[TrialState.COMPLETE]} finished, "
             f"{count[TrialState.PRUNED]} stopped early, {count[TrialState.FAIL]} failed"
-            + ("" if req.cost_only else f"; {budget_line(trials)}") + ". "
+            + ("" if req.cost_only else f"; {budget_line(trials)}") + ".\n"
             f"Next: se-design report --study {name}"
             + (f" --storage {shown(url)}" if req.storage else ""))
+
+
+def study_name(req: SearchRequest, problem: Problem) -> str:
+    """--study, else the space's name (cost-only studies apart: their objectives differ)."""
+    return req.study or problem.space.name + ("-cost" if req.cost_only else "")
 
 
 def check_sampler(sampler: str, cost_only: bool) -> None:
@@ -186,7 +197,7 @@ def _objective(problem: Problem, where: tuple[str, str | None], dev: str, req: S
     source, path = where
     loaded = load_proxy_data(problem, source, path, split)
     settings = proxy_settings(problem, where, cfg)
-    bar = req.workers == 1 and sys.stderr.isatty()  # a bar drawn into a log is blank lines
+    bar = req.workers == 1 and on_terminal()  # a bar drawn into a log is blank lines
     trainer = TorchTrainer(problem, loaded, cfg, dev, progress=bar)
     return Objective(problem, False, trainer, cfg.epochs, req.train_seed, dev,
                      keep_dir=req.keep_checkpoints), settings
@@ -198,6 +209,8 @@ def _work(objective: Objective, name: str, store: Store, budget: Budget, req: Se
     catch = () if objective.cost_only else (Diverged,)
     if objective.trainer is not None:
         objective.trainer.progress = objective.trainer.progress and not store.shared
+        if not objective.trainer.progress:  # no bar: a line per epoch instead
+            objective.trainer.log = lambda text: console.print(prefix + text, highlight=False)
     st, index = join(name, store, req.chosen_sampler, req.sampler_seed, problem, budget)
     prefix = f"[worker {index}] " if store.shared else ""
     objectives = StudyRecord.of(st).objectives

@@ -179,9 +179,11 @@ class Objective:
                   se_blocks=sum(len(u.ses) for gr in c.groups for _, u in gr.units))
         if trial.params in self.references:
             set_trial(trial, reference=REFERENCES[self.references.index(trial.params)])
+        violations = self.problem.violations(c.params, c.flops)
+        set_trial(trial, budget=violations)
         with warnings.catch_warnings():  # a retried trial inherits its design's constraints
             warnings.filterwarnings("ignore", "The constraint value is ignored")
-            for key, value in self.problem.violations(c.params, c.flops).items():
+            for key, value in violations.items():
                 trial.set_constraint(key, value)
         if "latency" in space.objectives:
             from se_design.latency import latency_ms
@@ -203,7 +205,8 @@ def keep_checkpoint(folder, trial: optuna.Trial, trainer, seed: int, proxy, mode
     d = trainer.problem.space.proxy.data
     study = StudyRecord.of(trial.study)
     data = {"source": study.proxy_settings.get("data", d.source), "val_fraction": d.val_fraction,
-            "split_seed": trainer.cfg.seed if study.split_seed is None else study.split_seed}
+            "split_seed": trainer.cfg.seed if study.split_seed is None else study.split_seed,
+            "size": d.size or proxy.resolution}  # what excitation/fold resize the images to
     mean, std = (v.flatten().tolist() for v in _stats(train_set.x))
     save(Checkpoint(proxy, model.state_dict(), mean, std, list(train_set.classes),
                     {"study": trial.study.study_name, "trial": trial.number,

@@ -1,0 +1,74 @@
+"""`se-design export`: the format by --out's suffix, the design from a study, a spec, the zoo
+or a checkpoint, with the checkpoint's trained weights (issue 21)."""
+
+import importlib.util
+
+import pytest
+import torch
+from conftest import cli, write_space
+
+from se_design import build_model, checkpoint
+from se_design.spec import load_config
+from se_design.zoo import get_arch
+
+
+@pytest.fixture(scope="module")
+def model_pt(tmp_path_factory):
+    """An se-design checkpoint of SE-ResNet-20 with random (not default) weights."""
+    path = tmp_path_factory.mktemp("ck") / "model.pt"
+    arch = get_arch("se_cifar_resnet20")
+    torch.manual_seed(1)
+    state = {k: v + torch.randn_like(v) * 0.01 if v.is_floating_point() else v
+             for k, v in build_model(arch).state_dict().items()}
+    checkpoint.save(checkpoint.Checkpoint(arch, state, [0.0] * 3, [1.0] * 3,
+                                          [str(k) for k in range(10)]), path)
+    return path
+
+
+def _module(path):
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_checkpoint_to_python_file_keeps_its_weights(model_pt, tmp_path):
+    res, text = cli("export", "--checkpoint", model_pt, "--out", tmp_path / "net.py")
+    assert res.exit_code == 0, text
+    assert "needs only torch" in text and "net.pt" in text
+    net = _module(tmp_path / "net.py").build().eval()
+    net.load_state_dict(torch.load(tmp_path / "net.pt"), strict=True)
+    x = torch.randn(2, 3, 32, 32)
+    assert torch.allclose(net(x), checkpoint.load(model_pt).model()(x), atol=1e-5)
+
+
+def test_zoo_arch_with_matching_checkpoint_and_spec_file(model_pt, tmp_path):
+    res, text = cli("export", "--arch", "se_cifar_resnet20", "--checkpoint", model_pt,
+                    "--out", tmp_path / "a.yaml")
+    assert res.exit_code == 0, text
+    assert load_config(tmp_path / "a.yaml") == get_arch("se_cifar_resnet20")
+    res, text = cli("export", "--config", tmp_path / "a.yaml", "--out", tmp_path / "b.json")
+    assert res.exit_code == 0 and load_config(tmp_path / "b.json") == get_arch("se_cifar_resnet20")
+
+
+def test_checkpoint_of_another_design_is_one_sentence(model_pt, tmp_path):
+    res, text = cli("export", "--arch", "cifar_resnet20", "--checkpoint", model_pt,
+                    "--out", tmp_path / "a.py")
+    assert res.exit_code == 2 and "which is not the design exported" in text
+    assert not (tmp_path / "a.py").exists()
+
+
+def test_study_trial_as_python_file_and_yaml_with_origin(tmp_path):
+    db = f"sqlite:///{tmp_path}/s.db"
+    space = write_space(tmp_path)
+    assert cli("search", "--space", space, "--cost-only", "--store", "--n-trials", 3,
+               "--storage", db)[0].exit_code == 0
+    res, text = cli("export", "--study", "tiny-cost", "--storage", db, "--trial", 1,
+                    "--out", tmp_path / "t1.py")
+    assert res.exit_code == 0, text
+    res, text = cli("export", "--study", "tiny-cost", "--storage", db, "--trial", 1,
+                    "--out", tmp_path / "t1.yaml")
+    assert "'tiny-cost', trial 1" in (tmp_path / "t1.yaml").read_text()
+    arch = load_config(tmp_path / "t1.yaml")
+    net, ref = _module(tmp_path / "t1.py").build(), build_model(arch)
+    assert net.state_dict().keys() == ref.state_dict().keys()
