@@ -4,6 +4,13 @@ Run: python bench/noisy_search.py [--space results/proxy_bias/proxy_base.yaml] [
      [--noise 1.6] [--budget 180] [--landscape all|proxy6|paper|flat]
      [--sampler nsga2|tpe] [--trial-seconds S] [--noise-profile CALIBRATION.json]
      [--cost-prior]
+     python bench/noisy_search.py --procedures single-seed,noise-aware,random,tpe,gp,botorch,smac,model
+     [--landscape all|NAME,NAME] [--truth FILE.csv] [--reps N] [--json]
+
+The second form compares any procedures of bench/noisy/procedures.py at equal epochs, paired
+by repetition, over the landscapes of bench/noisy/landscapes.py (six: three additive, three
+not) or over a true-accuracy table (`--truth`, e.g. results/truth/digits_3x3.csv with its
+space results/truth/digits_3x3.yaml); metrics and targets in bench/noisy/bench.py.
 
 Over a real space file, a design's true held-out accuracy is a fixed function of it (per-stage
 SE effects by r and variant, plus a fixed per-design term), its costs are the real analytic
@@ -43,6 +50,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import math
 import platform
 import statistics
@@ -63,10 +71,14 @@ from se_design.search.study import Objective
 from se_design.spec import SE
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/noisy, also when imported by path
-from noisy.landscapes import LANDSCAPES, Landscape
+from noisy import bench as equal_epochs
+from noisy.landscapes import LANDSCAPES, Landscape, TableLandscape
+from noisy.procedures import PROCEDURES
 from noisy.sim import Truth, all_designs, costs, noise_profile, run_search, score
+from noisy.world import World
 
 REPO = Path(__file__).resolve().parents[1]
+ORIGINAL = ("proxy6", "paper", "flat")  # the noise-aware comparison's landscapes
 
 
 def simulate(args) -> None:
@@ -84,7 +96,7 @@ def simulate(args) -> None:
     if profile:
         print(f"seed std per epoch over the last epoch's, from {args.noise_profile}: "
               + ", ".join(f"{e}: {r:.1f}" for e, r in sorted(profile.items())))
-    names = list(LANDSCAPES) if args.landscape == "all" else [args.landscape]
+    names = list(ORIGINAL) if args.landscape == "all" else args.landscape.split(",")
     for name in names:
         compare(args, single, aware, designs, budget_ok, LANDSCAPES[name], name, profile)
 
@@ -149,6 +161,36 @@ def compare(args, single: Problem, aware: Problem, designs: dict, budget_ok: lis
               + ", ".join(f"{name} {100 * d:+.2f} ± {100 * h:.2f}"
                           for name, *_ in procedures[2:] for d, h in [paired("regret", name)])
               + " points")
+
+
+def benchmark(args) -> None:
+    """The procedures at equal epochs over each landscape (or the --truth table); a table
+    and the targets' verdicts per landscape, or with --json the issue's JSON on stdout."""
+    problem = load_space(args.space)
+    names = (args.procedures or "single-seed,noise-aware,model").split(",")
+    if args.truth:
+        lands = {f"truth:{Path(args.truth).stem}": TableLandscape(args.truth, problem)}
+    else:
+        keys = list(LANDSCAPES) if args.landscape == "all" else args.landscape.split(",")
+        lands = {k: LANDSCAPES[k] for k in keys}
+    say = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
+    out = {"runs": [], "paired": []}
+    for name, land in lands.items():
+        world = World(problem, land, 0.0 if getattr(land, "seeded", False) else args.noise / 100,
+                      name)
+        noise = f"{world.noise * 100:g}" if world.noise else "table rows"
+        say(f"\n{name}: {land.about}; {len(world.designs)} designs, {world.feasible.sum()} "
+            f"within the budgets, best true accuracy {world.best:.4f}; seed noise {noise} "
+            f"points; budget {args.budget} epochs; {args.reps} repetitions")
+        summary = equal_epochs.summarise(world, noise, equal_epochs.compare(
+            world, names, args.budget, args.reps, say))
+        for k in out:
+            out[k] += summary[k]
+        say(equal_epochs.table(summary))
+        for line in equal_epochs.verdicts(world, summary):
+            say(f"[{name}, noise {noise}] {line}")
+    if args.json:
+        print(json.dumps(out, indent=1))
 
 
 def overhead(args) -> None:
@@ -230,7 +272,12 @@ def main() -> None:
     ap.add_argument("--budget", type=int, default=180, help="epochs per search")
     ap.add_argument("--max-seeds", type=int, default=3)
     ap.add_argument("--sampler", choices=["nsga2", "tpe"], default="nsga2")
-    ap.add_argument("--landscape", choices=[*LANDSCAPES, "all"], default="all")
+    ap.add_argument("--landscape", default="all",
+                    help=f"all, or names among {', '.join(LANDSCAPES)} (comma-separated)")
+    ap.add_argument("--procedures", default=None,
+                    help=f"compare these (comma-separated) among {', '.join(PROCEDURES)}")
+    ap.add_argument("--truth", default=None, help="a true-accuracy table (CSV) over --space")
+    ap.add_argument("--json", action="store_true", help="print the comparison as JSON")
     ap.add_argument("--trial-seconds", type=float, default=None)
     ap.add_argument("--noise-profile", default=None,
                     help="a calibrate --json output of the space: its per-epoch seed std")
@@ -241,9 +288,11 @@ def main() -> None:
     args = ap.parse_args()
     print(f"machine: {platform.machine()}, python {platform.python_version()}, "
           f"optuna {optuna.__version__}")
-    if not args.skip_simulation:
+    if args.procedures or args.truth:
+        benchmark(args)
+    elif not args.skip_simulation:
         simulate(args)
-    if not args.skip_overhead:
+    if not args.skip_overhead and not (args.procedures or args.truth):
         overhead(args)
 
 
