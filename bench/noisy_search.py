@@ -287,7 +287,7 @@ def main() -> None:
     ap.add_argument("--skip-simulation", action="store_true")
     args = ap.parse_args()
     print(f"machine: {platform.machine()}, python {platform.python_version()}, "
-          f"optuna {optuna.__version__}")
+          f"optuna {optuna.__version__}", file=sys.stderr if args.json else sys.stdout)
     if args.procedures or args.truth:
         benchmark(args)
     elif not args.skip_simulation:
