@@ -187,7 +187,8 @@ def benchmark(args) -> None:
         for k in out:
             out[k] += summary[k]
         say(equal_epochs.table(summary))
-        for line in equal_epochs.verdicts(world, summary):
+        for line in equal_epochs.verdicts(
+                getattr(land, "additive", False), summary):
             say(f"[{name}, noise {noise}] {line}")
     if args.json:
         print(json.dumps(out, indent=1))
