@@ -1,7 +1,7 @@
 """A real truth table: every design of a small space trained on several seeds, written in the
 format `bench/noisy_search.py --truth` replays.
 
-Run: python bench/truth_table.py [--space results/truth/digits_3x3.yaml] [--seeds 4]
+Run: python bench/truth_table.py [--space results/truth/digits_3x3.yaml] [--seeds 4] [--start-seed 0]
      [--out results/truth/digits_3x3.csv] [--data DIR] [--epochs N] [--max-train N]
 
 One row per (design, seed): a column per stored Optuna param of the space that has more than
@@ -62,6 +62,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--space", default=str(REPO / "results/truth/digits_3x3.yaml"))
     ap.add_argument("--seeds", type=int, default=4)
+    ap.add_argument("--start-seed", type=int, default=0,
+                    help="train seeds start..seeds-1 (split a table over processes)")
     ap.add_argument("--out", default=str(REPO / "results/truth/digits_3x3.csv"))
     ap.add_argument("--data", default=None, help="as `search --data` (e.g. a CIFAR folder)")
     ap.add_argument("--epochs", type=int, default=None, help="a cheaper schedule")
@@ -86,7 +88,7 @@ def main() -> None:
         writer = csv.DictWriter(f, [*cols, "seed", "accuracy"])
         if not done:
             writer.writeheader()
-        for seed in range(args.seeds):
+        for seed in range(args.start_seed, args.seeds):
             for params in designs:
                 row = {c: params.get(c, "") for c in cols} | {"seed": seed}
                 if row_key(row, cols) in done:
