@@ -182,8 +182,14 @@ def benchmark(args) -> None:
         say(f"\n{name}: {land.about}; {len(world.designs)} designs, {world.feasible.sum()} "
             f"within the budgets, best true accuracy {world.best:.4f}; seed noise {noise} "
             f"points; budget {args.budget} epochs; {args.reps} repetitions")
+        def partial(done, world=world, noise=noise):
+            if args.partial:
+                so_far = equal_epochs.summarise(world, noise, done)
+                Path(args.partial).write_text(json.dumps(
+                    {k: out[k] + so_far[k] for k in out}, indent=1) + "\n")
+
         summary = equal_epochs.summarise(world, noise, equal_epochs.compare(
-            world, names, args.budget, args.reps, say))
+            world, names, args.budget, args.reps, say, partial))
         for k in out:
             out[k] += summary[k]
         say(equal_epochs.table(summary))
@@ -279,6 +285,8 @@ def main() -> None:
                     help=f"compare these (comma-separated) among {', '.join(PROCEDURES)}")
     ap.add_argument("--truth", default=None, help="a true-accuracy table (CSV) over --space")
     ap.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    ap.add_argument("--partial", default=None,
+                    help="also write the JSON of the repetitions so far here as they finish")
     ap.add_argument("--trial-seconds", type=float, default=None)
     ap.add_argument("--noise-profile", default=None,
                     help="a calibrate --json output of the space: its per-epoch seed std")

@@ -94,9 +94,11 @@ class Scorer:
         return float(np.mean(hit)) if hit else math.nan
 
 
-def compare(world: World, names: list[str], budget: int, reps: int, log=print) -> dict:
+def compare(world: World, names: list[str], budget: int, reps: int, log=print,
+            on_batch=None) -> dict:
     """Every procedure in `names` over `reps` repetitions; {name: [scores per repetition]}
-    and the seconds each took."""
+    and the seconds each took. `on_batch(done so far)` after every fifth of them, so a run
+    cut short keeps what it measured."""
     scorer, results, took = Scorer(world), {n: [] for n in names}, dict.fromkeys(names, 0.0)
     for rep in range(reps):
         for name in names:
@@ -106,6 +108,8 @@ def compare(world: World, names: list[str], budget: int, reps: int, log=print) -
         if (rep + 1) % max(1, reps // 5) == 0:
             log(f"  [{world.name}] {rep + 1}/{reps} repetitions; seconds so far: "
                 + ", ".join(f"{n} {s:.0f}" for n, s in took.items()))
+            if on_batch is not None:
+                on_batch({"results": results, "seconds": took})
     return {"results": results, "seconds": took}
 
 

@@ -1,13 +1,8 @@
 #!/bin/sh
-# The GP-based anchors (seconds per trial), paired with single-seed and the model on the same
-# repetitions: Optuna GP and SMAC3 on one additive and one interaction landscape, BoTorch
-# (qLogNEHVI) on as few repetitions as the machine allows. Usage: run_anchors.sh REPS BOTORCH_REPS
+# The GP-based anchors (seconds per trial), each paired with single-seed and the model on the
+# same repetitions; the JSON of the repetitions so far is rewritten as they finish, so a run
+# stopped at the deadline keeps them. Usage: run_anchors.sh NOISE LANDSCAPE REPS PROCEDURES NAME
 cd "$(dirname "$0")/../.." || exit 1
-run() {  # noise landscape reps procedures name
-  OMP_NUM_THREADS=1 timeout 3000 python bench/noisy_search.py --json --noise "$1" \
-    --landscape "$2" --reps "$3" --procedures "$4" \
-    > "results/noisy_bench/$5_noise$1_$2.json" 2> "results/noisy_bench/$5_noise$1_$2.log"
-}
-run 1.6 paper "$1" single-seed,gp,smac,model anchors
-run 0.45 interact "$1" single-seed,gp,smac,model anchors
-run 1.6 paper "$2" botorch,model botorch
+out="results/noisy_bench/$5_noise$1_$2"
+OMP_NUM_THREADS=1 timeout 5400 python bench/noisy_search.py --json --noise "$1" --landscape "$2" \
+  --reps "$3" --procedures "$4" --partial "$out.json" > "$out.final.json" 2> "$out.log"
