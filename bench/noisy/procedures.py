@@ -152,8 +152,13 @@ def gp(world: World, budget: int, rep: int) -> Outcome:
 @procedure("botorch")
 def botorch(world: World, budget: int, rep: int) -> Outcome:
     """optuna_integration's BoTorchSampler with qLogNEHVI (noisy EHVI)."""
+    from botorch.acquisition.multi_objective import logei
     from optuna_integration.botorch import BoTorchSampler, qnehvi_candidates_func
 
+    # BoTorch 0.18 JIT-compiles a fused qLogNEHVI kernel on first use, behind a file lock in
+    # the shared torch_extensions cache that a killed run leaves stale (every later run then
+    # waits forever): take its pure-Python path, as it does when the compile fails.
+    logei._load_attempted = True
     return _ask_tell(world, budget, rep, BoTorchSampler(
         candidates_func=qnehvi_candidates_func, constraints_func=_violation, seed=rep))
 
@@ -221,12 +226,12 @@ def model_choice(world: World, measured, rng: np.random.Generator):
     if not done:
         return min(i for i, _, _ in measured), [], None
     model = fit_model(world, measured)
-    if model is None:
-        means = np.array([_own_mean(measured, i) for i in done])
-        draws = means[None]
-    else:
+    if model is not None:
         means = model.predict(world.codes[done]).mean
         draws = model.draws(world.codes[done], DRAWS, rng)
+    if model is None or np.isnan(means).all():  # or no measured design estimable
+        means = np.array([_own_mean(measured, i) for i in done])
+        draws = means[None]
     cost = world.cost[done]
     export = done[int(np.nanargmax(means))]
     p_front = _on_front(draws, cost).mean(0)
@@ -263,7 +268,8 @@ def model_search(world: World, budget: int, rep: int) -> Outcome:
             trainer(int(rng.choice(feasible)))
             continue
         draw = model.draws(world.codes[feasible], 1, rng)[0]
-        trainer(int(feasible[np.nanargmax(draw)]))
+        pick = rng.choice(feasible) if np.isnan(draw).all() else feasible[np.nanargmax(draw)]
+        trainer(int(pick))
     export, front, _ = model_choice(world, trainer.measured, rng)
     return Outcome(trainer.measured, export, front, trainer.epochs())
 
