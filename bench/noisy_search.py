@@ -4,6 +4,13 @@ Run: python bench/noisy_search.py [--space results/proxy_bias/proxy_base.yaml] [
      [--noise 1.6] [--budget 180] [--landscape all|proxy6|paper|flat]
      [--sampler nsga2|tpe] [--trial-seconds S] [--noise-profile CALIBRATION.json]
      [--cost-prior]
+     python bench/noisy_search.py --procedures single-seed,noise-aware,random,tpe,gp,botorch,smac,model
+     [--landscape all|NAME,NAME] [--truth FILE.csv] [--reps N] [--json]
+
+The second form compares any procedures of bench/noisy/procedures.py at equal epochs, paired
+by repetition, over the landscapes of bench/noisy/landscapes.py (six: three additive, three
+not) or over a true-accuracy table (`--truth`, e.g. results/truth/digits_3x3.csv with its
+space results/truth/digits_3x3.yaml); metrics and targets in bench/noisy/bench.py.
 
 Over a real space file, a design's true held-out accuracy is a fixed function of it (per-stage
 SE effects by r and variant, plus a fixed per-design term), its costs are the real analytic
@@ -43,15 +50,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
-import itertools
 import json
 import math
 import platform
 import statistics
+import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -62,177 +67,18 @@ from se_design.search import racing, report
 from se_design.search.records import set_study, set_trial
 from se_design.search.rungs import RungRule
 from se_design.search.space import Design, Problem, load_space
-from se_design.search.study import SAMPLERS, Objective
+from se_design.search.study import Objective
 from se_design.spec import SE
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/noisy, also when imported by path
+from noisy import bench as equal_epochs
+from noisy.landscapes import LANDSCAPES, Landscape, TableLandscape
+from noisy.procedures import PROCEDURES
+from noisy.sim import Truth, all_designs, costs, noise_profile, run_search, score
+from noisy.world import World
+
 REPO = Path(__file__).resolve().parents[1]
-
-
-@dataclass(frozen=True)
-class Landscape:
-    """A true accuracy function: the effect of SE r=16 (standard) per stage, as accuracy
-    fractions, scaled by r and shifted by the variant, around no SE at 0.40."""
-
-    about: str
-    stage_gain: tuple[float, float, float]
-    r_factor: dict = field(default_factory=lambda: {4: 1.3, 8: 1.15, 16: 1.0, 32: 0.8})
-    variant_shift: dict = field(default_factory=dict)
-
-
-LANDSCAPES = {
-    # Shaped like the 6-epoch proxy's measurements (issue 8): SE everywhere about 3 points
-    # below no SE, stage-1 SE a small gain, 'post' far worse, so the cost of a design predicts
-    # its loss. The shipped proxy no longer measures this (its gap: -0.20, -1.75 to +1.36).
-    "proxy6": Landscape("shaped like the 6-epoch proxy's measurements (SE costs accuracy "
-                        "outside stage 1)", (0.004, -0.006, -0.025),
-                        variant_shift={"standard": 0.0, "identity": -0.01, "post": -0.05,
-                                       "pre": -0.005, "3x3": -0.003}),
-    # Shaped after the SE paper's ablations (assumed magnitudes): SE helps in every stage,
-    # about 1 point in all, the last stage least per parameter, r hardly matters, 'post' worse.
-    "paper": Landscape("shaped after the SE paper's ablations (SE helps in every stage, the "
-                       "last stage least per parameter)", (0.003, 0.003, 0.004),
-                       r_factor={4: 1.05, 8: 1.02, 16: 1.0, 32: 0.8},
-                       variant_shift={"post": -0.002}),
-    # No SE effect at all: only the fixed per-design term (up to 0.5 points) differs.
-    "flat": Landscape("no SE effect (designs differ only by a fixed term of up to 0.5 points)",
-                      (0.0, 0.0, 0.0)),
-}
-
-
-def unit_hash(text: str) -> float:
-    """A fixed number in [-1, 1] for a text."""
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=4).digest(), "big") / 2**31 - 1
-
-
-class Truth:
-    """True accuracy per design and per epoch, and noisy measurements of it."""
-
-    def __init__(self, problem: Problem, noise: float, rng: np.random.Generator,
-                 land: Landscape = LANDSCAPES["proxy6"], profile: dict[int, float] | None = None):
-        self.problem, self.noise, self.rng, self.land = problem, noise, rng, land
-        self.epochs = problem.space.proxy.train.get("epochs", 10)
-        self.profile = profile  # epoch -> seed std relative to the last epoch's
-
-    def acc(self, design: Design) -> float:
-        a = 0.40 + 0.005 * unit_hash(design.label())
-        for gain, se in zip(self.land.stage_gain, design.se.values()):
-            if se is not None:
-                a += (gain * self.land.r_factor.get(se.r, 1.0)
-                      + self.land.variant_shift.get(se.variant, 0.0))
-        return a
-
-    def curve(self, design: Design) -> list[float]:
-        """One seed's accuracies per epoch: rising to the true value, early epochs noisier
-        and biased per design (rank fidelity below 1)."""
-        out = []
-        for e in range(1, self.epochs + 1):
-            left = 1 - e / self.epochs  # 0 at the last epoch
-            bias = 0.015 * left * unit_hash(f"{design.label()}@{e}")
-            sd = self.noise * (self.profile[e] if self.profile else 1 + left)
-            out.append(self.acc(design) * (0.6 + 0.4 * e / self.epochs) + bias
-                       + sd * self.rng.standard_normal())
-        return out
-
-    def __call__(self, design, seed, on_epoch):
-        curve = self.curve(design)
-        for e, a in enumerate(curve, 1):
-            on_epoch(e, a)
-        return curve
-
-    def params(self, design: Design) -> int:
-        return costs(self.problem, design)[0]
-
-
-def costs(problem: Problem, design: Design, _cache: dict = {}) -> tuple[int, int]:  # noqa: B006
-    """(params, FLOPs) of the design's target, memoised (the simulation asks often)."""
-    from se_design.cost import cost
-
-    key = (id(problem), design.label())
-    if key not in _cache:
-        c = cost(design.apply(problem.target), problem.space.convention)
-        _cache[key] = (c.params, c.flops)
-    return _cache[key]
-
-
-def noise_profile(path: str | None, epochs: int) -> dict[int, float] | None:
-    """Per epoch, the seed std a `calibrate --json` measured over the last epoch's."""
-    if path is None:
-        return None
-    cal = json.loads(Path(path).read_text())
-    if cal["epochs"] != epochs:
-        raise SystemExit(f"{path} was measured over {cal['epochs']} epochs, the space trains "
-                         f"{epochs}: pass the space it was calibrated on.")
-    std = {int(e): v[0] for e, v in cal["epoch_std"].items()}
-    return {e: v / std[epochs] for e, v in std.items()}
-
-
-def all_designs(problem: Problem) -> list[Design]:
-    v = problem.space.variables
-    choices = [None] + [SE(r=r, variant=var) for r in v.r if r != "none" for var in v.variant]
-    return [Design(dict(zip(problem.stages, combo)))
-            for combo in itertools.product(choices, repeat=len(problem.stages))]
-
-
-# How a rung decides, as the calibration the rule reads sets it (epoch_std, rung_fidelity):
-# evidence = the shipped rule, from the study's own replicates (no calibration); any lead =
-# the single-seed rule, a margin of ~0 and every rung trusted; cost = a seed std of -1, so the
-# margin is negative and every design as cheap that reached the rung counts as ahead: the
-# rule stops on cost alone, whatever the accuracies.
-STOPS = {"evidence": None, "any lead": 1e-9, "cost": -1.0}
-
-
-def run_search(problem: Problem, truth: Truth, budget: int, seed: int, sampler: str = "nsga2",
-               stops: str = "evidence"):
-    study = optuna.create_study(directions=["maximize", "minimize"],
-                                sampler=SAMPLERS[sampler](seed=seed))
-    set_study(study, objectives=["accuracy", "params"],
-              plain={"params": problem.plain_params, "flops": problem.plain_flops})
-    if STOPS[stops] is not None:  # the rungs' noise and fidelity, as a calibration gives them
-        rungs = problem.space.early_stopping.rungs
-        set_study(study, calibration={
-            "epochs": truth.epochs, "seeds": 1, "designs": 0, "seed_std": STOPS[stops],
-            "seed_std_df": 100, "epoch_std": {str(e): [STOPS[stops], 100] for e in rungs},
-            "rung_fidelity": {str(e): 1.0 for e in rungs}})
-    for params in problem.references():
-        study.enqueue_trial(params)
-    objective = Objective(problem, False, truth, truth.epochs, train_seed=0)
-
-    def stop(st, _):
-        if report.epochs_trained(st) >= budget:
-            st.stop()
-
-    study.optimize(objective, n_trials=10 * budget, callbacks=[stop])
-    return study
-
-
-def score(study, truth: Truth, noise_aware: bool, best_true: float,
-          designs: dict[str, Design]) -> dict:
-    """False front rates and regret of one search. The reported front is what the report
-    claims: single-seed, its front of single numbers; noise-aware, the front members it
-    resolves (distinguishably above every cheaper front member). A member is false when a
-    design the search evaluated truly dominates it."""
-    rows = report.rows(study)
-    true = {r.number: truth.acc(designs[r.design]) for r in rows}
-    feasible = [r for r in rows if r.feasible]
-
-    def false_rate(front):
-        return statistics.mean(any(true[o.number] > true[f.number] and o.params <= f.params
-                                   or true[o.number] >= true[f.number] and o.params < f.params
-                                   for o in feasible) for f in front)
-
-    point = [r for r in rows if r.front]
-    reported = [r for r in rows if r.resolved] if noise_aware else point
-    if noise_aware:
-        number = report.pick(study, None, "best-under-budget").number
-    else:
-        number = max(feasible, key=lambda r: (r.values[0], -r.values[1])).number
-    explored = max(true[r.number] for r in feasible)  # the best design it finished
-    top_mean = max(feasible, key=lambda r: (r.values[0], -r.values[1])).number
-    return {"false": false_rate(reported), "false_point": false_rate(point),
-            "reported": len(reported), "regret": best_true - true[number],
-            "regret_top_mean": best_true - true[top_mean],
-            "explore": best_true - explored, "select": explored - true[number],
-            "designs": len(rows), "drawn": len(study.trials), "epochs": report.epochs_trained(study)}
+ORIGINAL = ("proxy6", "paper", "flat")  # the noise-aware comparison's landscapes
 
 
 def simulate(args) -> None:
@@ -250,7 +96,7 @@ def simulate(args) -> None:
     if profile:
         print(f"seed std per epoch over the last epoch's, from {args.noise_profile}: "
               + ", ".join(f"{e}: {r:.1f}" for e, r in sorted(profile.items())))
-    names = list(LANDSCAPES) if args.landscape == "all" else [args.landscape]
+    names = list(ORIGINAL) if args.landscape == "all" else args.landscape.split(",")
     for name in names:
         compare(args, single, aware, designs, budget_ok, LANDSCAPES[name], name, profile)
 
@@ -315,6 +161,43 @@ def compare(args, single: Problem, aware: Problem, designs: dict, budget_ok: lis
               + ", ".join(f"{name} {100 * d:+.2f} ± {100 * h:.2f}"
                           for name, *_ in procedures[2:] for d, h in [paired("regret", name)])
               + " points")
+
+
+def benchmark(args) -> None:
+    """The procedures at equal epochs over each landscape (or the --truth table); a table
+    and the targets' verdicts per landscape, or with --json the issue's JSON on stdout."""
+    problem = load_space(args.space)
+    names = (args.procedures or "single-seed,noise-aware,model").split(",")
+    if args.truth:
+        lands = {f"truth:{Path(args.truth).stem}": TableLandscape(args.truth, problem)}
+    else:
+        keys = list(LANDSCAPES) if args.landscape == "all" else args.landscape.split(",")
+        lands = {k: LANDSCAPES[k] for k in keys}
+    say = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
+    out = {"runs": [], "paired": []}
+    for name, land in lands.items():
+        world = World(problem, land, 0.0 if getattr(land, "seeded", False) else args.noise / 100,
+                      name)
+        noise = f"{world.noise * 100:g}" if world.noise else "table rows"
+        say(f"\n{name}: {land.about}; {len(world.designs)} designs, {world.feasible.sum()} "
+            f"within the budgets, best true accuracy {world.best:.4f}; seed noise {noise} "
+            f"points; budget {args.budget} epochs; {args.reps} repetitions")
+        def partial(done, world=world, noise=noise):
+            if args.partial:
+                so_far = equal_epochs.summarise(world, noise, done)
+                Path(args.partial).write_text(json.dumps(
+                    {k: out[k] + so_far[k] for k in out}, indent=1) + "\n")
+
+        summary = equal_epochs.summarise(world, noise, equal_epochs.compare(
+            world, names, args.budget, args.reps, say, partial))
+        for k in out:
+            out[k] += summary[k]
+        say(equal_epochs.table(summary))
+        for line in equal_epochs.verdicts(
+                getattr(land, "additive", False), summary):
+            say(f"[{name}, noise {noise}] {line}")
+    if args.json:
+        print(json.dumps(out, indent=1))
 
 
 def overhead(args) -> None:
@@ -396,7 +279,14 @@ def main() -> None:
     ap.add_argument("--budget", type=int, default=180, help="epochs per search")
     ap.add_argument("--max-seeds", type=int, default=3)
     ap.add_argument("--sampler", choices=["nsga2", "tpe"], default="nsga2")
-    ap.add_argument("--landscape", choices=[*LANDSCAPES, "all"], default="all")
+    ap.add_argument("--landscape", default="all",
+                    help=f"all, or names among {', '.join(LANDSCAPES)} (comma-separated)")
+    ap.add_argument("--procedures", default=None,
+                    help=f"compare these (comma-separated) among {', '.join(PROCEDURES)}")
+    ap.add_argument("--truth", default=None, help="a true-accuracy table (CSV) over --space")
+    ap.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    ap.add_argument("--partial", default=None,
+                    help="also write the JSON of the repetitions so far here as they finish")
     ap.add_argument("--trial-seconds", type=float, default=None)
     ap.add_argument("--noise-profile", default=None,
                     help="a calibrate --json output of the space: its per-epoch seed std")
@@ -406,10 +296,12 @@ def main() -> None:
     ap.add_argument("--skip-simulation", action="store_true")
     args = ap.parse_args()
     print(f"machine: {platform.machine()}, python {platform.python_version()}, "
-          f"optuna {optuna.__version__}")
-    if not args.skip_simulation:
+          f"optuna {optuna.__version__}", file=sys.stderr if args.json else sys.stdout)
+    if args.procedures or args.truth:
+        benchmark(args)
+    elif not args.skip_simulation:
         simulate(args)
-    if not args.skip_overhead:
+    if not args.skip_overhead and not (args.procedures or args.truth):
         overhead(args)
 
 
