@@ -243,7 +243,28 @@ def test_latency_objective_is_measured_per_trial(tmp_path):
     study = load("tiny-cost", db)
     assert StudyRecord.of(study).objectives == ["se_blocks", "params", "latency"]
     for t in study.get_trials():
-        assert t.values[2] == TrialRecord.of(t).latency_ms > 0
+        rec = TrialRecord.of(t)
+        assert t.values[2] == rec.latency_ms > 0
+        low, high = rec.latency_interval  # 10 rounds: the 2nd and 9th of them (binomial)
+        assert low <= rec.latency_ms <= high
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnxruntime"])
+def test_latency_is_measured_where_the_space_says(tmp_path, backend, monkeypatch):
+    # the space's latency settings reach the measurement: backend, threads and rounds
+    from se_design import latency
+
+    asked = []
+    real = latency.measure
+    monkeypatch.setattr(latency, "measure", lambda arch, backend, device, **kw: asked.append(
+        (backend, kw)) or real(arch, "torch", device, **kw))
+    db = f"sqlite:///{tmp_path}/s.db"
+    space = write_space(tmp_path, objectives=["accuracy", "params", "latency"],
+                        latency={"backend": backend, "threads": 1, "rounds": 4})
+    res, text = cli("search", "--space", space, "--cost-only", "--store", "--n-trials", 2,
+                    "--storage", db)
+    assert res.exit_code == 0, text
+    assert asked == [(backend, {"rounds": 4, "threads": 1})] * 2
 
 
 def test_resume_with_the_budget_spent_says_so(tmp_path):

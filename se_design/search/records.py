@@ -36,7 +36,8 @@ class TrialRecord:
     params: int | None = None
     flops: int | None = None
     se_blocks: int | None = None  # SE modules in the target, nested ones too
-    latency_ms: float | None = None
+    latency_ms: float | None = None  # the median over the space's latency rounds
+    latency_interval: list[float] | None = None  # its 95% interval [low, high]
     reference: str = ""  # "no SE" / "SE r=16 everywhere" for the reference designs
     rung_cost: float | None = None  # the first cost objective, which rungs compare on
     seed_acc: dict[int, float] = field(default_factory=dict)  # seed -> final held-out acc

@@ -130,6 +130,16 @@ class EarlyStop(StrictModel):
     min_fidelity: float = Field(0.7, ge=-1, le=1)
 
 
+class LatencyCfg(StrictModel):
+    """How the latency objective is measured: where the design will run (torch eager on the
+    search's device, or ONNX Runtime on the CPU), on how many threads, over how many rounds
+    (the median is the objective; its distribution-free 95% interval is stored beside it)."""
+
+    backend: Literal["torch", "onnxruntime"] = "torch"
+    threads: int | None = Field(None, ge=1)  # None: the library's default
+    rounds: int = Field(10, ge=3)
+
+
 class Space(StrictModel):
     name: str
     target: NetCfg
@@ -137,6 +147,7 @@ class Space(StrictModel):
     variables: Variables = Variables()
     # latency: measured median forward time of the target at batch 1 on the search's device
     objectives: list[Literal["accuracy", "params", "flops", "latency"]] = ["accuracy", "params"]
+    latency: LatencyCfg = LatencyCfg()
     convention: Literal["fvcore", "paper"] = "fvcore"
     budgets: Budgets = Budgets()
     early_stopping: EarlyStop = EarlyStop()

@@ -186,9 +186,13 @@ class Objective:
             for key, value in violations.items():
                 trial.set_constraint(key, value)
         if "latency" in space.objectives:
-            from se_design.latency import latency_ms
+            from se_design.latency import measure  # torch: only when latency is an objective
 
-            set_trial(trial, latency_ms=latency_ms(target, self.device))
+            how = space.latency
+            lat = measure(target, how.backend, self.device, rounds=how.rounds,
+                          threads=how.threads)
+            set_trial(trial, latency_ms=lat.median,
+                      latency_interval=[lat.interval.lo, lat.interval.hi])
         values = {"params": c.params, "flops": c.flops,
                   "latency": TrialRecord.of(trial).latency_ms}
         out = [values[o] for o in space.objectives[1:]]
