@@ -99,6 +99,16 @@ def report_rows(study: str, storage: str | None = None) -> Rows:
     return Rows(report.rows(st), StudyRecord.of(st).objectives)
 
 
+def effects(study: str, storage: str | None = None):
+    """The study's ablation table (`se-design effects`): each SE choice's accuracy effect per
+    stage with its 95% interval and exact costs, the interactions and the lack of fit; its
+    `to_dict()` is what `--json` prints."""
+    from se_design.search.effects import effects as fitted
+    from se_design.search.study import DEFAULT_STORAGE, load
+
+    return fitted(load(study, storage or DEFAULT_STORAGE))
+
+
 def export(out: str | Path, *, study: str | None = None, storage: str | None = None,
            trial: int | None = None, pick: str | None = None, config: str | Path | None = None,
            arch: str | None = None, checkpoint: str | Path | None = None) -> list[str]:

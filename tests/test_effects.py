@@ -130,6 +130,9 @@ def test_cli_prints_table_writes_json_and_forest_plot(tmp_path, monkeypatch):
         data["effects"][0])
     res, _ = cli("effects", "--study", "fx", "--storage", db, "--out-dir", out, "--json")
     assert json.loads(res.stdout) == data
+    from se_design import api  # the same table from Python, no CLI parsing
+
+    assert json.loads(json.dumps(api.effects("fx", db).to_dict())) == data
 
 
 def test_a_study_too_small_is_one_sentence(tmp_path):
