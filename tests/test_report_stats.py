@@ -4,7 +4,9 @@ Simulated training (a fake trainer) fills a real study."""
 
 import json
 import math
+from types import SimpleNamespace
 
+import optuna
 import pytest
 from conftest import SE_STAGE1, Noisy, cli, write_space
 from scipy.stats import t as student_t
@@ -158,3 +160,20 @@ def test_a_design_that_fails_on_one_seed_is_set_aside(tmp_path):
     assert data["unstable_designs"] == 1 and data["seed_std_df"] == 6
     res, text = cli("report", "--study", "tiny", "--storage", db, "--out-dir", tmp_path)
     assert "1 design(s) set aside as unstable" in text and "seeds 0.510, 0.100, 0.510, 0.490" in text
+
+
+def test_front_members_whose_latency_intervals_overlap_are_named(tmp_path):
+    # intervals [1, 2] and [1.5, 3] overlap: not told apart; [1.5, 3] and [4, 5] do not
+    from se_design.search.records import set_study, set_trial
+
+    study = optuna.create_study(directions=["maximize", "minimize", "minimize"])
+    set_study(study, objectives=["accuracy", "params", "latency"])
+    for lo, hi in ((1.0, 2.0), (1.5, 3.0), (4.0, 5.0)):
+        trial = study.ask()
+        set_trial(trial, latency_ms=(lo + hi) / 2, latency_interval=[lo, hi])
+        study.tell(trial, [0.5, 1, (lo + hi) / 2])
+    front = [SimpleNamespace(number=n) for n in (2, 0, 1)]
+    assert report.latency_lines(study, front) == [
+        "latency cannot tell apart trials 0 and 1 (their medians' 95% intervals overlap)"]
+    set_study(study, objectives=["accuracy", "params"])
+    assert report.latency_lines(study, front) == []

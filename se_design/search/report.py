@@ -221,7 +221,7 @@ def noise_lines(study: optuna.Study) -> list[str]:
         bound = false_stop_bound(EarlyStop(**rule))
         lines.append(f"early stopping stops a design truly as good as its dominators in at "
                      f"most {bound:.0%} of cases (normal model)")
-    return lines
+    return lines + latency_lines(study, [r for r in rows(study) if r.front])
 
 
 def estimates_line(study: optuna.Study) -> str:
@@ -398,3 +398,18 @@ def front(study: optuna.Study, table: list[Row]) -> Front:
     feasible = [r for r in table if r.feasible]
     record = StudyRecord.of(study)
     return Front(study.study_name, record.objectives, record.plain, table, knee_of(table), best_under_budget(feasible) if feasible else None)
+
+
+def latency_lines(study: optuna.Study, front: list[Row]) -> list[str]:
+    """Front members next to each other in latency whose 95% intervals overlap: measured
+    latency is noisy, so their order in latency is not established."""
+    if "latency" not in StudyRecord.of(study).objectives:
+        return []
+    trials = {t.number: TrialRecord.of(t) for t in study.get_trials(deepcopy=False)}
+    timed = sorted((trials[r.number].latency_interval, r.number) for r in front
+                   if trials[r.number].latency_interval)
+    pairs = [f"{a} and {b}" for (ia, a), (ib, b) in zip(timed, timed[1:]) if ib[0] <= ia[1]]
+    if not pairs:
+        return []
+    return ["latency cannot tell apart trials " + "; ".join(pairs)
+            + " (their medians' 95% intervals overlap)"]
