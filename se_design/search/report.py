@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -408,7 +409,7 @@ def latency_lines(study: optuna.Study, front: list[Row]) -> list[str]:
     trials = {t.number: TrialRecord.of(t) for t in study.get_trials(deepcopy=False)}
     timed = sorted((trials[r.number].latency_interval, r.number) for r in front
                    if trials[r.number].latency_interval)
-    pairs = [f"{a} and {b}" for (ia, a), (ib, b) in zip(timed, timed[1:]) if ib[0] <= ia[1]]
+    pairs = [f"{a} and {b}" for (ia, a), (ib, b) in itertools.pairwise(timed) if ib[0] <= ia[1]]
     if not pairs:
         return []
     return ["latency cannot tell apart trials " + "; ".join(pairs)
