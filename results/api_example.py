@@ -1,6 +1,6 @@
 """The search half from Python, as in a notebook: calibrate, search, report rows, export.
 
-    python results/api_example.py      # about 16 minutes on the shared 2-core CPU
+    python results/api_example.py      # about 3 minutes on a 2-core CPU
 
 A tiny run (3-epoch proxy on 400 digits, 4 trials) in a throwaway folder: it shows the calls,
 not a result worth reading (results/example/ holds a real run)."""
