@@ -226,7 +226,7 @@ class AccuracyModel:
     def _shrinkage(self, codes: np.ndarray):
         """Per design: the weight lambda of its own seed mean, that mean, its seed count, and
         the posterior variance of its own part (lambda sigma^2 / n measured, tau^2 not)."""
-        idx = _lookup(self.measured, codes)
+        idx = row_index(self.measured, codes)
         hit = idx >= 0
         seeds = np.where(hit, self.seeds[idx], 0)
         own = np.where(hit, self.means[idx], np.nan)
@@ -421,7 +421,7 @@ def _pair_terms(codes: np.ndarray) -> list[Term]:
     return out
 
 
-def _lookup(table: np.ndarray, codes: np.ndarray) -> np.ndarray:
+def row_index(table: np.ndarray, codes: np.ndarray) -> np.ndarray:
     """For each row of `codes`, its row index in `table` (-1 if absent): rows keyed by one
     integer (mixed radix, or where that overflows a wrapping random hash), hits checked in
     full."""

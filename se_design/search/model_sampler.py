@@ -35,7 +35,13 @@ import optuna
 from optuna.samplers import BaseSampler, RandomSampler
 from optuna.trial import TrialState
 
-from se_design.search.accuracy_model import MIN_LACK_DF, AccuracyModel, _lookup, fit, main_terms
+from se_design.search.accuracy_model import (
+    MIN_LACK_DF,
+    AccuracyModel,
+    fit,
+    main_terms,
+    row_index,
+)
 from se_design.search.budget import Budget
 from se_design.search.design_costs import DesignCosts
 from se_design.search.hypervolume import attained, improvement, level
@@ -267,7 +273,7 @@ def _member(codes: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """Which code rows are among `rows`."""
     if not len(rows) or not len(codes):
         return np.zeros(len(codes), dtype=bool)
-    return _lookup(rows, codes) >= 0
+    return row_index(rows, codes) >= 0
 
 
 def _on_front(acc: np.ndarray, costs: np.ndarray) -> np.ndarray:
