@@ -36,9 +36,14 @@ def front(study: optuna.Study, table: list, knee, path: Path) -> Path:
         if stopped and name in ("params", "flops"):
             recs = [TrialRecord.of(t) for t in stopped]
             acc = [rec.last_accuracy for rec in recs]
+            # the axis is scaled to the finished designs: a stopped one far below is said so
+            bottom = ax.get_ylim()[0]
+            below = sum(a is not None and a < bottom for a in acc)
             ax.scatter([x(getattr(rec, name)) for rec, a in zip(recs, acc) if a is not None],
                        [a for a in acc if a is not None], c="tab:gray", alpha=0.4, s=22, marker="x",
-                       label="stopped early (accuracy at its last rung)")
+                       label="stopped early (accuracy at its last rung)"
+                       + (f"; {below} below the axis" if below else ""))
+            ax.set_ylim(bottom=bottom)
         if budget is not None:
             ax.axvline(100 * budget, c="tab:orange", ls="--", lw=1,
                        label=f"budget: +{100 * budget:g}% {COSTS[name]}")
