@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import os
 import time
@@ -189,10 +190,18 @@ def _open(url: str, heartbeat: int) -> Store:
             storage = _rdb(url, heartbeat, {})
         return Store(url, storage, lambda name: FileLock(path), False,
                      heartbeat)
+    engine, storage = _pg(url, heartbeat)
+    return Store(url, storage, lambda name: PgLock(engine, name), True, heartbeat)
+
+
+@functools.cache
+def _pg(url: str, heartbeat: int) -> tuple:
+    """One engine pair per server and process: each holds a pool of connections, and a
+    process that opens the storage again and again (a notebook, the tests) would otherwise
+    leave pools open until the server refuses connections."""
     engine = _pg_engine(url)
     with PgLock(engine, "se-design schema"):
-        storage = _rdb(url, heartbeat, {"connect_args": {"connect_timeout": 10}})
-    return Store(url, storage, lambda name: PgLock(engine, name), True, heartbeat)
+        return engine, _rdb(url, heartbeat, {"connect_args": {"connect_timeout": 10}})
 
 
 def _in_a_folder(path: str) -> str:
