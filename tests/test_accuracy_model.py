@@ -174,6 +174,39 @@ def test_draws_converge_to_the_stated_posterior():
     assert np.cov(draws.T) == pytest.approx(cov, abs=0.05 * cov.max())
 
 
+def test_difference_of_two_designs_is_the_effect_between_them_in_a_factorial():
+    """tau^2 = 0: a measured design's estimate is the model's, so two designs that differ in
+    factor a alone differ by a's effect, with its standard error and df (not the two
+    designs' intervals combined as if independent)."""
+    model = fit(crossed(2, 2, 2), exact_factorial())
+    diff = model.difference({"a": 1, "b": 1, "c": 0}, {"a": 0, "b": 1, "c": 0})
+    (effect,) = [e for e in model.effects() if e.factor == "a"]
+    assert (diff.mean, diff.se, diff.df) == pytest.approx((effect.effect, effect.se, 8))
+
+
+def test_difference_has_the_variance_of_the_joint_posterior():
+    """With tau^2 > 0 and a predicted design: var(a - b) = C_aa + C_bb - 2 C_ab of the joint
+    posterior written out by hand in the draws test's terms."""
+    rng = np.random.default_rng(6)
+    factors = crossed(3, 3, 2)
+    designs = every_design(factors)
+    u = dict(zip(map(str, designs), 0.01 * rng.standard_normal(len(designs))))
+    measured = [d for i, d in enumerate(designs) if i % 3]
+    model = fit(factors, measure(measured, lambda d: 0.6 + 0.01 * d["b"] + u[str(d)], 2, 0.01, rng),
+                max_interactions=0)
+    post = model.predict(designs)
+    x = design_matrix(factors.encode(designs), model.terms)
+    n = post.seeds
+    lam = np.where(n > 0, model.tau2 / (model.tau2 + model.sigma2 / np.maximum(n, 1)), 0)
+    a = (1 - lam)[:, None] * x
+    cov = a @ model.cov @ a.T + np.diag(np.where(n > 0, lam * model.sigma2 / np.maximum(n, 1),
+                                                 model.tau2))
+    for i, j in [(0, 1), (1, 2), (4, 17)]:  # predicted vs measured, both measured, ...
+        diff = model.difference(designs[i], designs[j])
+        assert diff.mean == pytest.approx(post.mean[i] - post.mean[j])
+        assert diff.se ** 2 == pytest.approx(cov[i, i] + cov[j, j] - 2 * cov[i, j])
+
+
 @pytest.mark.parametrize("tau", [0.0, 0.01])
 def test_intervals_cover_the_true_means_and_effects(tau):
     """Additive truth (+ design deviations of sd tau), 12 of 18 designs on 2 seeds: 95%

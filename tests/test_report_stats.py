@@ -177,3 +177,26 @@ def test_front_members_whose_latency_intervals_overlap_are_named(tmp_path):
         "latency cannot tell apart trials 0 and 1 (their medians' 95% intervals overlap)"]
     set_study(study, objectives=["accuracy", "params"])
     assert report.latency_lines(study, front) == []
+
+
+def test_designs_are_told_apart_by_the_models_difference_where_both_have_estimates():
+    """Two designs on one seed each and no calibration: their own seeds cannot tell them
+    apart (no noise to compare with), but an exactly measured 2^3 factorial makes the model's
+    difference, a's effect of 2 points with a 0.2-point standard error, distinguishable."""
+    from se_design.search import stats
+    from se_design.search.accuracy_model import fit
+    from se_design.search.factors import Factor, Factors
+
+    factors = Factors([Factor(name, (0, 1)) for name in "abc"])
+    designs = factors.decode(factors.enumerate())
+    model = fit(factors, [(d, s, 0.7 + 0.02 * d["a"] + (0.003 if s else -0.003))
+                          for d in designs for s in (0, 1)])
+    a, b = {"a": 1, "b": 0, "c": 0}, {"a": 0, "b": 0, "c": 0}
+    rows = [report.Row(n, "", [acc, 1.0], 1, 1, True, "") for n, acc in ((0, 0.72), (1, 0.70))]
+    m = report.Measured(stats.noise_model([[0.72], [0.70]]), {0: 0, 1: 1})
+    assert not m.distinct(*rows)  # seeds alone: nothing measures the noise
+    m.model, m.params = model, {0: a, 1: b}
+    assert not m.distinct(*rows)  # rows without model estimates: still their seeds
+    for r in rows:
+        r.model_mean = r.values[0]
+    assert m.distinct(*rows)

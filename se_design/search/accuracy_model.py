@@ -48,6 +48,7 @@ import statsmodels.api as sm
 from scipy import stats
 
 from se_design.search.factors import Factors
+from se_design.search.stats import Diff
 
 MIN_LACK_DF = 3  # lack-of-fit degrees of freedom kept when interactions enter
 CHUNK = 1 << 16  # designs per block of the design matrix when predicting
@@ -207,6 +208,22 @@ class AccuracyModel:
             out[:, i:i + CHUNK] = (1 - lam) * model + lam * np.nan_to_num(own) + noise
             out[:, i:i + CHUNK][:, ~self._estimable(block)] = np.nan
         return out
+
+    def difference(self, a, b) -> Diff:
+        """Posterior of true mean(a) - true mean(b) for two designs (dicts or code rows): the
+        model parts share beta, so designs with common choices differ by less than their two
+        intervals suggest; the own parts are independent. t on Satterthwaite df as `predict`."""
+        codes = self._codes([a, b])
+        x = _onehot(self._index(codes), len(self.terms)).astype(float)
+        lam, own, seeds, own_var = self._shrinkage(codes)
+        d = (1 - lam[0]) * x[0] - (1 - lam[1]) * x[1]
+        seed_var = float(own_var[seeds > 0].sum())  # the measured designs' own seed noise
+        var = float(d @ np.pad(self.cov, (0, 1)) @ d) + float(own_var.sum())
+        mean = float(d @ self._beta_pad + lam[0] * np.nan_to_num(own[0])
+                     - lam[1] * np.nan_to_num(own[1]))
+        den = seed_var ** 2 / self.sigma2_df + (var - seed_var) ** 2 / self.df
+        df = var ** 2 / den if den > 0 else self.df
+        return Diff(mean, float(np.sqrt(var)), df)
 
     def _codes(self, designs) -> np.ndarray:
         if isinstance(designs, np.ndarray):

@@ -15,6 +15,7 @@ from optuna.trial import TrialState
 from se_design.errors import UserError
 from se_design.files import folder, write_text, writing
 from se_design.search import GRACE, budget, pareto, racing, stats
+from se_design.search.accuracy_model import AccuracyModel
 from se_design.search.effects import fit_study
 from se_design.search.pareto import no_costlier
 from se_design.search.records import (
@@ -73,6 +74,11 @@ def rows(study: optuna.Study) -> list[Row]:
     """Completed designs (a design trained in several trials once, with all its seeds), the
     feasible non-dominated ones marked as the front, with intervals, model estimates and
     front probabilities when accuracy was measured."""
+    return _table(study)[0]
+
+
+def _table(study: optuna.Study) -> tuple[list[Row], Measured | None]:
+    """The rows, and what tells their accuracies apart (None: cost-only)."""
     done = by_design(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
     recs = [TrialRecord.of(t) for t in done]
     out = [Row(t.number, rec.design, list(t.values), rec.params, rec.flops, feasible(t),
@@ -85,7 +91,7 @@ def rows(study: optuna.Study) -> list[Row]:
         r.front = True
     if measured is not None:
         _resolved(measured, out)
-    return out
+    return out, measured
 
 
 def _intervals(study: optuna.Study, table: list[Row], done: list) -> Measured:
@@ -103,6 +109,7 @@ def _intervals(study: optuna.Study, table: list[Row], done: list) -> Measured:
     model = fit_model(study)
     if not isinstance(model, str):
         _model_estimates(model, table, done, feasible, sims)
+        m.model, m.params = model, {t.number: t.params for t in done}
     if m.noise.pooled is not None or not isinstance(model, str):
         # one seed each, no calibration and no model: no probability to give
         shares = pareto.front_share(sims, [r.values[1:] for r in feasible]).tolist()
@@ -141,7 +148,7 @@ def _model_estimates(model, table: list[Row], done: list, feasible: list[Row], s
 
 def _resolved(m: Measured, table: list[Row]) -> None:
     """Which designs cannot be told apart from the no-SE reference, and which front members
-    from every cheaper one (on their seeds)."""
+    from every cheaper one (Measured.distinct)."""
     base = next((r for r in table if r.reference == REFERENCES[0]), None)
     for r in table:
         if base is not None and r is not base and not m.distinct(r, base):
@@ -154,10 +161,13 @@ def _resolved(m: Measured, table: list[Row]) -> None:
 
 @dataclass
 class Measured:
-    """The study's seed-noise model and where each row's design sits in it."""
+    """The study's seed-noise model and where each row's design sits in it, and the accuracy
+    model where one was fitted."""
 
     noise: stats.Noise
     at: dict[int, int]  # trial number -> index in noise.groups
+    model: AccuracyModel | None = None
+    params: dict[int, dict] = field(default_factory=dict)  # trial number -> its design
 
     @classmethod
     def of(cls, study: optuna.Study, table: list[Row]) -> Measured:
@@ -166,8 +176,12 @@ class Measured:
         return cls(noise, {r.number: first + i for i, r in enumerate(table)})
 
     def distinct(self, a: Row, b: Row) -> bool:
-        """Whether two designs' mean accuracies are distinguishable at 95% (never, when
-        nothing measures the noise)."""
+        """Whether two designs' true accuracies are distinguishable at 95%: by the model's
+        posterior of their difference where both have model estimates (what their neighbours
+        measured counts too), else by their own seeds (never, when nothing measures the
+        noise)."""
+        if self.model is not None and a.model_mean is not None and b.model_mean is not None:
+            return self.model.difference(self.params[a.number], self.params[b.number]).distinct()
         try:
             return self.noise.difference(self.at[a.number], self.at[b.number]).distinct()
         except ValueError:
@@ -299,11 +313,10 @@ def conservative_front(feasible: list[Row]) -> list[Row]:
 
 def pick_note(study: optuna.Study, chosen: optuna.trial.FrozenTrial) -> str | None:
     """A sentence when a cheaper feasible design cannot be told apart from the chosen one."""
-    table = rows(study)
+    table, m = _table(study)
     me = next((r for r in table if r.number == chosen.number), None)
     if me is None or not me.seeds:
         return None
-    m = Measured.of(study, table)
     cheaper = sorted((r for r in table if r.feasible and r is not me
                       and no_costlier(r.values[1:], me.values[1:])
                       and r.values[1:] != me.values[1:] and not m.distinct(r, me)),
