@@ -179,9 +179,9 @@ def test_difference_of_two_designs_is_the_effect_between_them_in_a_factorial():
     factor a alone differ by a's effect, with its standard error and df (not the two
     designs' intervals combined as if independent)."""
     model = fit(crossed(2, 2, 2), exact_factorial())
-    diff = model.difference({"a": 1, "b": 1, "c": 0}, {"a": 0, "b": 1, "c": 0})
+    diff = model.difference([{"a": 1, "b": 1, "c": 0}], [{"a": 0, "b": 1, "c": 0}])
     (effect,) = [e for e in model.effects() if e.factor == "a"]
-    assert (diff.mean, diff.se, diff.df) == pytest.approx((effect.effect, effect.se, 8))
+    assert (diff.mean[0], diff.se[0], diff.df[0]) == pytest.approx((effect.effect, effect.se, 8))
 
 
 def test_difference_has_the_variance_of_the_joint_posterior():
@@ -201,10 +201,10 @@ def test_difference_has_the_variance_of_the_joint_posterior():
     a = (1 - lam)[:, None] * x
     cov = a @ model.cov @ a.T + np.diag(np.where(n > 0, lam * model.sigma2 / np.maximum(n, 1),
                                                  model.tau2))
-    for i, j in [(0, 1), (1, 2), (4, 17)]:  # predicted vs measured, both measured, ...
-        diff = model.difference(designs[i], designs[j])
-        assert diff.mean == pytest.approx(post.mean[i] - post.mean[j])
-        assert diff.se ** 2 == pytest.approx(cov[i, i] + cov[j, j] - 2 * cov[i, j])
+    i, j = [0, 1, 4], [1, 2, 17]  # predicted vs measured, both measured, ...
+    diff = model.difference([designs[k] for k in i], [designs[k] for k in j])
+    assert diff.mean == pytest.approx(post.mean[i] - post.mean[j])
+    assert diff.se ** 2 == pytest.approx(cov[i, i] + cov[j, j] - 2 * cov[i, j])
 
 
 @pytest.mark.parametrize("tau", [0.0, 0.01])

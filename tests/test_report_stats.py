@@ -194,9 +194,9 @@ def test_designs_are_told_apart_by_the_models_difference_where_both_have_estimat
     a, b = {"a": 1, "b": 0, "c": 0}, {"a": 0, "b": 0, "c": 0}
     rows = [report.Row(n, "", [acc, 1.0], 1, 1, True, "") for n, acc in ((0, 0.72), (1, 0.70))]
     m = report.Measured(stats.noise_model([[0.72], [0.70]]), {0: 0, 1: 1})
-    assert not m.distinct(*rows)  # seeds alone: nothing measures the noise
+    assert m.distinct([rows]) == [False]  # seeds alone: nothing measures the noise
     m.model, m.params = model, {0: a, 1: b}
-    assert not m.distinct(*rows)  # rows without model estimates: still their seeds
+    assert m.distinct([rows]) == [False]  # rows without model estimates: still their seeds
     for r in rows:
         r.model_mean = r.values[0]
-    assert m.distinct(*rows)
+    assert m.distinct([rows, rows[::-1]]) == [True, True]

@@ -210,20 +210,24 @@ class AccuracyModel:
         return out
 
     def difference(self, a, b) -> Diff:
-        """Posterior of true mean(a) - true mean(b) for two designs (dicts or code rows): the
-        model parts share beta, so designs with common choices differ by less than their two
-        intervals suggest; the own parts are independent. t on Satterthwaite df as `predict`."""
-        codes = self._codes([a, b])
-        x = _onehot(self._index(codes), len(self.terms)).astype(float)
-        lam, own, seeds, own_var = self._shrinkage(codes)
-        d = (1 - lam[0]) * x[0] - (1 - lam[1]) * x[1]
-        seed_var = float(own_var[seeds > 0].sum())  # the measured designs' own seed noise
-        var = float(d @ np.pad(self.cov, (0, 1)) @ d) + float(own_var.sum())
-        mean = float(d @ self._beta_pad + lam[0] * np.nan_to_num(own[0])
-                     - lam[1] * np.nan_to_num(own[1]))
+        """Posterior of true mean(a) - true mean(b) for pairs of designs (two equally long
+        lists of dicts or code rows; a Diff of arrays): the model parts share beta, so designs
+        with common choices differ by less than their two intervals suggest; the own parts are
+        independent. t on Satterthwaite df as `predict`."""
+        (xa, lam_a, own_a, n_a, var_a), (xb, lam_b, own_b, n_b, var_b) = (
+            self._own_parts(self._codes(d)) for d in (a, b))
+        d = (1 - lam_a)[:, None] * xa - (1 - lam_b)[:, None] * xb
+        seed_var = np.where(n_a > 0, var_a, 0.0) + np.where(n_b > 0, var_b, 0.0)
+        var = ((d @ np.pad(self.cov, (0, 1))) * d).sum(1) + var_a + var_b
+        mean = d @ self._beta_pad + lam_a * np.nan_to_num(own_a) - lam_b * np.nan_to_num(own_b)
         den = seed_var ** 2 / self.sigma2_df + (var - seed_var) ** 2 / self.df
-        df = var ** 2 / den if den > 0 else self.df
-        return Diff(mean, float(np.sqrt(var)), df)
+        df = np.divide(var ** 2, den, out=np.full(len(var), self.df), where=den > 0)
+        return Diff(mean, np.sqrt(var), df)
+
+    def _own_parts(self, codes: np.ndarray):
+        """Design matrix rows (float64) and `_shrinkage`'s parts."""
+        return (_onehot(self._index(codes), len(self.terms)).astype(float),
+                *self._shrinkage(codes))
 
     def _codes(self, designs) -> np.ndarray:
         if isinstance(designs, np.ndarray):

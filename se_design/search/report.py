@@ -150,13 +150,14 @@ def _resolved(m: Measured, table: list[Row]) -> None:
     """Which designs cannot be told apart from the no-SE reference, and which front members
     from every cheaper one (Measured.distinct)."""
     base = next((r for r in table if r.reference == REFERENCES[0]), None)
-    for r in table:
-        if base is not None and r is not base and not m.distinct(r, base):
-            r.indistinct_from = base.reference
+    if base is not None:
+        others = [r for r in table if r is not base]
+        for r, yes in zip(others, m.distinct([(r, base) for r in others])):
+            r.indistinct_from = "" if yes else base.reference
     on_front = [r for r in table if r.front]
     for r in on_front:
-        r.resolved = all(m.distinct(r, o) for o in on_front
-                         if o is not r and no_costlier(o.values[1:], r.values[1:]))
+        cheaper = [o for o in on_front if o is not r and no_costlier(o.values[1:], r.values[1:])]
+        r.resolved = all(m.distinct([(r, o) for o in cheaper]))
 
 
 @dataclass
@@ -175,13 +176,21 @@ class Measured:
         first = len(noise.groups) - len(table)
         return cls(noise, {r.number: first + i for i, r in enumerate(table)})
 
-    def distinct(self, a: Row, b: Row) -> bool:
-        """Whether two designs' true accuracies are distinguishable at 95%: by the model's
-        posterior of their difference where both have model estimates (what their neighbours
-        measured counts too), else by their own seeds (never, when nothing measures the
-        noise)."""
-        if self.model is not None and a.model_mean is not None and b.model_mean is not None:
-            return self.model.difference(self.params[a.number], self.params[b.number]).distinct()
+    def distinct(self, pairs: list[tuple[Row, Row]]) -> list[bool]:
+        """Per pair, whether the two designs' true accuracies are distinguishable at 95%: by
+        the model's posterior of their difference where both have model estimates (what their
+        neighbours measured counts too), else by their own seeds (never, when nothing
+        measures the noise)."""
+        out = [None if self.model is not None and a.model_mean is not None
+               and b.model_mean is not None else self._seeds_distinct(a, b) for a, b in pairs]
+        by_model = [i for i, yes in enumerate(out) if yes is None]
+        if by_model:
+            a, b = ([self.params[pairs[i][k].number] for i in by_model] for k in (0, 1))
+            for i, yes in zip(by_model, self.model.difference(a, b).distinct()):
+                out[i] = bool(yes)
+        return out
+
+    def _seeds_distinct(self, a: Row, b: Row) -> bool:
         try:
             return self.noise.difference(self.at[a.number], self.at[b.number]).distinct()
         except ValueError:
@@ -317,10 +326,10 @@ def pick_note(study: optuna.Study, chosen: optuna.trial.FrozenTrial) -> str | No
     me = next((r for r in table if r.number == chosen.number), None)
     if me is None or not me.seeds:
         return None
-    cheaper = sorted((r for r in table if r.feasible and r is not me
-                      and no_costlier(r.values[1:], me.values[1:])
-                      and r.values[1:] != me.values[1:] and not m.distinct(r, me)),
-                     key=lambda r: r.values[1])
+    cheaper = [r for r in table if r.feasible and r is not me
+               and no_costlier(r.values[1:], me.values[1:]) and r.values[1:] != me.values[1:]]
+    cheaper = sorted((r for r, yes in zip(cheaper, m.distinct([(r, me) for r in cheaper]))
+                      if not yes), key=lambda r: r.values[1])
     if not cheaper:
         return None
     r = cheaper[0]

@@ -67,14 +67,15 @@ def ci95(xs: Sequence[float], pooled: Pooled | None = None) -> float | None:
 
 @dataclass(frozen=True)
 class Diff:
-    """mean(a) - mean(b), its standard error and degrees of freedom."""
+    """mean(a) - mean(b), its standard error and degrees of freedom (or arrays of them, one
+    per pair of designs)."""
 
     mean: float
     se: float
     df: float
 
     def half_width(self, level: float = 0.95) -> float:
-        return float(stats.t.ppf(0.5 + level / 2, self.df)) * self.se
+        return stats.t.ppf(0.5 + level / 2, self.df) * self.se
 
     def distinct(self, level: float = 0.95) -> bool:
         """True when the interval excludes 0: the two are distinguishable at this level."""
