@@ -62,10 +62,6 @@ PARAMS = {
 }
 
 
-def _zero(*_) -> int:
-    return 0
-
-
 class Layer(NamedTuple):  # a tuple: built for every layer when layers are asked for
     path: str
     op: str
@@ -189,8 +185,8 @@ def _text(title: str, head: list[str], rows: list[list], text: tuple[int, ...] =
 
 def _counts(leaf: g.Leaf, i: g.Shape, o: g.Shape, table: dict) -> tuple[int, int]:
     """(params, FLOPs) of one leaf on input shape i, output o, under a convention's table."""
-    kind = type(leaf)
-    return PARAMS.get(kind, _zero)(leaf), table.get(kind, _zero)(leaf, i, o)
+    params, flops = PARAMS.get(type(leaf)), table.get(type(leaf))
+    return params(leaf) if params else 0, flops(leaf, i, o) if flops else 0
 
 
 def _unit(node: g.Node, shape: g.Shape, convention: str, where: str) -> Unit:

@@ -150,7 +150,7 @@ Node = Leaf | Seq | Parallel | Scale
 
 def seq(*items: tuple[str, Node | None]) -> Seq:
     """Seq of the named items that are not None (optional SE slots)."""
-    return Seq(tuple((n, x) for n, x in items if x is not None))
+    return Seq(tuple([(n, x) for n, x in items if x is not None]))
 
 
 def _conv_out(size: int, k: int, stride: int, padding: int) -> int:
@@ -221,13 +221,14 @@ class Memo:
         self.limit = limit
 
     def get(self, node: Node, key: tuple, make):
-        hit = self.data.get((id(node), *key))
+        k = (id(node), *key)
+        hit = self.data.get(k)
         if hit is not None and hit[0] is node:
             return hit[1]
         if len(self.data) > self.limit:
             self.data.clear()
         value = make()
-        self.data[(id(node), *key)] = (node, value)
+        self.data[k] = (node, value)
         return value
 
     def clear(self) -> None:
