@@ -179,7 +179,7 @@ OUT_SHAPE = {  # leaves not listed keep their input's shape
 
 # One walked leaf: (module path, leaf, input shape, output shape, the SE module the leaf
 # belongs to or None); a plain tuple, as a walk makes one per layer.
-Row = tuple[str, Leaf, Shape, Shape, "SESetting | None"]
+Row = tuple[str, Leaf, Shape, Shape, SESetting | None]
 
 
 def walk(node: Node, shape: Shape, path: str = "", rows: list[Row] | None = None,
