@@ -62,11 +62,7 @@ PARAMS = {
 }
 
 
-def _zero(*_) -> int:
-    return 0
-
-
-class Layer(NamedTuple):  # a tuple: built hundreds of times per cost() call
+class Layer(NamedTuple):  # a tuple: built for every layer when layers are asked for
     path: str
     op: str
     out_shape: g.Shape
@@ -77,14 +73,21 @@ class Layer(NamedTuple):  # a tuple: built hundreds of times per cost() call
 
 @dataclass(frozen=True, slots=True)
 class Unit:
-    """The cost of one block (or of the head): layers with block-relative paths, totals."""
+    """The cost of one block (or of the head): totals, and the walk's rows, from which
+    `layers` are made only when asked for (a search reads the totals alone)."""
 
-    layers: tuple[Layer, ...]
+    rows: list[g.Row]  # block-relative paths
+    table: dict  # the convention's counting functions
     out: g.Shape
     params: int
     flops: int
     se_params: int
     ses: tuple[g.SESetting, ...]  # its SE modules, nested ones included
+
+    @property
+    def layers(self) -> tuple[Layer, ...]:
+        return tuple(Layer(path, type(leaf).__name__, o, *_counts(leaf, i, o, self.table),
+                           se is not None) for path, leaf, i, o, se in self.rows)
 
     @property
     def se_closed_form(self) -> int:
@@ -180,14 +183,23 @@ def _text(title: str, head: list[str], rows: list[list], text: tuple[int, ...] =
     return tables.text(tables.Fitted(title, head, cells, text=text))
 
 
+def _counts(leaf: g.Leaf, i: g.Shape, o: g.Shape, table: dict) -> tuple[int, int]:
+    """(params, FLOPs) of one leaf on input shape i, output o, under a convention's table."""
+    params, flops = PARAMS.get(type(leaf)), table.get(type(leaf))
+    return params(leaf) if params else 0, flops(leaf, i, o) if flops else 0
+
+
 def _unit(node: g.Node, shape: g.Shape, convention: str, where: str) -> Unit:
     table = CONVENTIONS[convention]
     w = g.walked(node, shape, where)
-    layers = tuple(Layer(r.path, type(r.leaf).__name__, r.out, PARAMS.get(type(r.leaf), _zero)(r.leaf),
-                         table.get(type(r.leaf), _zero)(r.leaf, r.shape, r.out), r.se is not None)
-                   for r in w.rows)
-    return Unit(layers, w.out, sum(la.params for la in layers), sum(la.flops for la in layers),
-                sum(la.params for la in layers if la.se), tuple(x for _, x in w.ses))
+    params = flops = se_params = 0
+    for _, leaf, i, o, se in w.rows:
+        p, f = _counts(leaf, i, o, table)
+        params += p
+        flops += f
+        if se is not None:
+            se_params += p
+    return Unit(w.rows, table, w.out, params, flops, se_params, tuple(w.ses))
 
 
 _UNITS = g.Memo()

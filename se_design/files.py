@@ -8,8 +8,6 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-import yaml
-
 from se_design.errors import UserError
 
 
@@ -29,6 +27,8 @@ def read_text(path: str | Path, what: str = "file") -> str:
 
 def read_data(path: str | Path, fmt: str, what: str = "file") -> object:
     """Parsed JSON or YAML; a syntax error names the file and line."""
+    import yaml  # here, not at the top: the commands that read no YAML start faster
+
     text = read_text(path, what)
     try:
         return json.loads(text) if fmt == "json" else yaml.safe_load(text)

@@ -4,11 +4,14 @@ build.py maps each primitive to one torch module and cost.py maps it to one coun
 function per convention, so the model and the cost model walk the very same graph and can
 only disagree where a counting function is wrong, which the fvcore test catches per layer.
 Composite nodes name their children; those names become the torch module paths.
+
+Nodes are never changed once made: memos key them by identity. They are not frozen, as a
+frozen dataclass takes several times longer to make, and a cold cost makes hundreds.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from se_design.errors import SpecError
@@ -17,7 +20,7 @@ from se_design.se import SE
 Shape = tuple[int, int, int]  # (channels, height, width) of one sample
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Conv:
     cin: int
     cout: int
@@ -26,35 +29,33 @@ class Conv:
     groups: int = 1
     bias: bool = False
     padding: int | None = None  # None: k // 2 on each side, per dimension
+    # k and padding as (height, width), made once: the walk and the counts read them often
+    hw: tuple[int, int] = field(init=False, repr=False, compare=False)
+    pad: tuple[int, int] = field(init=False, repr=False, compare=False)
 
-    @property
-    def hw(self) -> tuple[int, int]:
-        return (self.k, self.k) if isinstance(self.k, int) else self.k
-
-    @property
-    def pad(self) -> tuple[int, int]:
-        kh, kw = self.hw
-        return (kh // 2, kw // 2) if self.padding is None else (self.padding, self.padding)
+    def __post_init__(self):
+        self.hw = kh, kw = (self.k, self.k) if isinstance(self.k, int) else self.k
+        self.pad = (kh // 2, kw // 2) if self.padding is None else (self.padding, self.padding)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Mul:
     """Multiplication by a constant (Inception-ResNet's residual scaling)."""
 
     factor: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class BN:
     c: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Act:
     fn: str  # relu | relu6 | hardswish | silu | sigmoid | hardsigmoid | tanh
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Pool:
     op: str  # max | avg
     k: int
@@ -62,40 +63,40 @@ class Pool:
     padding: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class GlobalPool:
     """Classifier pooling to 1x1 (nn.AdaptiveAvgPool2d(1))."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Squeeze:
     """SE squeeze to 1x1: adaptive avg or max pooling."""
 
     op: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Flatten:
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Linear:
     cin: int
     cout: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Dropout:
     p: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Shuffle:
     groups: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PadShortcut:
     """CIFAR ResNet option A: x[:, :, ::s, ::s] zero-padded to cout channels."""
 
@@ -104,12 +105,12 @@ class PadShortcut:
     stride: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Seq:
     items: tuple[tuple[str, Node], ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Parallel:
     """Branches on the same input, merged, then `post` (e.g. ReLU, SE after the add)."""
 
@@ -118,7 +119,7 @@ class Parallel:
     post: Seq
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SESetting:
     """What an SE node is: its spec setting, the channels it sees and its squeeze width.
     Cost, per-stage r and the search read these fields, never the layer paths."""
@@ -133,7 +134,7 @@ class SESetting:
         return 2 * self.channels * self.reduced
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Scale:
     """x * gate(x): the excitation's rescaling, gate broadcast over H and W; `setting` is
     set when the node is an SE module."""
@@ -149,7 +150,7 @@ Node = Leaf | Seq | Parallel | Scale
 
 def seq(*items: tuple[str, Node | None]) -> Seq:
     """Seq of the named items that are not None (optional SE slots)."""
-    return Seq(tuple((n, x) for n, x in items if x is not None))
+    return Seq(tuple([(n, x) for n, x in items if x is not None]))
 
 
 def _conv_out(size: int, k: int, stride: int, padding: int) -> int:
@@ -176,40 +177,38 @@ OUT_SHAPE = {  # leaves not listed keep their input's shape
 }
 
 
-class Row(NamedTuple):
-    path: str  # module path
-    leaf: Leaf
-    shape: Shape  # input
-    out: Shape
-    se: SESetting | None  # the SE module the leaf belongs to, if any
+# One walked leaf: (module path, leaf, input shape, output shape, the SE module the leaf
+# belongs to or None); a plain tuple, as a walk makes one per layer.
+Row = tuple[str, Leaf, Shape, Shape, SESetting | None]
 
 
 def walk(node: Node, shape: Shape, path: str = "", rows: list[Row] | None = None,
-         ses: list[tuple[str, SESetting]] | None = None, se: SESetting | None = None) -> Shape:
-    """Append a Row per leaf to `rows` and (path, setting) per SE node to `ses`, in execution
+         ses: list[SESetting] | None = None, se: SESetting | None = None) -> Shape:
+    """Append a Row per leaf to `rows` and the setting of each SE node to `ses`, in execution
     order; return the node's output shape.
 
     Raises SpecError when a feature map vanishes or parallel branches disagree."""
     kind = type(node)
     if kind is Seq:
+        prefix = f"{path}." if path else ""
         for name, child in node.items:
-            shape = walk(child, shape, f"{path}.{name}" if path else name, rows, ses, se)
+            shape = walk(child, shape, prefix + name, rows, ses, se)
         return shape
     if kind is Parallel:
-        outs = [walk(child, shape, f"{path}.{name}" if path else name, rows, ses, se)
-                for name, child in node.branches]
+        prefix = f"{path}." if path else ""
+        outs = [walk(child, shape, prefix + name, rows, ses, se) for name, child in node.branches]
         return walk(node.post, _merge(outs, node.merge, path), path, rows, ses, se)
     if kind is Scale:
         if node.setting is not None and ses is not None:
-            ses.append((path, node.setting))
+            ses.append(node.setting)
         walk(node.gate, shape, path, rows, ses, node.setting or se)
         return shape
-    f = OUT_SHAPE.get(type(node))
+    f = OUT_SHAPE.get(kind)
     out = f(node, shape) if f else shape
     if out[1] < 1 or out[2] < 1:
         raise SpecError(f"the feature map vanishes at {path} (input {shape[1]}x{shape[2]}).")
     if rows is not None:
-        rows.append(Row(path, node, shape, out, se))
+        rows.append((path, node, shape, out, se))
     return out
 
 
@@ -222,13 +221,14 @@ class Memo:
         self.limit = limit
 
     def get(self, node: Node, key: tuple, make):
-        hit = self.data.get((id(node), *key))
+        k = (id(node), *key)
+        hit = self.data.get(k)
         if hit is not None and hit[0] is node:
             return hit[1]
         if len(self.data) > self.limit:
             self.data.clear()
         value = make()
-        self.data[(id(node), *key)] = (node, value)
+        self.data[k] = (node, value)
         return value
 
     def clear(self) -> None:
@@ -237,13 +237,13 @@ class Memo:
 
 class Walked(NamedTuple):
     rows: list[Row]
-    ses: list[tuple[str, SESetting]]
+    ses: list[SESetting]
     out: Shape
 
 
 def _walk_all(node: Node, shape: Shape, path: str) -> Walked:
     rows: list[Row] = []
-    ses: list[tuple[str, SESetting]] = []
+    ses: list[SESetting] = []
     try:
         out = walk(node, shape, "", rows, ses)
     except SpecError:

@@ -14,7 +14,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
 from pydantic import Field, ValidationError
 
 from se_design.errors import SpecError, UserError
@@ -120,6 +119,8 @@ def to_dict(arch: Arch) -> dict:
 
 
 def dumps(arch: Arch, fmt: str = "yaml") -> str:
+    import yaml  # here, not at the top: the commands that write no YAML start faster
+
     data = to_dict(arch)
     if fmt == "json":
         return json.dumps(data, indent=2) + "\n"
@@ -127,6 +128,8 @@ def dumps(arch: Arch, fmt: str = "yaml") -> str:
 
 
 def loads(text: str, fmt: str = "yaml") -> Arch:
+    import yaml  # here, not at the top: the commands that read no YAML start faster
+
     try:
         data = json.loads(text) if fmt == "json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as err:

@@ -1,8 +1,9 @@
 """The `se-design` app, assembled here and only here: each command module's functions are
-registered by one loop, every one with the same error handling and help class."""
+made into commands in one place, every one with the same error handling and help class."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated
 
 import typer
@@ -16,7 +17,37 @@ COMMANDS = {"cost": cost.cost, "archs": cost.archs, "paper-table": cost.paper_ta
             "train": analysis.train, "excitation": analysis.excitation, "fold": analysis.fold,
             "calibrate": search.calibrate, "effects": search.effects}
 
-app = typer.Typer(cls=Group, no_args_is_help=True, add_completion=False,
+
+class Commands(Mapping):
+    """The app's commands by name, each made into a click command when first looked up:
+    making all eleven (typer reads every signature) took a third of `cost`'s startup."""
+
+    def __init__(self):
+        self.made: dict = {}
+
+    def __getitem__(self, name: str):
+        if name not in self.made:
+            one = typer.Typer(add_completion=False)
+            one.command(name, cls=Command)(user_errors(COMMANDS[name]))
+            self.made[name] = typer.main.get_command(one)
+        return self.made[name]
+
+    def __iter__(self):
+        return iter(COMMANDS)
+
+    def __len__(self) -> int:
+        return len(COMMANDS)
+
+
+class App(Group):
+    """The app's group, its commands made on demand (Commands)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.commands = Commands()
+
+
+app = typer.Typer(cls=App, no_args_is_help=True, add_completion=False,
                   pretty_exceptions_enable=False,
                   context_settings={"help_option_names": ["-h", "--help"]})
 
@@ -38,6 +69,3 @@ def main(_: Annotated[bool, typer.Option("--version", callback=_version, is_eage
                                          help="Print the version and exit.")] = False):
     """Design CNNs with Squeeze-and-Excitation blocks: cost, search, export."""
 
-
-for name, command in COMMANDS.items():
-    app.command(name, cls=Command)(user_errors(command))
