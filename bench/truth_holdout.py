@@ -31,6 +31,14 @@ from se_design.search.space import load_space
 REPO = Path(__file__).resolve().parents[1]
 
 
+def shown(path: str) -> str:
+    """`path` relative to the repository where it lies inside it (no machine's paths in outputs)."""
+    try:
+        return Path(path).resolve().relative_to(REPO).as_posix()
+    except ValueError:
+        return path
+
+
 def holdout(world: World, budget: int, rep: int) -> list[dict]:
     out = PROCEDURES["model"](world, budget, rep)
     model = fit_model(world, out.measured)
@@ -58,7 +66,7 @@ def main() -> None:
     problem = load_space(args.space)
     world = World(problem, TableLandscape(args.truth, problem), 0.0, Path(args.truth).stem)
     noise = world.table_noise()
-    print(f"{args.truth}: {len(world.designs)} designs, seed std {100 * noise:.2f} points; "
+    print(f"{shown(args.truth)}: {len(world.designs)} designs, seed std {100 * noise:.2f} points; "
           f"model-based search at {args.budget} epochs, {args.searches} searches (row orders)")
     inside, wide_in, err, n = 0, 0, [], 0
     for rep in range(args.searches):
