@@ -36,6 +36,14 @@ from se_design.train_config import TrainConfig
 REPO = Path(__file__).resolve().parents[1]
 
 
+def shown(path: str) -> str:
+    """`path` relative to the repository where it lies inside it (no machine's paths in outputs)."""
+    try:
+        return Path(path).resolve().relative_to(REPO).as_posix()
+    except ValueError:
+        return path
+
+
 def space_params(problem: Problem) -> list[dict]:
     """Every design of the space as the Optuna params a study stores (squeeze and gate always,
     as Problem.suggest stores them)."""
@@ -82,7 +90,7 @@ def main() -> None:
             done = {row_key(r, cols) for r in csv.DictReader(f)}
     designs = space_params(problem)[:args.limit]
     print(f"{len(designs)} designs x {args.seeds} seeds, {cfg.epochs} epochs each; "
-          f"{len(done)} rows already in {out}", flush=True)
+          f"{len(done)} rows already in {shown(args.out)}", flush=True)
     start, n = time.perf_counter(), 0
     with out.open("a", newline="") as f:
         writer = csv.DictWriter(f, [*cols, "seed", "accuracy"])
@@ -102,7 +110,7 @@ def main() -> None:
                 print(f"seed {seed} {design.label()}: {acc:.4f} [{time.perf_counter() - t:.1f} s]",
                       flush=True)
     took = time.perf_counter() - start
-    meta = {"command": " ".join(["python", *sys.argv]), "space": args.space,
+    meta = {"command": " ".join(["python", *sys.argv]), "space": shown(args.space),
             "data": where[1] or where[0], "schedule": asdict(cfg),
             "max_train": problem.space.proxy.data.max_train, "designs": len(designs),
             "seeds": args.seeds, "runs_this_call": n, "seconds_this_call": round(took, 1),
