@@ -131,6 +131,7 @@ def test_json_keys(tmp_path, capsys, monkeypatch):
 from noisy import procedures
 from noisy.procedures import PROCEDURES
 
+from se_design.search import report
 from se_design.search.records import TrialRecord
 
 BASE = REPO / "results/proxy_bias/proxy_base.yaml"
@@ -153,7 +154,8 @@ def test_tool_runs_the_model_sampler_as_the_search_does():
     seeds = {i: {s for j, s, _ in out.measured if j == i} for i in refs}
     assert all(seeds[i] == {0, 1, 2} for i in refs)  # the references on 3 seeds
     space = world.problem.space.model_copy(update={"seeds": 1, "max_seeds": 3})
-    study = procedures._tool_search(world, 180, 1, "model", "evidence", space)
+    study = procedures._tool_search(world, 180, 1, "model", "evidence", space, space_stored=True)
+    assert "search space" not in str(report.fit_model(study))  # the report can use its model
     recs = [TrialRecord.of(t) for t in study.trials]
     assert all(r.reference for r in recs[:2])  # trained first
     assert all(r.proposal for r in recs[2:])  # every other design the model sampler's

@@ -53,11 +53,11 @@ def procedure(name: str):
 # --- the tool's own procedures (rungs, racing; bench/noisy/sim.py) ---------------------------
 
 def _tool_search(world: World, budget: int, rep: int, sampler: str, stops: str,
-                 space=None) -> optuna.Study:
+                 space=None, space_stored: bool = False) -> optuna.Study:
     """The tool's own search (its Objective: rungs, racing, re-seeds) on this world's
-    measurements, until `budget` epochs are trained."""
+    measurements, until `budget` epochs are trained (sim.run_search)."""
     problem = world.problem if space is None else dataclasses.replace(world.problem, space=space)
-    return run_search(problem, world.truth(rep), budget, rep, sampler, stops)
+    return run_search(problem, world.truth(rep), budget, rep, sampler, stops, space_stored)
 
 
 def _outcome(world: World, study: optuna.Study, rows: list, front: list, export: int) -> Outcome:
@@ -101,9 +101,10 @@ def tool(world: World, budget: int, rep: int) -> Outcome:
     (se_design.search.model_sampler) through the tool's Objective (references on 3 seeds,
     noise-aware rungs, racing, the sampler's re-seeds), stopped as --budget-epochs stops it;
     front and export as its report gives them (the Pareto front of the model's estimates;
-    `export --pick best-under-budget`)."""
+    `export --pick best-under-budget`), both from the accuracy model where the study's data
+    can support it, as the report does with the space it stores."""
     space = world.problem.space.model_copy(update={"seeds": 1, "max_seeds": 3})
-    study = _tool_search(world, budget, rep, "model", "evidence", space)
+    study = _tool_search(world, budget, rep, "model", "evidence", space, space_stored=True)
     rows = report.rows(study)
     return _outcome(world, study, rows, [r for r in rows if r.front],
                     report.pick(study, None, "best-under-budget").number)

@@ -1,7 +1,7 @@
 """Where the `tool` procedure's epochs go, and what its rungs cost it: per repetition, the
 epochs on the references, on the model sampler's initial design and after it, on trials its
 rungs stopped, and on re-seeds, how many designs it finished and whether the tool's accuracy
-model can be fitted to them at the end (report.fit_model); then its regret with the space's rungs against the same search
+model can be fitted to them at the end (the sampler's and the report's); then its regret with the space's rungs against the same search
 without rungs (paired). A diagnostic of bench/noisy/procedures.py's `tool`, not a procedure.
 
 Run: python bench/noisy/tool_spend.py [--landscape proxy6] [--noise 1.6] [--reps 40]
@@ -29,7 +29,8 @@ from se_design.search.records import TrialRecord
 from se_design.search.space import load_space
 
 REPO = Path(__file__).resolve().parents[2]
-SHARES = ("designs finished", "model fits at the end (share)")  # not epochs
+SHARES = ("designs finished", "sampler's model fits at the end (share)",
+          "report's model fits at the end (share)")  # not epochs
 
 
 def spend(study, n_initial: int) -> dict[str, int]:
@@ -51,7 +52,10 @@ def spend(study, n_initial: int) -> dict[str, int]:
             out["stopped by rungs"] += rec.epochs_run
     done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     out["designs finished"] = len({TrialRecord.of(t).design for t in done})
-    out["model fits at the end (share)"] = not isinstance(report.fit_model(study), str)
+    # the sampler's own fit (what its next proposal would use) and the report's
+    out["sampler's model fits at the end (share)"] = study.sampler._fit(
+        study, study.get_trials(deepcopy=False)) is not None
+    out["report's model fits at the end (share)"] = not isinstance(report.fit_model(study), str)
     return out
 
 
@@ -74,7 +78,7 @@ def main() -> None:
     rows, regret = [], {"rungs": [], "no rungs": []}
     for rep in range(args.reps):
         for name, sp in (("rungs", space), ("no rungs", bare)):
-            study = _tool_search(world, args.budget, rep, "model", "evidence", sp)
+            study = _tool_search(world, args.budget, rep, "model", "evidence", sp, True)
             pick = report.pick(study, None, "best-under-budget")
             design = world.by_label[TrialRecord.of(pick).design]
             regret[name].append(world.best - world.true[design])
