@@ -230,7 +230,9 @@ def ax_client(world: World, budget: int, rep: int) -> Outcome:
     gives (what the model gets where a procedure measured no replicate). Front: the feasible
     designs of `get_pareto_frontier(use_model_predictions=True)`; export: the one of highest
     predicted accuracy."""
-    logging.getLogger("ax").setLevel(logging.ERROR)  # an INFO line per trial otherwise
+    from ax.utils.common.logger import set_stderr_log_level
+
+    set_stderr_log_level(logging.ERROR)  # Ax logs INFO lines per trial to stderr otherwise
     with warnings.catch_warnings():  # torch's and Ax's numerical warnings, per trial
         warnings.simplefilter("ignore")
         return _ax(world, budget, rep)
