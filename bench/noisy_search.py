@@ -193,9 +193,10 @@ def benchmark(args) -> None:
         for k in out:
             out[k] += summary[k]
         say(equal_epochs.table(summary))
-        for line in equal_epochs.verdicts(
-                getattr(land, "additive", False), summary):
-            say(f"[{name}, noise {noise}] {line}")
+        for subject in equal_epochs.SUBJECTS:
+            for line in equal_epochs.verdicts(getattr(land, "additive", False), summary,
+                                              subject):
+                say(f"[{name}, noise {noise}] {subject}: {line}")
     if args.json:
         print(json.dumps(out, indent=1))
 

@@ -124,3 +124,45 @@ def test_json_keys(tmp_path, capsys, monkeypatch):
     assert {p["procedure"] for p in out["paired"]} == {"single-seed", "random"}
     assert all({"landscape", "procedure", "vs", "diff", "ci95"} <= set(p) and p["vs"] == "model"
                for p in out["paired"])
+
+
+# --- `tool` (the tool's model sampler through its Objective) and `ax` ------------------------
+
+from noisy import procedures
+from noisy.procedures import PROCEDURES
+
+from se_design.search import report
+from se_design.search.records import TrialRecord
+
+BASE = REPO / "results/proxy_bias/proxy_base.yaml"
+
+
+def check_outcome(world, out, budget: int, overrun: int, rep: int) -> None:
+    """The budget spent (up to `overrun` epochs over, as the tool's loop allows), a feasible
+    export among the designs it trained, and the world's own numbers (common random numbers)."""
+    assert budget <= out.epochs <= budget + overrun
+    assert world.feasible[out.export] and out.export in {i for i, _, _ in out.measured}
+    assert all(world.feasible[i] for i in out.front)
+    assert all(a == world.measure(i, s, rep) for i, s, a in out.measured)
+
+
+def test_tool_runs_the_model_sampler_as_the_search_does():
+    world = World(load_space(str(BASE)), LANDSCAPES["paper"], 0.016, "paper")
+    out = PROCEDURES["tool"](world, 180, rep=1)
+    check_outcome(world, out, 180, 3 * world.epochs, rep=1)  # racing may add 2 seeds at the end
+    refs = [world.of_params(p) for p in world.problem.references()]
+    seeds = {i: {s for j, s, _ in out.measured if j == i} for i in refs}
+    assert all(seeds[i] == {0, 1, 2} for i in refs)  # the references on 3 seeds
+    space = world.problem.space.model_copy(update={"seeds": 1, "max_seeds": 3})
+    study = procedures._tool_search(world, 180, 1, "model", "evidence", space, space_stored=True)
+    assert "search space" not in str(report.fit_model(study))  # the report can use its model
+    recs = [TrialRecord.of(t) for t in study.trials]
+    assert all(r.reference for r in recs[:2])  # trained first
+    assert all(r.proposal for r in recs[2:])  # every other design the model sampler's
+
+
+def test_ax_spends_the_budget_and_exports_a_feasible_design():
+    pytest.importorskip("ax")
+    world = World(load_space(str(BASE)), LANDSCAPES["paper"], 0.016, "paper")
+    out = PROCEDURES["ax"](world, 8 * world.epochs, rep=0)  # Sobol, then 3 model-based
+    check_outcome(world, out, 8 * world.epochs, 0, rep=0)

@@ -28,6 +28,8 @@ from se_design.search.accuracy_model import design_matrix, main_terms
 from .procedures import PROCEDURES, model_choice
 from .world import World
 
+SUBJECTS = ("model", "tool")  # the model-based searches the targets are for
+
 
 def hypervolume(acc: np.ndarray, cost: np.ndarray, ref: tuple[float, float]) -> float:
     """2-D hypervolume (accuracy up, cost down) above ref accuracy, below ref cost."""
@@ -97,8 +99,8 @@ class Scorer:
 def compare(world: World, names: list[str], budget: int, reps: int, log=print,
             on_batch=None) -> dict:
     """Every procedure in `names` over `reps` repetitions; {name: [scores per repetition]}
-    and the seconds each took. `on_batch(done so far)` after every fifth of them, so a run
-    cut short keeps what it measured."""
+    and the seconds each took. `on_batch(done so far)` after every repetition, so a run cut
+    short keeps every one it finished (a slow procedure takes minutes per repetition)."""
     scorer, results, took = Scorer(world), {n: [] for n in names}, dict.fromkeys(names, 0.0)
     for rep in range(reps):
         for name in names:
@@ -108,8 +110,8 @@ def compare(world: World, names: list[str], budget: int, reps: int, log=print,
         if (rep + 1) % max(1, reps // 5) == 0:
             log(f"  [{world.name}] {rep + 1}/{reps} repetitions; seconds so far: "
                 + ", ".join(f"{n} {s:.0f}" for n, s in took.items()))
-            if on_batch is not None:
-                on_batch({"results": results, "seconds": took})
+        if on_batch is not None:
+            on_batch({"results": results, "seconds": took})
     return {"results": results, "seconds": took}
 
 
@@ -133,24 +135,26 @@ def summarise(world: World, noise_label: str, done: dict) -> dict:
                      "regret_model_rec": 100 * m["regret_model_rec"][0],
                      "coverage_effects": m["coverage_effects"][0],
                      "seconds_per_rep": done["seconds"][name] / len(rows)})
-    if "model" in res:
-        for name, rows in res.items():
-            if name != "model":
-                d, h = mean_ci([a["regret"] - b["regret"] for a, b in zip(rows, res["model"])])
+    for subject in SUBJECTS:  # each one's regret against every other's, paired
+        for name, rows in res.items() if subject in res else ():
+            if name != subject:
+                d, h = mean_ci([a["regret"] - b["regret"] for a, b in zip(rows, res[subject])])
                 paired.append({"landscape": world.name, "noise": noise_label,
-                               "procedure": name, "vs": "model", "diff": 100 * d,
+                               "procedure": name, "vs": subject, "diff": 100 * d,
                                "ci95": 100 * h})
     return {"runs": runs, "paired": paired}
 
 
-def verdicts(additive: bool, summary: dict) -> list[str]:
-    """The issue's targets for the model in one cell, met or missed, with the figures."""
+def verdicts(additive: bool, summary: dict, subject: str = "model") -> list[str]:
+    """The issue's targets for the model-based search `subject` (the benchmark's `model`, or
+    `tool`, the tool's) in one cell, met or missed, with the figures."""
     runs = {r["procedure"]: r for r in summary["runs"]}
-    m = runs.get("model")
+    m = runs.get(subject)
     if m is None:
         return []
-    lower = [f"{p['procedure']} {p['diff']:+.2f} ± {p['ci95']:.2f}" for p in summary["paired"]]
-    beaten = all(p["diff"] > p["ci95"] for p in summary["paired"])
+    paired = [p for p in summary["paired"] if p.get("vs", "model") == subject]
+    lower = [f"{p['procedure']} {p['diff']:+.2f} ± {p['ci95']:.2f}" for p in paired]
+    beaten = all(p["diff"] > p["ci95"] for p in paired)
     out = [("regret lower than every other's by more than the paired interval: "
             f"{_mark(beaten)} ({', '.join(lower)})")]
     single = runs.get("single-seed")

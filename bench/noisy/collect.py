@@ -1,5 +1,6 @@
 """Markdown tables of `noisy_search.py --json` outputs, one per cell (landscape, noise), with
-the issue's targets for the model marked met/MISSED.
+the issue's targets for the model-based searches (`model`, and `tool` where it ran) marked
+met/MISSED.
 
 Run: python bench/noisy/collect.py results/noisy_bench/*.json
 """
@@ -12,7 +13,7 @@ from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from noisy.bench import table, verdicts
+from noisy.bench import SUBJECTS, table, verdicts
 from noisy.landscapes import LANDSCAPES
 
 
@@ -30,8 +31,10 @@ def cells(paths: list[str]) -> dict:
 def main() -> None:
     for (land, noise), cell in cells(sys.argv[1:]).items():
         print(f"\n**{land}, seed noise {noise}**\n\n{table(cell)}\n")
-        for line in verdicts(getattr(LANDSCAPES.get(land), "additive", False), cell):
-            print(f"- {line}")
+        for subject in SUBJECTS:
+            for line in verdicts(getattr(LANDSCAPES.get(land), "additive", False), cell,
+                                 subject):
+                print(f"- {'' if subject == 'model' else subject + ': '}{line}")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import contextlib
 import dataclasses
 import logging
 import tempfile
+import warnings
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,11 +26,6 @@ from se_design.search.records import TrialRecord
 
 from .sim import run_search
 from .world import World
-
-try:  # the tool's model sampler, when this tree has it
-    from se_design.search.model_sampler import ModelSampler
-except ImportError:
-    ModelSampler = None
 
 CALIBRATION_DF = 8  # seed noise known to this many df where a procedure measured no replicate
 FRONT_P = 0.5  # the model reports a design on the front when it is there in most draws
@@ -56,24 +52,34 @@ def procedure(name: str):
 
 # --- the tool's own procedures (rungs, racing; bench/noisy/sim.py) ---------------------------
 
-def _rung_search(world: World, budget: int, rep: int, aware: bool) -> Outcome:
-    space = world.problem.space.model_copy(update={"seeds": 1, "max_seeds": 3 if aware else 1})
-    problem = dataclasses.replace(world.problem, space=space)
-    study = run_search(problem, world.truth(rep), budget, rep, "nsga2",
-                       "evidence" if aware else "any lead")
-    rows = report.rows(study)
+def _tool_search(world: World, budget: int, rep: int, sampler: str, stops: str,
+                 space=None, space_stored: bool = False) -> optuna.Study:
+    """The tool's own search (its Objective: rungs, racing, re-seeds) on this world's
+    measurements, until `budget` epochs are trained (sim.run_search)."""
+    problem = world.problem if space is None else dataclasses.replace(world.problem, space=space)
+    return run_search(problem, world.truth(rep), budget, rep, sampler, stops, space_stored)
+
+
+def _outcome(world: World, study: optuna.Study, rows: list, front: list, export: int) -> Outcome:
+    """What a tool search measured (every seed of its finished trials) and claims: the
+    front's rows and the exported trial's number (of its report's `rows`), as designs."""
     at = {r.number: world.by_label[r.design] for r in rows}
-    if aware:
-        front = [at[r.number] for r in rows if r.resolved]
-        export = at[report.pick(study, None, "best-under-budget").number]
-    else:
-        front = [at[r.number] for r in rows if r.front]
-        export = at[max((r for r in rows if r.feasible),
-                        key=lambda r: (r.values[0], -r.values[1])).number]
     measured = {(world.by_label[rec.design], s, a)
                 for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
                 for rec in [TrialRecord.of(t)] for s, a in rec.seed_acc.items()}
-    return Outcome(sorted(measured), export, front, report.epochs_trained(study))
+    return Outcome(sorted(measured), at[export], [at[r.number] for r in front],
+                   report.epochs_trained(study))
+
+
+def _rung_search(world: World, budget: int, rep: int, aware: bool) -> Outcome:
+    space = world.problem.space.model_copy(update={"seeds": 1, "max_seeds": 3 if aware else 1})
+    study = _tool_search(world, budget, rep, "nsga2", "evidence" if aware else "any lead", space)
+    rows = report.rows(study)
+    if aware:
+        return _outcome(world, study, rows, [r for r in rows if r.resolved],
+                        report.pick(study, None, "best-under-budget").number)
+    export = max((r for r in rows if r.feasible), key=lambda r: (r.values[0], -r.values[1]))
+    return _outcome(world, study, rows, [r for r in rows if r.front], export.number)
 
 
 @procedure("single-seed")
@@ -85,8 +91,23 @@ def single_seed(world: World, budget: int, rep: int) -> Outcome:
 @procedure("noise-aware")
 def noise_aware(world: World, budget: int, rep: int) -> Outcome:
     """References on 3 seeds, racing, the noise-aware rung rule, resolved front, export by
-    the intervals' lower ends (today's default)."""
+    the intervals' lower ends (NSGA-II, the sampler before the model sampler)."""
     return _rung_search(world, budget, rep, aware=True)
+
+
+@procedure("tool")
+def tool(world: World, budget: int, rep: int) -> Outcome:
+    """The search as `se-design search` runs it by default: the model sampler
+    (se_design.search.model_sampler) through the tool's Objective (references on 3 seeds,
+    noise-aware rungs, racing, the sampler's re-seeds), stopped as --budget-epochs stops it;
+    front and export as its report gives them (the Pareto front of the model's estimates;
+    `export --pick best-under-budget`), both from the accuracy model where the study's data
+    can support it, as the report does with the space it stores."""
+    space = world.problem.space.model_copy(update={"seeds": 1, "max_seeds": 3})
+    study = _tool_search(world, budget, rep, "model", "evidence", space, space_stored=True)
+    rows = report.rows(study)
+    return _outcome(world, study, rows, [r for r in rows if r.front],
+                    report.pick(study, None, "best-under-budget").number)
 
 
 # --- Optuna samplers, ask and tell, one seed per trial ---------------------------------------
@@ -95,9 +116,7 @@ def _ask_tell(world: World, budget: int, rep: int, sampler) -> Outcome:
     """Every variable suggested in every trial (GP and BoTorch need a fixed set of params; the
     variant of a stage without SE is then ignored); observed values, as Optuna keeps them."""
     study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
-    trainer = _Trainer(world, rep)
-    names = {k: sorted({str(p[k]) for p in world.params if k in p})
-             for k in {k for p in world.params for k in p}}
+    trainer, names = _Trainer(world, rep), _choices(world)
     for _ in range(budget // world.epochs):
         trial = study.ask()
         i = world.of_params({k: trial.suggest_categorical(k, v) for k, v in sorted(names.items())})
@@ -110,6 +129,13 @@ def _ask_tell(world: World, budget: int, rep: int, sampler) -> Outcome:
     done = [t for t in study.trials if world.feasible[of[t.number]]] or study.trials
     export = of[max(done, key=lambda t: (t.values[0], -t.values[1])).number]
     return Outcome(trainer.measured, export, front, trainer.epochs())
+
+
+def _choices(world: World) -> dict[str, list[str]]:
+    """Every variable of the space and its values, as strings (a fixed set of parameters for
+    the samplers that need one)."""
+    return {k: sorted({str(p[k]) for p in world.params if k in p})
+            for k in {k for p in world.params for k in p}}
 
 
 class _Trainer:
@@ -173,8 +199,7 @@ def smac(world: World, budget: int, rep: int) -> Outcome:
     from smac import Scenario
     from smac.multi_objective.parego import ParEGO
 
-    names = {k: sorted({str(p[k]) for p in world.params if k in p})
-             for k in {k for p in world.params for k in p}}
+    names = _choices(world)
     space = ConfigurationSpace(seed=rep)
     space.add([Categorical(k, v) for k, v in sorted(names.items())])
     trainer, scale = _Trainer(world, rep), float(world.cost.max())
@@ -195,6 +220,50 @@ def smac(world: World, budget: int, rep: int) -> Outcome:
     front = sorted({i for i in incumbents if world.feasible[i]})
     export = max(front or incumbents, key=lambda i: _own_mean(trainer.measured, i))
     return Outcome(trainer.measured, export, front, trainer.epochs())
+
+
+@procedure("ax")
+def ax_client(world: World, budget: int, rep: int) -> Outcome:
+    """Ax's Client (method="fast": Sobol, then a BoTorch GP with qLogNEHVI), objectives
+    accuracy up and the exact params down, the budget an outcome constraint (violation <= 0,
+    exact). One seed per trial, reported as (mean, SEM) with SEM the seed std a calibration
+    gives (what the model gets where a procedure measured no replicate). Front: the feasible
+    designs of `get_pareto_frontier(use_model_predictions=True)`; export: the one of highest
+    predicted accuracy."""
+    from ax.utils.common.logger import set_stderr_log_level
+
+    set_stderr_log_level(logging.ERROR)  # Ax logs INFO lines per trial to stderr otherwise
+    with warnings.catch_warnings():  # torch's and Ax's numerical warnings, per trial
+        warnings.simplefilter("ignore")
+        return _ax(world, budget, rep)
+
+
+def _ax(world: World, budget: int, rep: int) -> Outcome:
+    from ax import Client
+    from ax.api.configs import ChoiceParameterConfig
+
+    names = _choices(world)
+    fixed = {k: v[0] for k, v in names.items() if len(v) == 1}  # Ax wants 2+ values
+    client = Client(random_seed=rep)
+    client.configure_experiment([ChoiceParameterConfig(k, v, "str", is_ordered=False)
+                                 for k, v in sorted(names.items()) if k not in fixed])
+    client.configure_optimization("accuracy, -params", outcome_constraints=["violation <= 0"])
+    client.configure_generation_strategy(method="fast", initialization_random_seed=rep)
+    trainer, sem = _Trainer(world, rep), world.noise or world.table_noise()
+    for _ in range(budget // world.epochs):
+        (index, params), = client.get_next_trials(max_trials=1).items()
+        i = world.of_params(fixed | dict(params))
+        client.complete_trial(index, {"accuracy": (trainer(i), sem),
+                                      "params": (float(world.cost[i]), 0.0),
+                                      "violation": (float(world.violation[i]), 0.0)})
+    frontier = [(world.of_params(fixed | dict(p)), float(m["accuracy"][0]))
+                for p, m, _, _ in client.get_pareto_frontier(use_model_predictions=True)]
+    feasible = [(i, a) for i, a in frontier if world.feasible[i]]
+    measured = [i for i, _, _ in trainer.measured if world.feasible[i]]
+    export = (max(feasible, key=lambda x: x[1])[0] if feasible  # none: best measured mean
+              else max(measured or [i for i, _, _ in trainer.measured],
+                       key=lambda i: _own_mean(trainer.measured, i)))
+    return Outcome(trainer.measured, export, sorted({i for i, _ in feasible}), trainer.epochs())
 
 
 def _own_mean(measured, i: int) -> float:
@@ -252,8 +321,9 @@ def model_search(world: World, budget: int, rep: int) -> Outcome:
     """The accuracy model as a search: a D-optimal first design (references first, on 2
     seeds so the seed noise is measured), then Thompson sampling: one joint posterior draw
     over every feasible design, train its best (a measured design gets another seed).
-    Exact costs: only designs within the budgets are proposed. With the tool's ModelSampler
-    present, see `model-sampler`."""
+    Exact costs: only designs within the budgets are proposed. The benchmark's own
+    sketch of the tool's model sampler, kept so its figures stay reproducible; `tool` runs the
+    tool's."""
     rng = np.random.default_rng(rep)
     trainer, n = _Trainer(world, rep), budget // world.epochs
     refs = [world.of_params(p) for p in world.problem.references()]
@@ -272,15 +342,6 @@ def model_search(world: World, budget: int, rep: int) -> Outcome:
         trainer(int(pick))
     export, front, _ = model_choice(world, trainer.measured, rng)
     return Outcome(trainer.measured, export, front, trainer.epochs())
-
-
-if ModelSampler is not None:
-    @procedure("model-sampler")
-    def model_sampler(world: World, budget: int, rep: int) -> Outcome:
-        """The tool's ModelSampler through Optuna (its API as merged; unverified here)."""
-        out = _ask_tell(world, budget, rep, ModelSampler(seed=rep))
-        export, front, _ = model_choice(world, out.measured, np.random.default_rng(rep))
-        return dataclasses.replace(out, export=export, front=front)
 
 
 with contextlib.suppress(Exception):  # SMAC logs through the root logger otherwise

@@ -13,9 +13,10 @@ import numpy as np
 import optuna
 
 from se_design.search import report
+from se_design.search.budget import Budget
 from se_design.search.records import set_study
 from se_design.search.space import Design, Problem
-from se_design.search.study import SAMPLERS, Objective
+from se_design.search.study import Objective, make_sampler
 from se_design.spec import SE
 
 from .landscapes import LANDSCAPES, Landscape, unit_hash
@@ -94,11 +95,18 @@ STOPS = {"evidence": None, "any lead": 1e-9, "cost": -1.0}
 
 
 def run_search(problem: Problem, truth: Truth, budget: int, seed: int, sampler: str = "nsga2",
-               stops: str = "evidence"):
-    study = optuna.create_study(directions=["maximize", "minimize"],
-                                sampler=SAMPLERS[sampler](seed=seed))
+               stops: str = "evidence", space_stored: bool = False):
+    """The tool's search over `truth` until `budget` epochs are trained. `space_stored`: the
+    study records its space as `se-design search` does, so the report fits its accuracy model
+    (estimates, front and picks from it); off for the procedures whose figures predate that,
+    whose reports use the seed means."""
+    # the tool's own sampler; the model sampler also reads the epoch budget (when to re-seed)
+    study = optuna.create_study(directions=["maximize", "minimize"], sampler=make_sampler(
+        sampler, seed, problem, Budget(epochs=budget)))
     set_study(study, objectives=["accuracy", "params"],
               plain={"params": problem.plain_params, "flops": problem.plain_flops})
+    if space_stored:
+        set_study(study, space=problem.space.model_dump(mode="json"))
     if STOPS[stops] is not None:  # the rungs' noise and fidelity, as a calibration gives them
         rungs = problem.space.early_stopping.rungs
         set_study(study, calibration={
