@@ -313,3 +313,24 @@ def test_workers_get_one_gpu_each_or_a_share_of_the_cores():
     assert worker_env(0, 2, [], {})["OMP_NUM_THREADS"] == str(max(1, cores // 2))
     assert worker_env(0, 2, [], {"OMP_NUM_THREADS": "3"})["OMP_NUM_THREADS"] == "3"  # yours wins
     assert "CUDA_VISIBLE_DEVICES" not in worker_env(0, 2, ["0"], {})  # one GPU: shared by all
+
+
+def test_ctrl_c_inside_optunas_ask_fails_and_requeues_the_trial_it_created():
+    """A Ctrl-C that lands after Optuna created the trial but before the objective runs (in
+    the sampler, here) leaves no trial running: it is failed and queued again, as one
+    interrupted in the objective is."""
+    from types import SimpleNamespace
+
+    from se_design.search.worker import run_one
+
+    class Interrupting(optuna.samplers.RandomSampler):
+        def before_trial(self, study, trial):  # in ask, after the trial is stored
+            raise KeyboardInterrupt
+
+    study = optuna.create_study(sampler=Interrupting())
+    with pytest.raises(KeyboardInterrupt):
+        run_one(study, lambda t: t.suggest_float("x", 0, 1), SimpleNamespace(release=None), (),
+                [], print)
+    states = [t.state for t in study.get_trials()]
+    assert states == [TrialState.FAIL, TrialState.WAITING]
+    assert retries(study.get_trials())[0].system_attrs["failed_trial"] == 0

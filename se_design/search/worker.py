@@ -81,10 +81,15 @@ def run_one(study: optuna.Study, objective, lock, catch: tuple, callbacks: list,
             raised.append(err)
             raise
 
+    running = _running(study)  # under the lock: a trial that starts running now is ours
     try:
         study.optimize(call, n_trials=1, catch=catch, callbacks=callbacks)
     except KeyboardInterrupt:
-        if mine:  # Optuna has failed the interrupted trial: queue it for --resume
+        if not mine:  # Ctrl-C inside Optuna's ask: the trial exists, Optuna did not fail it
+            mine.extend(sorted(_running(study) - running))
+            for number in mine:
+                study.tell(number, state=TrialState.FAIL)
+        if mine:  # the interrupted trial is failed: queue it for --resume
             requeue(study, mine[0])
         raise
     except (ValueError, optuna.exceptions.UpdateFinishedTrialError) as err:
@@ -94,6 +99,10 @@ def run_one(study: optuna.Study, objective, lock, catch: tuple, callbacks: list,
             raise
         log(f"trial {mine[0]} was silent past its grace period and was failed by another "
             "worker; this worker's late result is dropped")
+
+
+def _running(study: optuna.Study) -> set[int]:
+    return {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
 
 
 def state_of(study: optuna.Study, number: int) -> TrialState:
