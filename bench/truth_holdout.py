@@ -26,18 +26,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from noisy.landscapes import TableLandscape
 from noisy.procedures import PROCEDURES, fit_model
 from noisy.world import World
+from truth_table import shown
 
 from se_design.search.space import load_space
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def shown(path: str) -> str:
-    """`path` relative to the repository where it lies inside it (no machine's paths in outputs)."""
-    try:
-        return Path(path).resolve().relative_to(REPO).as_posix()
-    except ValueError:
-        return path
 
 
 def holdout(world: World, budget: int, rep: int) -> list[dict]:
