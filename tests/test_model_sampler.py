@@ -138,6 +138,43 @@ def test_a_reseed_adds_exactly_one_seed(tmp_path):
     assert trainer.calls[n:] == [(TrialRecord.of(first).design, seeds)]
 
 
+def test_the_initial_design_follows_the_study_seed_and_workers_share_it(tmp_path):
+    """A search with another sampler seed starts from other designs; every worker of one
+    study (seeded sampler_seed + its index) and a resumed run start from the same."""
+    from se_design.search.storage import open_storage
+    from se_design.search.study import join, prepare
+
+    problem, store = problem_of(tmp_path), open_storage(f"sqlite:///{tmp_path}/s.db")
+
+    def initial(name, seed, workers=1):
+        prepare(problem, name, store, resume=True)
+        samplers = [join(name, store, "model", seed, problem)[0].sampler for _ in range(workers)]
+        return [sorted(s._initial_design()) for s in samplers], [s.seed for s in samplers]
+
+    (first, second), draws = initial("a", 0, workers=2)
+    (resumed,), later = initial("a", 0)
+    assert draws + later == [0, 1, 2]  # each draws its own proposals
+    assert first == second == resumed
+    (other,), _ = initial("b", 7)
+    assert other != first and len(other) == len(first)
+
+
+def test_the_model_sampler_re_seeds_instead_of_racing(tmp_path):
+    """Under the model sampler a new design trains on the space's `seeds` (the references on
+    max_seeds); the same designs under a sampler that races get more seeds where in doubt."""
+    problem = problem_of(tmp_path)  # seeds 1, max_seeds 3
+    modelled = search(problem, 14)  # within the initial design: no re-seeds yet
+    designs = [t.params for t in modelled.trials]
+    seeds = [len(TrialRecord.of(t).seed_acc) for t in modelled.trials]
+    assert seeds == [3, 3] + [1] * 12
+    raced = optuna.create_study(directions=["maximize", "minimize"],
+                                sampler=optuna.samplers.RandomSampler(0))
+    for p in designs:
+        raced.enqueue_trial(p)
+    search(problem, 14, study=raced)
+    assert max(len(TrialRecord.of(t).seed_acc) for t in raced.trials[2:]) > 1
+
+
 def fake_training(monkeypatch, epochs=2):
     from se_design.search import evaluate as ev
 

@@ -71,8 +71,10 @@ class TorchTrainer:
 
 class Replicates:
     """One trial's training: the seeds a design still lacks (an earlier trial of the same
-    design lends its seeds; the sampler may ask for `extra_seeds` more), the rung rule on a new design's first seed, then more seeds
-    while racing finds its place on the front uncertain; stored as it goes."""
+    design lends its seeds; the sampler may ask for `extra_seeds` more), the rung rule on a
+    new design's first seed, then more seeds while racing finds its place on the front
+    uncertain (not under a sampler whose own re-seeds replace racing: the model sampler's);
+    stored as it goes."""
 
     def __init__(self, objective, trial: optuna.Trial, design, costs: list[float]):
         self.obj, self.trial, self.design, self.costs = objective, trial, design, costs
@@ -99,7 +101,8 @@ class Replicates:
         for seed in todo:
             self.train(seed)
         feasible = all(v <= 0 for v in self.obj.problem.violations(rec.params, rec.flops).values())
-        while (feasible and len(self.acc) < space.max_seeds
+        races = not getattr(trial.study.sampler, "replaces_racing", False)
+        while (races and feasible and len(self.acc) < space.max_seeds
                and racing.uncertain(trial.study, rec.design_key, self.acc, self.costs)):
             self.train(next(s for s in self.seeds(space.max_seeds) if s not in self.acc))
         return mean(list(self.acc.values()))

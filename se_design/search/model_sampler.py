@@ -7,7 +7,8 @@ parameters need no special case. Everything it knows is read from the storage at
 so workers, --resume and a calibration's trials need no state of their own. In order:
 
 1. The initial design: D-optimal for the main effects (se_design.search.initial_design), the
-   references (queued by `prepare`) counted in it, run first.
+   references (queued by `prepare`) counted in it, run first; drawn with the study's sampler
+   seed, so workers and resumed runs share it and searches with other seeds start elsewhere.
 2. Thompson sampling: the model fitted to every per-seed final accuracy of the finished trials
    (the calibration's seed std as prior noise when there is one); one joint posterior draw over
    every candidate design (the whole space up to ENUMERATE designs, else a sample plus the
@@ -17,7 +18,8 @@ so workers, --resume and a calibration's trials need no state of their own. In o
    liar) and are never proposed again, so two workers do not train the same design.
 3. After RESEED_FROM of the budget: one more seed (TrialRecord.extra_seeds) for the measured
    design whose place on the front is least certain (front probability over joint draws
-   closest to 1/2), while any is; else Thompson sampling goes on.
+   closest to 1/2), while any is; else Thompson sampling goes on. These re-seeds replace
+   racing (`replaces_racing`): outside them a design trains on the space's `seeds`.
 When the model cannot be fitted yet (too few designs, or no replicate and no calibration) it
 explores a random feasible design, or first re-seeds a measured one to learn the seed noise.
 
@@ -58,8 +60,17 @@ DRAWS = 200  # joint posterior draws for the front probabilities
 
 
 class ModelSampler(BaseSampler):
-    def __init__(self, problem: Problem, budget: Budget = Budget(), seed: int = 0):
+    # Its re-seeds replace racing (evaluate.Replicates): the model shares what each seed
+    # measures with every design, so a design's own replicates are bought only where its place
+    # on the front is still uncertain at the end of the budget.
+    replaces_racing = True
+
+    def __init__(self, problem: Problem, budget: Budget = Budget(), seed: int = 0,
+                 design_seed: int | None = None):
+        """`seed` draws the proposals; `design_seed` (default: `seed`) the initial design,
+        which every worker and every resumed run of a study must share."""
         self.problem, self.budget, self.seed = problem, budget, seed
+        self.design_seed = seed if design_seed is None else design_seed
         self.factors = problem.factors()
         self.costs = DesignCosts(problem, self.factors)
         self._fallback = RandomSampler(seed=seed)
@@ -136,7 +147,8 @@ class ModelSampler(BaseSampler):
                 k = min(k, max(terms + 1, self.budget.n_trials * 3 // 4))
             refs = self.problem.references()
             try:
-                chosen = initial_design(self.factors, refs, k, allowed=self._feasible)[len(refs):]
+                chosen = initial_design(self.factors, refs, k, seed=self.design_seed,
+                                        allowed=self._feasible)[len(refs):]
             except ValueError:  # a space smaller than the model: start from the model
                 chosen = []
             self._initial = [tuple(c) for c in self._encode(chosen)]

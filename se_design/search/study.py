@@ -126,19 +126,20 @@ def join(name: str, store: Store, sampler: str, sampler_seed: int, problem: Prob
     """This worker's handle on the study and its arrival index. The sampler is seeded with
     sampler_seed + index, so concurrent workers and resumed runs don't all draw the same
     designs (a lone first worker keeps sampler_seed); the model sampler also takes the
-    problem and the budget."""
+    problem, the budget and sampler_seed itself for the initial design they all share."""
     with store.lock(name):
         study = optuna.load_study(study_name=name, storage=store.storage)
         index = StudyRecord.of(study).workers
         set_study(study, workers=index + 1)
-    chosen = make_sampler(sampler, sampler_seed + index, problem, budget)
+    chosen = make_sampler(sampler, sampler_seed + index, problem, budget, sampler_seed)
     return optuna.load_study(study_name=name, storage=store.storage, sampler=chosen), index
 
 
 def make_sampler(name: str, seed: int, problem: Problem | None = None,
-                 budget: Budget = Budget()) -> optuna.samplers.BaseSampler:
+                 budget: Budget = Budget(), design_seed: int | None = None
+                 ) -> optuna.samplers.BaseSampler:
     if name == "model":
-        return ModelSampler(problem, budget, seed)
+        return ModelSampler(problem, budget, seed, design_seed)
     with warnings.catch_warnings():  # BruteForceSampler and GPSampler are marked experimental
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         return SAMPLERS[name](seed=seed)
