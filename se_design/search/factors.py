@@ -64,14 +64,14 @@ class Factors:
         """Code rows of designs given as dicts. Values of factors that do not apply are
         dropped (Optuna stores squeeze for a design without SE); an unknown name or level,
         or a missing applicable factor, is an error."""
-        rows = []
+        rows = []  # Python lists until the end: numpy indexing per factor costs more
         for d in designs:
-            unknown = set(d) - set(self.index)
+            unknown = d.keys() - self.index.keys()
             if unknown:
                 raise ValueError(f"unknown factor {min(unknown)!r} in design {dict(d)}")
-            row = np.full(len(self.list), INACTIVE, dtype=np.int16)
+            row = [INACTIVE] * len(self.list)
             for i, f in enumerate(self.list):
-                if self.parents[i] and not (row[list(self.parents[i])] > 0).any():
+                if self.parents[i] and not any(row[p] > 0 for p in self.parents[i]):
                     continue
                 value = d.get(f.name, f.baseline if len(f.levels) == 1 else None)
                 if value not in f.levels:  # a single-choice factor may be omitted

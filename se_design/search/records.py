@@ -18,10 +18,6 @@ from pydantic import BaseModel, ConfigDict
 NS = "se:"
 
 
-def _get(attrs: dict, name: str, default=None):
-    return attrs.get(NS + name, attrs.get(name, default))
-
-
 def _put(target, name: str, value) -> None:
     target.set_user_attr(NS + name, value)
 
@@ -58,9 +54,7 @@ class TrialRecord:
 
     @classmethod
     def of(cls, trial: optuna.trial.FrozenTrial | optuna.Trial) -> TrialRecord:
-        a = trial.user_attrs
-        rec = cls(**{f.name: _get(a, f.name) for f in fields(cls)
-                     if _get(a, f.name) is not None})
+        rec = cls(**_read(trial.user_attrs, _TRIAL_FIELDS))
         rec.seed_acc = {int(s): v for s, v in rec.seed_acc.items()}
         rec.seed_history = {int(s): h for s, h in rec.seed_history.items()}
         return rec
@@ -74,6 +68,24 @@ class TrialRecord:
         """A stopped trial's accuracy at its last epoch (its first seed's)."""
         curves = [h for h in self.seed_history.values() if h]
         return curves[0][-1] if curves else None
+
+
+_TRIAL_FIELDS = frozenset(f.name for f in fields(TrialRecord))
+
+
+def _read(attrs: dict, known: frozenset) -> dict:
+    """The known fields among `attrs`, None values left out; a namespaced key wins over its
+    bare name. One pass over the attrs: reports read every trial's record several times."""
+    out, bare = {}, {}
+    for key, value in attrs.items():
+        if value is None:
+            continue
+        if key.startswith(NS):
+            if key[len(NS):] in known:
+                out[key[len(NS):]] = value
+        elif key in known:
+            bare[key] = value
+    return bare | out
 
 
 def set_trial(trial: optuna.Trial, **values) -> None:
@@ -139,9 +151,7 @@ class StudyRecord:
 
     @classmethod
     def of(cls, study: optuna.Study) -> StudyRecord:
-        a = study.user_attrs
-        rec = cls(**{f.name: _get(a, f.name) for f in fields(cls)
-                     if _get(a, f.name) is not None})
+        rec = cls(**_read(study.user_attrs, _STUDY_FIELDS))
         if isinstance(rec.calibration, dict):
             rec.calibration = Calibration.model_validate(rec.calibration) if rec.calibration \
                 else None
@@ -165,6 +175,9 @@ class StudyRecord:
         if cal is None or cal.trials:
             return []
         return [list(r["seed_acc"].values()) for r in cal.runs]
+
+
+_STUDY_FIELDS = frozenset(f.name for f in fields(StudyRecord))
 
 
 def set_study(study: optuna.Study, **values) -> None:
