@@ -122,11 +122,17 @@ def test_thompson_proposals_avoid_infeasible_and_pending_designs(tmp_path):
 def test_a_reseed_adds_exactly_one_seed(tmp_path):
     problem = problem_of(tmp_path, max_seeds=1)
     trainer = Additive()
-    study = search(problem, 18, trainer)
-    # the last quarter of the budget re-seeds designs already measured, one seed each
-    last = [TrialRecord.of(t) for t in study.trials[14:]]
-    assert all(r.extra_seeds == 1 and r.reused_from is not None for r in last)
-    for t in study.trials[14:]:
+    study = search(problem, 24, trainer)
+    # 24 trials: the references and the initial design take 16 (13 terms + 3, within 3/4 of
+    # 24); then one replicate so that the model can fit (no design has two seeds yet) and
+    # Thompson sampling, 6 of the 8 left; their last quarter, 2, re-seeds designs already
+    # measured, one seed each
+    assert TrialRecord.of(study.trials[16]).reused_from is not None
+    middle = [TrialRecord.of(t) for t in study.trials[17:22]]
+    assert not any(r.extra_seeds or r.reused_from is not None for r in middle)
+    last = [TrialRecord.of(t) for t in study.trials[22:]]
+    assert len(last) == 2 and all(r.extra_seeds == 1 and r.reused_from is not None for r in last)
+    for t in study.trials[22:]:
         before = TrialRecord.of(study.trials[TrialRecord.of(t).reused_from]).seed_acc
         assert sorted(TrialRecord.of(t).seed_acc) == sorted(before) + [max(before) + 1]
     # asked for through the trial's record, whatever sampler ran it
@@ -159,20 +165,22 @@ def test_the_initial_design_follows_the_study_seed_and_workers_share_it(tmp_path
     assert other != first and len(other) == len(first)
 
 
-def test_the_model_sampler_re_seeds_instead_of_racing(tmp_path):
+def test_the_model_sampler_neither_races_nor_stops_designs_early(tmp_path):
     """Under the model sampler a new design trains on the space's `seeds` (the references on
-    max_seeds); the same designs under a sampler that races get more seeds where in doubt."""
-    problem = problem_of(tmp_path)  # seeds 1, max_seeds 3
+    max_seeds) to its last epoch; the same designs under a sampler that does not see whole
+    designs get more seeds where in doubt, and the rungs stop some."""
+    rungs = {"rungs": [1], "min_peers": 1, "dominators": 1, "z": 1.645, "min_fidelity": 0.7}
+    problem = problem_of(tmp_path, early_stopping=rungs)  # seeds 1, max_seeds 3
     modelled = search(problem, 14)  # within the initial design: no re-seeds yet
-    designs = [t.params for t in modelled.trials]
-    seeds = [len(TrialRecord.of(t).seed_acc) for t in modelled.trials]
-    assert seeds == [3, 3] + [1] * 12
-    raced = optuna.create_study(directions=["maximize", "minimize"],
-                                sampler=optuna.samplers.RandomSampler(0))
-    for p in designs:
-        raced.enqueue_trial(p)
-    search(problem, 14, study=raced)
-    assert max(len(TrialRecord.of(t).seed_acc) for t in raced.trials[2:]) > 1
+    assert [len(TrialRecord.of(t).seed_acc) for t in modelled.trials] == [3, 3] + [1] * 12
+    assert all(t.state == TrialState.COMPLETE for t in modelled.trials)
+    adaptive = optuna.create_study(directions=["maximize", "minimize"],
+                                   sampler=optuna.samplers.RandomSampler(0))
+    for t in modelled.trials:
+        adaptive.enqueue_trial(t.params)
+    search(problem, 14, study=adaptive)
+    assert max(len(TrialRecord.of(t).seed_acc) for t in adaptive.trials[2:]) > 1
+    assert any(t.state == TrialState.PRUNED for t in adaptive.trials)
 
 
 def fake_training(monkeypatch, epochs=2):

@@ -73,11 +73,13 @@ class Replicates:
     """One trial's training: the seeds a design still lacks (an earlier trial of the same
     design lends its seeds; the sampler may ask for `extra_seeds` more), the rung rule on a
     new design's first seed, then more seeds while racing finds its place on the front
-    uncertain (not under a sampler whose own re-seeds replace racing: the model sampler's);
-    stored as it goes."""
+    uncertain; stored as it goes. Neither rungs nor racing under a sampler that sees whole
+    designs (`sees_whole_designs`: the model sampler's accuracy model reads final accuracies
+    and buys replicates by its own re-seeds)."""
 
     def __init__(self, objective, trial: optuna.Trial, design, costs: list[float]):
         self.obj, self.trial, self.design, self.costs = objective, trial, design, costs
+        self.adaptive = not getattr(trial.study.sampler, "sees_whole_designs", False)
         self.acc, self.history, self.trained = {}, {}, 0
         self.model = None  # (seed, proxy spec, trained module) of the last seed trained here
 
@@ -101,8 +103,7 @@ class Replicates:
         for seed in todo:
             self.train(seed)
         feasible = all(v <= 0 for v in self.obj.problem.violations(rec.params, rec.flops).values())
-        races = not getattr(trial.study.sampler, "replaces_racing", False)
-        while (races and feasible and len(self.acc) < space.max_seeds
+        while (self.adaptive and feasible and len(self.acc) < space.max_seeds
                and racing.uncertain(trial.study, rec.design_key, self.acc, self.costs)):
             self.train(next(s for s in self.seeds(space.max_seeds) if s not in self.acc))
         return mean(list(self.acc.values()))
@@ -112,9 +113,9 @@ class Replicates:
 
     def train(self, seed: int) -> None:
         """Train one more seed; a new design's first seed runs under the rung rule."""
-        first = not self.acc and not self.history
+        ruled = self.adaptive and not self.acc and not self.history
         rule = RungRule(self.obj.problem.space.early_stopping, self.trial, self.costs[0],
-                        self.obj.epochs) if first else None
+                        self.obj.epochs) if ruled else None
         self.history[seed] = []
 
         def on_epoch(epoch: int, acc: float) -> None:

@@ -16,10 +16,14 @@ so workers, --resume and a calibration's trials need no state of their own. In o
    adds most hypervolume to the front of the measured and pending designs' posterior means.
    Pending designs (running or queued) stand in that front at their posterior mean (a constant
    liar) and are never proposed again, so two workers do not train the same design.
-3. After RESEED_FROM of the budget: one more seed (TrialRecord.extra_seeds) for the measured
-   design whose place on the front is least certain (front probability over joint draws
-   closest to 1/2), while any is; else Thompson sampling goes on. These re-seeds replace
-   racing (`replaces_racing`): outside them a design trains on the space's `seeds`.
+3. After RESEED_FROM of the budget that the references and the initial design leave (so
+   that Thompson sampling always has a share, however much of the budget they take): one
+   more seed (TrialRecord.extra_seeds) for the measured design whose place on the front is
+   least certain (front probability over joint draws closest to 1/2), while any is; else
+   Thompson sampling goes on.
+The model sees designs whole (`sees_whole_designs`): a new design trains on the space's
+`seeds`, without racing (these re-seeds replace it) and without the rung rule (a design
+stopped early has no final accuracy, so its epochs would be lost to the model).
 When the model cannot be fitted yet (too few designs, or no replicate and no calibration) it
 explores a random feasible design, or first re-seeds a measured one to learn the seed noise.
 
@@ -60,10 +64,10 @@ DRAWS = 200  # joint posterior draws for the front probabilities
 
 
 class ModelSampler(BaseSampler):
-    # Its re-seeds replace racing (evaluate.Replicates): the model shares what each seed
-    # measures with every design, so a design's own replicates are bought only where its place
-    # on the front is still uncertain at the end of the budget.
-    replaces_racing = True
+    # Read by evaluate.Replicates: no racing (the model shares what each seed measures with
+    # every design, so a design's own replicates are bought only where its place on the front
+    # is still uncertain, by the re-seeds) and no rungs (the model reads final accuracies).
+    sees_whole_designs = True
 
     def __init__(self, problem: Problem, budget: Budget = Budget(), seed: int = 0,
                  design_seed: int | None = None):
@@ -125,7 +129,7 @@ class ModelSampler(BaseSampler):
         model = self._fit(study, trials)
         if model is None:
             return self._without_model(trials, tried, pending, rng)
-        if self.budget.spent(trials) >= RESEED_FROM:
+        if self.budget.spent(trials) >= self._reseed_from(trials):
             again = self._reseed(model, pending, rng)
             if again is not None:
                 return self._params(again), 1
@@ -153,6 +157,16 @@ class ModelSampler(BaseSampler):
                 chosen = []
             self._initial = [tuple(c) for c in self._encode(chosen)]
         return self._initial
+
+    def _reseed_from(self, trials) -> float:
+        """The share of the budget after which re-seeds come: RESEED_FROM of what the
+        references' and the initial design's own trials (re-seeds of them aside) left."""
+        initial = set(self._initial_design())
+        first = [t for t in trials if TrialRecord.of(t).reused_from is None
+                 and (TrialRecord.of(t).reference
+                      or (p := _params(t)) and tuple(self._encode([p])[0]) in initial)]
+        spent = min(self.budget.spent(first), 1.0)
+        return spent + RESEED_FROM * (1 - spent)
 
     def _fit(self, study: optuna.Study, trials) -> AccuracyModel | None:
         """The model on every per-seed final accuracy of the finished trials, or None while
