@@ -52,7 +52,7 @@ def procedure(name: str):
 
 # --- the tool's own procedures (rungs, racing; bench/noisy/sim.py) ---------------------------
 
-def _tool_search(world: World, budget: int, rep: int, sampler: str, stops: str,
+def _tool_search(world: World, budget: int, rep: int, sampler, stops: str,
                  space=None, space_stored: bool = False) -> optuna.Study:
     """The tool's own search (its Objective: rungs, racing, re-seeds) on this world's
     measurements, until `budget` epochs are trained (sim.run_search)."""

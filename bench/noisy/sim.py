@@ -94,15 +94,18 @@ def all_designs(problem: Problem) -> list[Design]:
 STOPS = {"evidence": None, "any lead": 1e-9, "cost": -1.0}
 
 
-def run_search(problem: Problem, truth: Truth, budget: int, seed: int, sampler: str = "nsga2",
+def run_search(problem: Problem, truth: Truth, budget: int, seed: int, sampler="nsga2",
                stops: str = "evidence", space_stored: bool = False):
-    """The tool's search over `truth` until `budget` epochs are trained. `space_stored`: the
-    study records its space as `se-design search` does, so the report fits its accuracy model
-    (estimates, front and picks from it); off for the procedures whose figures predate that,
-    whose reports use the seed means."""
+    """The tool's search over `truth` until `budget` epochs are trained. `sampler`: a name
+    of the tool's samplers, or a ModelSampler class (a variant, for an ablation).
+    `space_stored`: the study records its space as `se-design search` does, so the report
+    fits its accuracy model (estimates, front and picks from it); off for the procedures whose
+    figures predate that, whose reports use the seed means."""
     # the tool's own sampler; the model sampler also reads the epoch budget (when to re-seed)
-    study = optuna.create_study(directions=["maximize", "minimize"], sampler=make_sampler(
-        sampler, seed, problem, Budget(epochs=budget)))
+    budgets = Budget(epochs=budget)
+    chosen = (make_sampler(sampler, seed, problem, budgets) if isinstance(sampler, str)
+              else sampler(problem, budgets, seed))
+    study = optuna.create_study(directions=["maximize", "minimize"], sampler=chosen)
     set_study(study, objectives=["accuracy", "params"],
               plain={"params": problem.plain_params, "flops": problem.plain_flops})
     if space_stored:

@@ -1,8 +1,10 @@
-"""Where the `tool` procedure's epochs go, and what its rungs cost it: per repetition, the
-epochs on the references, on the model sampler's initial design and after it, on trials its
-rungs stopped, and on re-seeds, how many designs it finished and whether the tool's accuracy
-model can be fitted to them at the end (the sampler's and the report's); then its regret with the space's rungs against the same search
-without rungs (paired). A diagnostic of bench/noisy/procedures.py's `tool`, not a procedure.
+"""Where the `tool` procedure's epochs go, and what the rung rule would cost it: per
+repetition, the epochs on the references, on the model sampler's initial design and after it,
+and on re-seeds, how many designs it finished and whether the tool's accuracy model can be
+fitted to them at the end (the sampler's and the report's); then its regret (the model sampler
+runs no rungs) against the same search with the space's rungs turned on under the model
+sampler (paired), and where that variant's epochs go. A diagnostic of
+bench/noisy/procedures.py's `tool`, not a procedure.
 
 Run: python bench/noisy/tool_spend.py [--landscape proxy6] [--noise 1.6] [--reps 40]
 """
@@ -70,29 +72,36 @@ def main() -> None:
     world = World(load_space(args.space), LANDSCAPES[args.landscape], args.noise / 100,
                   args.landscape)
     space = world.problem.space.model_copy(update={"seeds": 1, "max_seeds": 3})
-    bare = space.model_copy(update={"early_stopping": space.early_stopping.model_copy(
-        update={"rungs": []})})
     sampler = ModelSampler(dataclasses.replace(world.problem, space=space),
                            Budget(epochs=args.budget))
-    n_initial = len(sampler._initial_design())  # what the tool's sampler starts with
-    rows, regret = [], {"rungs": [], "no rungs": []}
+    n_initial = len(sampler._initial_design())  # as many in every repetition
+    variants = {"no rungs (the tool)": "model", "rungs": WithRungs}
+    rows = {name: [] for name in variants}
+    regret = {name: [] for name in variants}
     for rep in range(args.reps):
-        for name, sp in (("rungs", space), ("no rungs", bare)):
-            study = _tool_search(world, args.budget, rep, "model", "evidence", sp, True)
+        for name, chosen in variants.items():
+            study = _tool_search(world, args.budget, rep, chosen, "evidence", space, True)
             pick = report.pick(study, None, "best-under-budget")
             design = world.by_label[TrialRecord.of(pick).design]
             regret[name].append(world.best - world.true[design])
-            if name == "rungs":
-                rows.append(spend(study, n_initial))
+            rows[name].append(spend(study, n_initial))
     print(f"{args.landscape}, noise {args.noise}, {args.reps} repetitions, budget "
           f"{args.budget} epochs; initial design {n_initial} designs beyond the references")
-    for k in rows[0]:
-        print(f"  {'epochs ' * (k not in SHARES)}{k}: {np.mean([r[k] for r in rows]):.2f}")
-    for name, xs in regret.items():
-        m, h = mean_ci(xs)
-        print(f"  regret with {name}: {100 * m:.2f} ± {100 * h:.2f} points")
-    m, h = mean_ci([a - b for a, b in zip(regret["rungs"], regret["no rungs"])])
-    print(f"  rungs minus no rungs (paired): {100 * m:+.2f} ± {100 * h:.2f}")
+    for name in variants:
+        print(f" {name}:")
+        for k in rows[name][0]:
+            print(f"  {'epochs ' * (k not in SHARES)}{k}: "
+                  f"{np.mean([r[k] for r in rows[name]]):.2f}")
+        m, h = mean_ci(regret[name])
+        print(f"  regret: {100 * m:.2f} ± {100 * h:.2f} points")
+    m, h = mean_ci([a - b for a, b in zip(regret["rungs"], regret["no rungs (the tool)"])])
+    print(f" rungs minus no rungs (paired): {100 * m:+.2f} ± {100 * h:.2f}")
+
+
+class WithRungs(ModelSampler):
+    """The model sampler with the space's rung rule on (the tool turns it off)."""
+
+    stops_early = True
 
 
 if __name__ == "__main__":

@@ -73,13 +73,13 @@ class Replicates:
     """One trial's training: the seeds a design still lacks (an earlier trial of the same
     design lends its seeds; the sampler may ask for `extra_seeds` more), the rung rule on a
     new design's first seed, then more seeds while racing finds its place on the front
-    uncertain; stored as it goes. Neither rungs nor racing under a sampler that sees whole
-    designs (`sees_whole_designs`: the model sampler's accuracy model reads final accuracies
-    and buys replicates by its own re-seeds)."""
+    uncertain; stored as it goes. A sampler may turn racing or the rungs off (its `races`,
+    `stops_early`: the model sampler does both)."""
 
     def __init__(self, objective, trial: optuna.Trial, design, costs: list[float]):
         self.obj, self.trial, self.design, self.costs = objective, trial, design, costs
-        self.adaptive = not getattr(trial.study.sampler, "sees_whole_designs", False)
+        self.races = getattr(trial.study.sampler, "races", True)
+        self.stops_early = getattr(trial.study.sampler, "stops_early", True)
         self.acc, self.history, self.trained = {}, {}, 0
         self.model = None  # (seed, proxy spec, trained module) of the last seed trained here
 
@@ -103,7 +103,7 @@ class Replicates:
         for seed in todo:
             self.train(seed)
         feasible = all(v <= 0 for v in self.obj.problem.violations(rec.params, rec.flops).values())
-        while (self.adaptive and feasible and len(self.acc) < space.max_seeds
+        while (self.races and feasible and len(self.acc) < space.max_seeds
                and racing.uncertain(trial.study, rec.design_key, self.acc, self.costs)):
             self.train(next(s for s in self.seeds(space.max_seeds) if s not in self.acc))
         return mean(list(self.acc.values()))
@@ -113,7 +113,7 @@ class Replicates:
 
     def train(self, seed: int) -> None:
         """Train one more seed; a new design's first seed runs under the rung rule."""
-        ruled = self.adaptive and not self.acc and not self.history
+        ruled = self.stops_early and not self.acc and not self.history
         rule = RungRule(self.obj.problem.space.early_stopping, self.trial, self.costs[0],
                         self.obj.epochs) if ruled else None
         self.history[seed] = []

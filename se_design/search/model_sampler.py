@@ -21,9 +21,9 @@ so workers, --resume and a calibration's trials need no state of their own. In o
    more seed (TrialRecord.extra_seeds) for the measured design whose place on the front is
    least certain (front probability over joint draws closest to 1/2), while any is; else
    Thompson sampling goes on.
-The model sees designs whole (`sees_whole_designs`): a new design trains on the space's
-`seeds`, without racing (these re-seeds replace it) and without the rung rule (a design
-stopped early has no final accuracy, so its epochs would be lost to the model).
+A new design trains on the space's `seeds` to its last epoch: no racing (these re-seeds
+replace it) and no rung rule (a design stopped early has no final accuracy, so its epochs
+would be lost to the model).
 When the model cannot be fitted yet (too few designs, or no replicate and no calibration) it
 explores a random feasible design, or first re-seeds a measured one to learn the seed noise.
 
@@ -64,10 +64,11 @@ DRAWS = 200  # joint posterior draws for the front probabilities
 
 
 class ModelSampler(BaseSampler):
-    # Read by evaluate.Replicates: no racing (the model shares what each seed measures with
-    # every design, so a design's own replicates are bought only where its place on the front
-    # is still uncertain, by the re-seeds) and no rungs (the model reads final accuracies).
-    sees_whole_designs = True
+    # Read by evaluate.Replicates. No racing: the model shares what each seed measures with
+    # every design, so replicates are bought by the re-seeds, where a design's place on the
+    # front is still uncertain. No rung rule: the model reads final accuracies only.
+    races = False
+    stops_early = False
 
     def __init__(self, problem: Problem, budget: Budget = Budget(), seed: int = 0,
                  design_seed: int | None = None):
