@@ -27,7 +27,7 @@ from se_design.spec import Arch, stage_with_se
 
 
 def _conv_flops(n: g.Conv, i: g.Shape, o: g.Shape) -> int:
-    return n.cout * (n.cin // n.groups) * n.hw[0] * n.hw[1] * o[1] * o[2]
+    return n.weights * o[1] * o[2]
 
 
 def _linear_flops(n: g.Linear, i: g.Shape, o: g.Shape) -> int:
@@ -56,7 +56,7 @@ CONVENTIONS = {
 # Trainable parameters per leaf kind (BN running statistics are buffers, not parameters);
 # kinds not listed have none.
 PARAMS = {
-    g.Conv: lambda n: n.cout * (n.cin // n.groups) * n.hw[0] * n.hw[1] + (n.cout if n.bias else 0),
+    g.Conv: lambda n: n.weights + (n.cout if n.bias else 0),
     g.BN: lambda n: 2 * n.c,
     g.Linear: lambda n: n.cin * n.cout + n.cout,
 }

@@ -29,13 +29,16 @@ class Conv:
     groups: int = 1
     bias: bool = False
     padding: int | None = None  # None: k // 2 on each side, per dimension
-    # k and padding as (height, width), made once: the walk and the counts read them often
+    # k and padding as (height, width) and the weight count (bias aside), made once: the walk
+    # and the counts read them often
     hw: tuple[int, int] = field(init=False, repr=False, compare=False)
     pad: tuple[int, int] = field(init=False, repr=False, compare=False)
+    weights: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         self.hw = kh, kw = (self.k, self.k) if isinstance(self.k, int) else self.k
         self.pad = (kh // 2, kw // 2) if self.padding is None else (self.padding, self.padding)
+        self.weights = self.cout * (self.cin // self.groups) * kh * kw
 
 
 @dataclass(slots=True)
@@ -192,7 +195,9 @@ def walk(node: Node, shape: Shape, path: str = "", rows: list[Row] | None = None
     if kind is Seq:
         prefix = f"{path}." if path else ""
         for name, child in node.items:
-            shape = walk(child, shape, prefix + name, rows, ses, se)
+            ck = type(child)  # most children are leaves: _leaf directly, a shorter call
+            shape = (walk(child, shape, prefix + name, rows, ses, se) if ck in COMPOSITE
+                     else _leaf(child, ck, shape, prefix + name, rows, se))
         return shape
     if kind is Parallel:
         prefix = f"{path}." if path else ""
@@ -203,6 +208,14 @@ def walk(node: Node, shape: Shape, path: str = "", rows: list[Row] | None = None
             ses.append(node.setting)
         walk(node.gate, shape, path, rows, ses, node.setting or se)
         return shape
+    return _leaf(node, kind, shape, path, rows, se)
+
+
+COMPOSITE = frozenset({Seq, Parallel, Scale})
+
+
+def _leaf(node: Leaf, kind: type, shape: Shape, path: str, rows: list[Row] | None,
+          se: SESetting | None) -> Shape:
     f = OUT_SHAPE.get(kind)
     out = f(node, shape) if f else shape
     if out[1] < 1 or out[2] < 1:

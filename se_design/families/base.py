@@ -128,9 +128,11 @@ def sequence(blocks: tuple, cin: int, where: str) -> g.Seq:
 
 
 def _sequence(blocks: tuple, cin: int, where: str) -> tuple[g.Seq, int]:
-    items = []
+    items, last = [], (None, None, None)
     for i, b in enumerate(blocks):
-        node, cin = block(b, cin, f"{where}.{i}")
+        if b is not last[0] or cin != last[1]:  # a stage repeats one block object: no rehash
+            last = (b, cin, block(b, cin, f"{where}.{i}"))
+        node, cin = last[2]
         items.append((str(i), node))
     return g.Seq(tuple(items)), cin
 
