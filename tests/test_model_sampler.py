@@ -213,6 +213,26 @@ def test_budget_epochs_stops_and_calibration_trials_do_not_count(tmp_path, monke
     assert trainer.calls
 
 
+def test_the_report_says_no_early_stopping_ran_under_the_model_sampler(tmp_path, monkeypatch):
+    fake_training(monkeypatch)
+    db = f"sqlite:///{tmp_path}/s.db"
+    space = write_space(tmp_path, variables=VARIABLES, early_stopping={"rungs": [1]},
+                        max_seeds=2,  # the references' second seeds measure the noise
+                        proxy__train={"epochs": 2, "batch_size": 32, "lr": 0.05},
+                        proxy__data={"source": "digits", "val_fraction": 0.1, "max_train": 64})
+    said = {}
+    for sampler in ("model", "nsga2"):
+        res, text = cli("search", "--space", space, "--n-trials", 6, "--storage", db,
+                        "--study", sampler, "--sampler", sampler)
+        assert res.exit_code == 0, text
+        res, said[sampler] = cli("report", "--study", sampler, "--storage", db,
+                                 "--out-dir", tmp_path)
+        assert res.exit_code == 0, said[sampler]
+    assert "early stopping not used: the model sampler trains every design" in said["model"]
+    assert "truly as good" not in said["model"]
+    assert "early stopping not used" not in said["nsga2"] and "truly as good" in said["nsga2"]
+
+
 def _worker(space, url, n):
     from se_design.search.storage import open_storage
     from se_design.search.study import join, prepare

@@ -239,13 +239,24 @@ def noise_lines(study: optuna.Study) -> list[str]:
                      f"df, over {_pooled_designs(noise)}); ± = 95% interval of a mean")
         lines += _unstable_lines(noise, [r for r in rows(study) if r.unstable])
     rule = record.space.get("early_stopping") or {}
-    if rule.get("rungs") and "z" in rule and noise.pooled is None:
+    if rule.get("rungs") and _model_sampled(study):
+        lines.append("early stopping not used: the model sampler trains every design to its "
+                     "last epoch")
+    elif rule.get("rungs") and "z" in rule and noise.pooled is None:
         lines.append("early stopping stopped nothing: it needs measured noise")
     elif rule.get("rungs") and "z" in rule:  # studies from before the noise-aware rule: no z
         bound = false_stop_bound(EarlyStop(**rule))
         lines.append(f"early stopping stops a design truly as good as its dominators in at "
                      f"most {bound:.0%} of cases (normal model)")
     return lines + latency_lines(study, [r for r in rows(study) if r.front])
+
+
+def _model_sampled(study: optuna.Study) -> bool:
+    """Whether the model sampler chose the search's designs (it records its proposals) and
+    so no rung rule ran: a study resumed under another sampler has stopped designs."""
+    trials = study.get_trials(deepcopy=False)
+    return (any(TrialRecord.of(t).proposal for t in trials)
+            and not any(t.state == TrialState.PRUNED for t in trials))
 
 
 def estimates_line(study: optuna.Study) -> str:
