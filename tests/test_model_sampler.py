@@ -146,7 +146,8 @@ def test_a_reseed_adds_exactly_one_seed(tmp_path):
 
 def test_the_initial_design_follows_the_study_seed_and_workers_share_it(tmp_path):
     """A search with another sampler seed starts from other designs; every worker of one
-    study (seeded sampler_seed + its index) and a resumed run start from the same."""
+    study (seeded sampler_seed + its index) and a resumed run, whatever its --seed, start
+    from the same."""
     from se_design.search.storage import open_storage
     from se_design.search.study import join, prepare
 
@@ -159,8 +160,9 @@ def test_the_initial_design_follows_the_study_seed_and_workers_share_it(tmp_path
 
     (first, second), draws = initial("a", 0, workers=2)
     (resumed,), later = initial("a", 0)
+    (reseeded,), _ = initial("a", 7)  # resumed with another --seed
     assert draws + later == [0, 1, 2]  # each draws its own proposals
-    assert first == second == resumed
+    assert first == second == resumed == reseeded
     (other,), _ = initial("b", 7)
     assert other != first and len(other) == len(first)
 

@@ -147,6 +147,7 @@ class StudyRecord:
     space: dict = field(default_factory=dict)  # the space file, as run
     plain: dict = field(default_factory=dict)  # params/flops of the target without SE
     workers: int = 0  # workers that joined (each seeds its sampler with its index)
+    design_seed: int | None = None  # the model sampler's initial design: the first search's
     calibration: Calibration | None = None
 
     @classmethod

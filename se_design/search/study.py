@@ -126,12 +126,17 @@ def join(name: str, store: Store, sampler: str, sampler_seed: int, problem: Prob
     """This worker's handle on the study and its arrival index. The sampler is seeded with
     sampler_seed + index, so concurrent workers and resumed runs don't all draw the same
     designs (a lone first worker keeps sampler_seed); the model sampler also takes the
-    problem, the budget and sampler_seed itself for the initial design they all share."""
+    problem, the budget and the study's design seed (the first worker's sampler_seed,
+    recorded), so that every worker and resumed run completes the same initial design."""
     with store.lock(name):
         study = optuna.load_study(study_name=name, storage=store.storage)
-        index = StudyRecord.of(study).workers
+        record = StudyRecord.of(study)
+        index = record.workers
         set_study(study, workers=index + 1)
-    chosen = make_sampler(sampler, sampler_seed + index, problem, budget, sampler_seed)
+        if record.design_seed is None:
+            set_study(study, design_seed=sampler_seed)
+    design_seed = sampler_seed if record.design_seed is None else record.design_seed
+    chosen = make_sampler(sampler, sampler_seed + index, problem, budget, design_seed)
     return optuna.load_study(study_name=name, storage=store.storage, sampler=chosen), index
 
 
