@@ -242,3 +242,29 @@ def test_front_table_gives_each_design_its_seed_count_and_front_probability():
     assert cells["1"][:5] == ["1", "all", "SE", "0.950±0.020", "2"] and cells["1"][5] == "-"
     assert cells["2"][2:5] == ["0.920", "1", "0.50"]
     assert "(2 of 3 finished designs)" in text and "over budget" in " ".join(text.split())
+
+
+def test_after_ctrl_c_the_database_pool_does_not_print_a_traceback():
+    """A connection cut by Ctrl-C fails its reset when collected at exit, and SQLAlchemy's
+    pool logs that as an error with a traceback: after an interrupt it is not logged."""
+    import logging
+
+    import typer
+
+    from se_design.cli.common import user_errors
+    from se_design.errors import Interrupted
+
+    pool = logging.getLogger("sqlalchemy.pool.impl.QueuePool")  # as SQLAlchemy names it
+    before = logging.getLogger("sqlalchemy.pool").level
+
+    @user_errors
+    def search():
+        raise Interrupted("interrupted: finished trials are kept; continue with --resume.")
+
+    try:
+        assert pool.isEnabledFor(logging.ERROR)
+        with pytest.raises(typer.Exit):
+            search()
+        assert not pool.isEnabledFor(logging.ERROR)
+    finally:
+        logging.getLogger("sqlalchemy.pool").setLevel(before)

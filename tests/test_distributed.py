@@ -7,7 +7,6 @@ every finished trial, and bad database URLs are one sentence with exit code 2.
 SE_DESIGN_PG_REQUIRED, which turns a missing server into a failure instead of a skip)."""
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -172,7 +171,8 @@ def test_storage_lost_mid_search_is_one_sentence_exit_2(kind, tmp_path, request)
     else:
         (tmp_path / "shared").mkdir()
         url = f"journal:{tmp_path}/shared/study.journal"
-        go_away = lambda: shutil.rmtree(tmp_path / "shared")  # the shared disk goes away
+        # the shared disk goes away, at once (rmtree races the search's new lock files)
+        go_away = lambda: (tmp_path / "shared").rename(tmp_path / "gone")
     space = write_space(tmp_path, proxy__train={"epochs": 6, "batch_size": 64, "lr": 0.05},
                         early_stopping={"rungs": []})
     proc = start("--space", space, "--n-trials", 4, "--storage", url, "--study", "s", cwd=tmp_path)
