@@ -7,8 +7,9 @@ parameters need no special case. Everything it knows is read from the storage at
 so workers, --resume and a calibration's trials need no state of their own. In order:
 
 1. The initial design: D-optimal for the main effects (se_design.search.initial_design), the
-   references (queued by `prepare`) counted in it, run first; drawn with the study's sampler
-   seed, so workers and resumed runs share it and searches with other seeds start elsewhere.
+   references (queued by `prepare`) counted in it, run first; drawn with the study's
+   `design_seed` (the first search's seed), so workers and resumed runs share it and studies
+   with other seeds start elsewhere.
 2. Thompson sampling: the model fitted to every per-seed final accuracy of the finished trials
    (the calibration's seed std as prior noise when there is one); one joint posterior draw over
    every candidate design (the whole space up to ENUMERATE designs, else a sample plus the
@@ -162,10 +163,12 @@ class ModelSampler(BaseSampler):
     def _reseed_from(self, trials) -> float:
         """The share of the budget after which re-seeds come: RESEED_FROM of what the
         references' and the initial design's own trials (re-seeds of them aside) left."""
-        initial = set(self._initial_design())
-        first = [t for t in trials if TrialRecord.of(t).reused_from is None
-                 and (TrialRecord.of(t).reference
-                      or (p := _params(t)) and tuple(self._encode([p])[0]) in initial)]
+        initial, first = set(self._initial_design()), []
+        for t in trials:
+            rec, p = TrialRecord.of(t), _params(t)
+            if rec.reused_from is None and (rec.reference or p and tuple(self._encode([p])[0])
+                                            in initial):
+                first.append(t)
         spent = min(self.budget.spent(first), 1.0)
         return spent + RESEED_FROM * (1 - spent)
 

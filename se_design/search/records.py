@@ -106,9 +106,8 @@ def set_started(study: optuna.Study, trial: optuna.trial.FrozenTrial, **values) 
 
 
 def _set(trial, **values) -> None:
-    known = {f.name for f in fields(TrialRecord)}
     for name, value in values.items():
-        if name not in known:
+        if name not in _TRIAL_FIELDS:
             raise KeyError(f"{name!r} is not a TrialRecord field")
         if name in ("seed_acc", "seed_history"):
             value = {str(s): v for s, v in value.items()}
@@ -183,9 +182,8 @@ _STUDY_FIELDS = frozenset(f.name for f in fields(StudyRecord))
 
 def set_study(study: optuna.Study, **values) -> None:
     """Store StudyRecord fields with `study`."""
-    known = {f.name for f in fields(StudyRecord)}
     for name, value in values.items():
-        if name not in known:
+        if name not in _STUDY_FIELDS:
             raise KeyError(f"{name!r} is not a StudyRecord field")
         if isinstance(value, BaseModel):
             value = value.model_dump(mode="json")
