@@ -55,8 +55,12 @@ def start(*args, cwd) -> subprocess.Popen:
                             text=True)
 
 
-def finish(proc: subprocess.Popen, code: int = 0) -> str:
-    out, err = proc.communicate(timeout=600)
+def finish(proc: subprocess.Popen, code: int = 0, seconds: float = 600) -> str:
+    try:
+        out, err = proc.communicate(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise AssertionError(f"still running after {seconds} s: {proc.communicate()}") from None
     assert proc.returncode == code, out + err
     assert "Traceback" not in out + err
     return " ".join((out + err).split())
@@ -230,7 +234,7 @@ def test_ctrl_c_keeps_finished_trials_and_resume_completes(where, stop, tmp_path
 
     wait_for(two_done_one_running)
     proc.send_signal(stop)
-    text = finish(proc, 130)
+    text = finish(proc, 130, 120)  # at most one 4-epoch trial left to finish
     assert "interrupted" in text and "--resume" in text
     before = {t.number: t.values for t in trials_of(url, study) if t.state == TrialState.COMPLETE}
     assert len(before) >= 2
@@ -334,3 +338,58 @@ def test_ctrl_c_inside_optunas_ask_fails_and_requeues_the_trial_it_created():
     states = [t.state for t in study.get_trials()]
     assert states == [TrialState.FAIL, TrialState.WAITING]
     assert retries(study.get_trials())[0].system_attrs["failed_trial"] == 0
+
+
+def test_ctrl_c_just_after_the_lock_is_granted_releases_it(shared_url):
+    """`with` calls no __exit__ when __enter__ raises, and the traceback keeps the lock
+    alive: unreleased, the worker's reaper thread would wait for it forever while the worker
+    stops (a search hung after SIGTERM in CI)."""
+    import fcntl
+
+    import sqlalchemy
+
+    store = open_storage(shared_url)
+    lock = store.lock(f"lock-{uuid.uuid4().hex[:8]}")
+    grant = lock.acquire
+
+    def granted_then_interrupted():
+        grant()
+        raise KeyboardInterrupt
+
+    lock.acquire = granted_then_interrupted
+    with pytest.raises(KeyboardInterrupt) as caught, lock:
+        pass
+    assert caught.value.__traceback__ is not None  # the frames (and the lock) are still alive
+    if shared_url.startswith("journal:"):
+        fd = os.open(lock.path + ".se-design.lock", os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises if still held
+        finally:
+            os.close(fd)
+    else:
+        with sqlalchemy.create_engine(shared_url).connect() as other:
+            free = other.execute(sqlalchemy.text("SELECT pg_try_advisory_xact_lock(:k)"),
+                                 {"k": lock.key}).scalar()
+        assert free
+
+
+def test_second_ctrl_c_kills_workers_that_ignore_the_first(tmp_path):
+    pids = tmp_path / "pids"
+    stubborn = tmp_path / "stubborn"
+    stubborn.write_text(f"#!/bin/sh\ntrap '' INT\necho $$ >> {pids}\nexec sleep 300\n")
+    stubborn.chmod(0o755)
+    parent = subprocess.Popen(
+        [sys.executable, "-c", "import sys\nfrom se_design.search import worker\n"
+         f"sys.executable = {str(stubborn)!r}\n"
+         "try:\n    worker.spawn('{}', 2, [])\nexcept KeyboardInterrupt:\n    print('stopped')"],
+        stdout=subprocess.PIPE, text=True)
+    wait_for(lambda: pids.exists() and len(pids.read_text().split()) == 2, 60)
+    time.sleep(1)  # the parent's handler is in place
+    parent.send_signal(signal.SIGINT)
+    time.sleep(1)
+    assert parent.poll() is None  # waiting for workers that ignored Ctrl-C
+    parent.send_signal(signal.SIGINT)
+    assert parent.communicate(timeout=60)[0].strip() == "stopped"
+    for pid in map(int, pids.read_text().split()):
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)

@@ -45,7 +45,14 @@ class Lock:
     """A study-wide mutex; `release` may be called early and more than once."""
 
     def __enter__(self):
-        self.acquire()
+        try:
+            self.acquire()
+        except BaseException:
+            # A Ctrl-C landing just after the lock was granted: `with` will not call __exit__,
+            # and the traceback keeps this lock alive, so a thread of this worker waiting for
+            # it while the worker stops would wait forever.
+            self.release()
+            raise
         return self
 
     def __exit__(self, *exc) -> None:

@@ -197,8 +197,8 @@ def worker_env(i: int, n: int, gpus: list[str], environ: dict) -> dict:
 
 def spawn(request_json: str, n: int, gpus: list[str]) -> list[int]:
     """Run the search request (JSON) in n processes (`python -m se_design.search`); Ctrl-C
-    or SIGTERM (a batch system ending the job) is passed on once to each, as Ctrl-C.
-    Returns their exit codes."""
+    or SIGTERM (a batch system ending the job) is passed on once to each, as Ctrl-C; a
+    second one kills them. Returns their exit codes."""
     procs = [subprocess.Popen([sys.executable, "-m", "se_design.search", request_json],
                               env=worker_env(i, n, gpus, os.environ), start_new_session=True)
              for i in range(n)]
@@ -213,6 +213,11 @@ def spawn(request_json: str, n: int, gpus: list[str]) -> list[int]:
             for p in procs:
                 if p.poll() is None:
                     p.send_signal(signal.SIGINT)
-            for p in procs:
-                p.wait()
+            try:
+                for p in procs:
+                    p.wait()
+            except KeyboardInterrupt:  # pressed again: stop now; their running trials go
+                for p in procs:       # silent and are retried on --resume
+                    p.kill()
+                    p.wait()
             raise
