@@ -378,11 +378,10 @@ def test_second_ctrl_c_kills_workers_that_ignore_the_first(tmp_path):
     stubborn = tmp_path / "stubborn"
     stubborn.write_text(f"#!/bin/sh\ntrap '' INT\necho $$ >> {pids}\nexec sleep 300\n")
     stubborn.chmod(0o755)
-    parent = subprocess.Popen(
-        [sys.executable, "-c", "import sys\nfrom se_design.search import worker\n"
-         f"sys.executable = {str(stubborn)!r}\n"
-         "try:\n    worker.spawn('{}', 2, [])\nexcept KeyboardInterrupt:\n    print('stopped')"],
-        stdout=subprocess.PIPE, text=True)
+    code = ("import sys\nfrom se_design.search import worker\n"
+            f"sys.executable = {str(stubborn)!r}\n"
+            "try:\n    worker.spawn('{}', 2, [])\nexcept KeyboardInterrupt:\n    print('stopped')")
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     wait_for(lambda: pids.exists() and len(pids.read_text().split()) == 2, 60)
     time.sleep(1)  # the parent's handler is in place
     parent.send_signal(signal.SIGINT)

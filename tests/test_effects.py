@@ -180,7 +180,7 @@ def test_report_estimates_front_and_p_front_come_from_the_model(tmp_path, monkey
     assert stage2.p_front == 0  # 1 point below the cheaper no-SE design in every draw
     assert stage1.front and not stage2.front
     assert report.pick(study, None, "best-under-budget").number == max(
-        rows.values(), key=lambda r: r.model_low).number
+        rows.values(), key=lambda r: (r.model_mean, -r.params)).number  # stage1:16, cheapest
     monkeypatch.setenv("COLUMNS", "80")
     res, text = cli("report", "--study", "fx", "--storage", db, "--out-dir", tmp_path)
     assert res.exit_code == 0, text
@@ -189,6 +189,35 @@ def test_report_estimates_front_and_p_front_come_from_the_model(tmp_path, monkey
     data = json.loads((tmp_path / "fx.json").read_text())
     assert data["estimates"].startswith("front, picks and p_front from the accuracy model")
     assert {"model_mean", "model_low", "model_high", "p_front_from"} <= set(data["trials"][0])
+
+
+def row(number, cost, mean, half, p_front, model=True):
+    return report.Row(number, f"d{number}", [mean, cost], cost, cost, True, "",
+                      accuracy_ci95=half, seeds=2, p_front=p_front,
+                      model_mean=mean if model else None,
+                      model_low=mean - half if model else None,
+                      model_high=mean + half if model else None)
+
+
+def test_model_front_is_what_most_posterior_draws_agree_on():
+    # d1 is on the point front (a hair above d0) but on the front in 40% of the draws only
+    rows = [row(0, 1, 0.700, 0.01, 0.9), row(1, 2, 0.701, 0.01, 0.4), row(2, 3, 0.75, 0.01, 1)]
+    for r in rows:
+        r.front = True
+    report.model_front(rows)
+    assert [r.front for r in rows] == [True, False, True]
+    near = [row(i, i + 1, 0.7, 0.01, 0.3) for i in range(3)]  # none reaches one half
+    for r in near:
+        r.front = r.number == 0
+    report.model_front(near)
+    assert [r.front for r in near] == [True, False, False]  # the point front stays
+
+
+def test_best_under_budget_is_the_highest_estimate_with_a_model_else_the_lower_end():
+    sure, wide = row(0, 1, 0.70, 0.005, 0.5), row(1, 2, 0.71, 0.03, 0.5)
+    assert report.best_under_budget([sure, wide]) is wide  # posterior mean 0.71 > 0.70
+    sure, wide = row(0, 1, 0.70, 0.005, 0.5, False), row(1, 2, 0.71, 0.03, 0.5, False)
+    assert report.best_under_budget([sure, wide]) is sure  # own seeds: 0.695 > 0.68
 
 
 def test_report_falls_back_to_each_designs_seeds_and_says_why(tmp_path):

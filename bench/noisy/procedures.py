@@ -100,9 +100,10 @@ def tool(world: World, budget: int, rep: int) -> Outcome:
     """The search as `se-design search` runs it by default: the model sampler
     (se_design.search.model_sampler) through the tool's Objective (references on 3 seeds,
     noise-aware rungs, racing, the sampler's re-seeds), stopped as --budget-epochs stops it;
-    front and export as its report gives them (the Pareto front of the model's estimates;
-    `export --pick best-under-budget`), both from the accuracy model where the study's data
-    can support it, as the report does with the space it stores."""
+    front and export as its report gives them (with the accuracy model, the designs on the
+    front in at least half of its joint posterior draws and `export --pick
+    best-under-budget`, the highest posterior mean), as the report does with the space it
+    stores."""
     space = world.problem.space.model_copy(update={"seeds": 1, "max_seeds": 3})
     study = _tool_search(world, budget, rep, "model", "evidence", space, space_stored=True)
     rows = report.rows(study)
