@@ -146,8 +146,8 @@ def front_table(front) -> Fitted:
                      "; accuracy on the held-out split, mean over the design's n training "
                      "seeds; " * trained) + (
                      "model = the accuracy model's estimate from every design's seeds, which "
-                     "the front and picks use; p_front = probability of being on the front "
-                     "(joint posterior draws)" if modelled else
+                     "the picks use; p_front = probability of being on the front (joint "
+                     "posterior draws); the front: p_front >= 1/2" if modelled else
                      "p_front = bootstrap probability of being on the front" * trained)))
 
 

@@ -82,7 +82,9 @@ def _panel(ax, table: list, i: int, x, knee, name: str, budget: float) -> None:
     front = sorted([r for r in table if r.front], key=lambda r: r.values[i])
     for rows, style in ((over, {"c": "lightgray", "label": "over budget"}),
                         (inside, {"c": "tab:blue", "alpha": 0.5, "label": "within budget"}),
-                        (front, {"c": "tab:red", "label": "Pareto front"})):
+                        (front, {"c": "tab:red", "label": "Pareto front" + (
+                            " (p_front >= 1/2)" if any(r.model_mean is not None for r in table)
+                            else "")})):
         if rows:
             ci = [r.estimate_ci95 or 0 for r in rows]
             ys = [r.estimate for r in rows]
