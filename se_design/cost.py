@@ -62,6 +62,12 @@ PARAMS = {
 }
 
 
+# Per convention, leaf kind -> (params function or None, FLOPs function or None), for the
+# kinds that count anything: one lookup per leaf in the cold cost's inner loop.
+COUNTERS = {name: {kind: (PARAMS.get(kind), table.get(kind)) for kind in {*PARAMS, *table}}
+            for name, table in CONVENTIONS.items()}
+
+
 class Layer(NamedTuple):  # a tuple: built for every layer when layers are asked for
     path: str
     op: str
@@ -77,7 +83,7 @@ class Unit:
     `layers` are made only when asked for (a search reads the totals alone)."""
 
     rows: list[g.Row]  # block-relative paths
-    table: dict  # the convention's counting functions
+    table: dict  # the convention's counters (COUNTERS)
     out: g.Shape
     params: int
     flops: int
@@ -183,28 +189,29 @@ def _text(title: str, head: list[str], rows: list[list], text: tuple[int, ...] =
     return tables.text(tables.Fitted(title, head, cells, text=text))
 
 
-def _counts(leaf: g.Leaf, i: g.Shape, o: g.Shape, table: dict) -> tuple[int, int]:
-    """(params, FLOPs) of one leaf on input shape i, output o, under a convention's table."""
-    params, flops = PARAMS.get(type(leaf)), table.get(type(leaf))
+def _counts(leaf: g.Leaf, i: g.Shape, o: g.Shape, counters: dict) -> tuple[int, int]:
+    """(params, FLOPs) of one leaf on input shape i, output o, under a convention's counters."""
+    params, flops = counters.get(type(leaf), (None, None))
     return params(leaf) if params else 0, flops(leaf, i, o) if flops else 0
 
 
 def _unit(node: g.Node, shape: g.Shape, convention: str, where: str) -> Unit:
-    table = CONVENTIONS[convention]
+    counters = COUNTERS[convention]
     w = g.walked(node, shape, where)
     params = flops = se_params = 0
     for _, leaf, i, o, se in w.rows:  # _counts inlined: this loop is most of a cold cost
-        kind = type(leaf)
-        count = PARAMS.get(kind)
+        both = counters.get(type(leaf))
+        if both is None:
+            continue
+        count, count_flops = both
         if count is not None:
             p = count(leaf)
             params += p
             if se is not None:
                 se_params += p
-        count = table.get(kind)
-        if count is not None:
-            flops += count(leaf, i, o)
-    return Unit(w.rows, table, w.out, params, flops, se_params, tuple(w.ses))
+        if count_flops is not None:
+            flops += count_flops(leaf, i, o)
+    return Unit(w.rows, counters, w.out, params, flops, se_params, tuple(w.ses))
 
 
 _UNITS = g.Memo()
@@ -260,8 +267,10 @@ def stage_units(node: g.Seq, shape: g.Shape, convention: str, name: str) -> tupl
 
 
 def _stage_units(node: g.Seq, shape: g.Shape, convention: str, name: str) -> tuple:
-    units = []
+    units, last = [], (None, None, None)  # (node, input, unit): a stage repeats one block node
     for i, child in node.items:
-        units.append((f"{name}.{i}", block_unit(child, shape, convention, f"{name}.{i}")))
-        shape = units[-1][1].out
+        if child is not last[0] or shape != last[1]:
+            last = (child, shape, block_unit(child, shape, convention, f"{name}.{i}"))
+        units.append((f"{name}.{i}", last[2]))
+        shape = last[2].out
     return tuple(units)

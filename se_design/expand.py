@@ -69,6 +69,9 @@ def stage_out(node: g.Seq, shape: g.Shape, name: str) -> g.Shape:
 
 
 def _stage_out(node: g.Seq, shape: g.Shape, name: str) -> g.Shape:
+    last = (None, None, None)  # (node, input, output): a stage repeats one block node
     for i, child in node.items:
-        shape = g.walked(child, shape, f"{name}.{i}").out
+        if child is not last[0] or shape != last[1]:
+            last = (child, shape, g.walked(child, shape, f"{name}.{i}").out)
+        shape = last[2]
     return shape

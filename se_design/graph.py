@@ -160,9 +160,9 @@ def _conv_out(size: int, k: int, stride: int, padding: int) -> int:
     return (size + 2 * padding - k) // stride + 1
 
 
-def _conv_shape(n: Conv, s: Shape) -> Shape:
-    (kh, kw), (ph, pw) = n.hw, n.pad
-    return n.cout, _conv_out(s[1], kh, n.stride, ph), _conv_out(s[2], kw, n.stride, pw)
+def _conv_shape(n: Conv, s: Shape) -> Shape:  # _conv_out inlined: a cold cost walks many convs
+    (kh, kw), (ph, pw), st = n.hw, n.pad, n.stride
+    return n.cout, (s[1] + 2 * ph - kh) // st + 1, (s[2] + 2 * pw - kw) // st + 1
 
 
 def _pool_shape(n: Pool, s: Shape) -> Shape:
@@ -193,12 +193,7 @@ def walk(node: Node, shape: Shape, path: str = "", rows: list[Row] | None = None
     Raises SpecError when a feature map vanishes or parallel branches disagree."""
     kind = type(node)
     if kind is Seq:
-        prefix = f"{path}." if path else ""
-        for name, child in node.items:
-            ck = type(child)  # most children are leaves: _leaf directly, a shorter call
-            shape = (walk(child, shape, prefix + name, rows, ses, se) if ck in COMPOSITE
-                     else _leaf(child, ck, shape, prefix + name, rows, se))
-        return shape
+        return _seq(node.items, shape, f"{path}." if path else "", rows, ses, se)
     if kind is Parallel:
         prefix = f"{path}." if path else ""
         outs = [walk(child, shape, prefix + name, rows, ses, se) for name, child in node.branches]
@@ -208,21 +203,32 @@ def walk(node: Node, shape: Shape, path: str = "", rows: list[Row] | None = None
             ses.append(node.setting)
         walk(node.gate, shape, path, rows, ses, node.setting or se)
         return shape
-    return _leaf(node, kind, shape, path, rows, se)
+    return _seq(((path, node),), shape, "", rows, ses, se)  # a lone leaf: a Seq of one
 
 
 COMPOSITE = frozenset({Seq, Parallel, Scale})
 
 
-def _leaf(node: Leaf, kind: type, shape: Shape, path: str, rows: list[Row] | None,
-          se: SESetting | None) -> Shape:
-    f = OUT_SHAPE.get(kind)
-    out = f(node, shape) if f else shape
-    if out[1] < 1 or out[2] < 1:
-        raise SpecError(f"the feature map vanishes at {path} (input {shape[1]}x{shape[2]}).")
-    if rows is not None:
-        rows.append((path, node, shape, out, se))
-    return out
+def _seq(items: tuple, shape: Shape, prefix: str, rows: list[Row] | None,
+         ses: list[SESetting] | None, se: SESetting | None) -> Shape:
+    """walk() of named items one after another; the leaves handled here, not by a call each,
+    as most nodes of a graph are leaves in a Seq and a cold cost walks them all."""
+    for name, child in items:
+        kind = type(child)
+        if kind in COMPOSITE:
+            shape = walk(child, shape, prefix + name, rows, ses, se)
+            continue
+        f = OUT_SHAPE.get(kind)
+        out = shape
+        if f is not None:  # leaves not listed keep their shape, so cannot make it vanish
+            out = f(child, shape)
+            if out[1] < 1 or out[2] < 1:
+                raise SpecError(f"the feature map vanishes at {prefix + name} "
+                                f"(input {shape[1]}x{shape[2]}).")
+        if rows is not None:
+            rows.append((prefix + name, child, shape, out, se))
+        shape = out
+    return shape
 
 
 class Memo:

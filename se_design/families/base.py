@@ -124,17 +124,17 @@ def block(b: BlockSpec, cin: int, where: str) -> tuple[g.Node, int]:
 def sequence(blocks: tuple, cin: int, where: str) -> g.Seq:
     """The blocks one after another, named 0, 1, ...; memoised as block() is, so the same
     blocks on the same width are the very same node (its shapes and cost memoised once)."""
-    return _expanded((blocks, cin), lambda: _sequence(blocks, cin, where))[0]
-
-
-def _sequence(blocks: tuple, cin: int, where: str) -> tuple[g.Seq, int]:
-    items, last = [], (None, None, None)
+    nodes, last = [], (None, None, None)
     for i, b in enumerate(blocks):
         if b is not last[0] or cin != last[1]:  # a stage repeats one block object: no rehash
             last = (b, cin, block(b, cin, f"{where}.{i}"))
-        node, cin = last[2]
-        items.append((str(i), node))
-    return g.Seq(tuple(items)), cin
+        nodes.append(last[2][0])
+        cin = last[2][1]
+    # Keyed by the nodes' identities: equal blocks are already one node, so this shares what
+    # a key of the blocks would, without hashing every block again. The Seq keeps its nodes
+    # alive, so their ids are not reused while the entry stands.
+    return _expanded(tuple(map(id, nodes)),
+                     lambda: (g.Seq(tuple((str(i), n) for i, n in enumerate(nodes))), cin))[0]
 
 
 def sequence_channels(blocks, cin: int) -> int:
