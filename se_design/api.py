@@ -117,12 +117,14 @@ def export(out: str | Path, *, study: str | None = None, storage: str | None = N
     a zoo network or `checkpoint`'s own, with the checkpoint's trained weights. Returns the
     lines `se-design export` prints."""
     from se_design import checkpoint as ckpts
-    from se_design.export_formats import export_file, export_format, weights_for
+    from se_design.export_formats import check_not_over, export_file, export_format, weights_for
     from se_design.files import check_writable
 
     out = Path(out)
     export_format(out)  # the format and the place, before anything is read or built
     check_writable(out, "export")
+    if checkpoint is not None:
+        check_not_over(out, checkpoint)
     given = [n for n, v in (("--study", study), ("--config", config), ("--arch", arch)) if v]
     if len(given) > 1:
         raise UserError(f"give one design, not {' and '.join(given)}.")

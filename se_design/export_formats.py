@@ -48,8 +48,22 @@ def export_file(arch: Arch, path: str | Path, state_dict: dict | None = None,
         what = "its spec"
     if state_dict is None:
         return f"wrote {arch.name} to '{path}' ({what})."
-    weights = _save_weights(state_dict, path.with_suffix(".pt"))
+    weights = _save_weights(state_dict, weights_path(path))
     return f"wrote {arch.name} to '{path}' ({what}) and its weights to '{weights}'."
+
+
+def weights_path(path: str | Path) -> Path | None:
+    """Where export_file puts the weights that go with `path` (None: inside it, ONNX)."""
+    path = Path(path)
+    return None if path.suffix.lower() == ".onnx" else path.with_suffix(".pt")
+
+
+def check_not_over(path: str | Path, checkpoint: str | Path) -> None:
+    """A UserError when exporting to `path` would write its weights over `checkpoint`."""
+    weights = weights_path(path)
+    if weights is not None and weights.resolve() == Path(checkpoint).resolve():
+        raise UserError(f"--out '{path}' would write its weights to '{weights}', over the "
+                        "checkpoint they come from: give --out another name.")
 
 
 def weights_for(ckpt, arch: Arch, path: str | Path) -> dict:

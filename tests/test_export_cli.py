@@ -58,6 +58,16 @@ def test_checkpoint_of_another_design_is_one_sentence(model_pt, tmp_path):
     assert not (tmp_path / "a.py").exists()
 
 
+def test_export_never_writes_its_weights_over_the_checkpoint(model_pt, tmp_path):
+    """`--checkpoint model.pt --out model.py` would put the weights in model.pt itself."""
+    before = model_pt.read_bytes()
+    for suffix in (".py", ".yaml"):
+        res, text = cli("export", "--checkpoint", model_pt, "--out", model_pt.with_suffix(suffix))
+        assert res.exit_code == 2 and "over the checkpoint" in text, text
+        assert not model_pt.with_suffix(suffix).exists()
+    assert model_pt.read_bytes() == before
+
+
 def test_study_trial_as_python_file_and_yaml_with_origin(tmp_path):
     db = f"sqlite:///{tmp_path}/s.db"
     space = write_space(tmp_path)
