@@ -129,7 +129,7 @@ def export(out_file: Annotated[Path, typer.Option("--out", help="FILE.yaml, .yml
 
     for line in api.export(out_file, study=study, storage=storage, trial=trial, pick=pick,
                            config=config, arch=arch, checkpoint=checkpoint):
-        out.print(line, highlight=False, soft_wrap=True)
+        out.print(line, highlight=False)  # wrapped at the terminal width
 
 
 def calibrate(
