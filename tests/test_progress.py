@@ -56,6 +56,14 @@ def test_train_logs_every_epoch(tmp_path):
     assert "seed 0 epoch 1/2" in res.output and "seed 0 epoch 2/2" in res.output
 
 
+def test_train_in_a_terminal_prints_no_epoch_line_over_its_bar(tmp_path, monkeypatch):
+    monkeypatch.setattr(progress, "on_terminal", lambda: True)
+    res = run("train", "--arch", "se_cifar_resnet20", "--data", "digits", "--epochs", 1,
+              "--batch-size", 256, "--out", tmp_path / "m.pt")
+    assert res.exit_code == 0, res.output
+    assert "epoch 1/1" not in res.output and "seed 0: held-out" in res.output
+
+
 def test_interrupted_calibration_leaves_no_study(tmp_path, monkeypatch):
     """Ctrl-C during the second seed: the first was logged per epoch and counted, and the
     study the calibration created is gone."""

@@ -8,6 +8,7 @@ from dataclasses import asdict
 
 import torch
 
+from se_design import progress
 from se_design.analysis import intervals
 from se_design.analysis.source import Splits, normalized
 from se_design.build import build_model
@@ -53,9 +54,10 @@ def train_checkpoint(arch: Arch, splits: Splits, cfg: TrainConfig, seeds: list[i
     for seed in seeds:
         torch.manual_seed(seed)  # initial weights
         model = build_model(arch)
+        per_epoch = None if progress.on_terminal() else (  # in a terminal the bar shows it
+            lambda e, acc, seed=seed: log(f"seed {seed} epoch {e}/{cfg.epochs}: held-out {acc:.4f}"))
         result = train(model, splits.fit, splits.val, TrainConfig(**asdict(cfg) | {"seed": seed}),
-                       device, on_epoch=lambda e, acc, seed=seed: log(
-                           f"seed {seed} epoch {e}/{cfg.epochs}: held-out {acc:.4f}"))
+                       device, on_epoch=per_epoch)
         val.append(accuracy(model, xv, splits.val.y))
         test.append(accuracy(model, xt, splits.test.y) if xt is not None else None)
         log(f"seed {seed}: held-out {val[-1]:.4f}"
