@@ -30,7 +30,7 @@ print(summary.text.replace(str(work), "WORK"))
 rows = api.report_rows(summary.study, summary.storage)
 for r in rows:
     print(f"trial {r.number:>2} {r.design:<36} acc {r.values[0]:.3f} ± "
-          f"{r.accuracy_ci95 or 0:.3f} ({r.seeds} seeds) params {r.params:,}"
+          f"{r.accuracy_ci95 or 0:.3f} ({r.seeds} seed{'s' * (r.seeds != 1)}) params {r.params:,}"
           + ("  front" if r.front else ""))
 try:
     print(rows.to_pandas()[["number", "accuracy", "seeds", "params", "front"]].to_string())
