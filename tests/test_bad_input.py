@@ -117,6 +117,15 @@ CASES = {
                                        "sqlite:///{d}/nodir/s.db"],
                                       ["nodir/s.db'", "its folder", "does not exist"]),
     "study exists": ([*S, "--study", "empty"], ["already exists", "--resume"]),
+    "--storage not SQLite": (["report", "--study", "x", "--storage", "sqlite:///{d}/afile"],
+                             ["sqlite:///", "afile is not an SQLite database."]),
+    "--storage not a journal": (["search", "--space", "{d}/space.yaml", "--storage",
+                                 "journal:{d}/broken.yaml"],
+                                ["broken.yaml is not an Optuna journal file."]),
+    "--storage journal under /proc": (["search", "--space", "{d}/space.yaml", "--storage",
+                                       "journal:/proc/x.journal"],
+                                      ["cannot open storage journal:/proc/x.journal",
+                                       "no such file or directory."]),
     # report and export
     "report from another directory": (["report", "--study", "x"], ["no storage file",
                                                                    "results/search.db"]),
@@ -205,6 +214,12 @@ def test_failed_start_leaves_no_study(d):
     assert "retry" not in optuna.get_all_study_names(f"sqlite:///{d}/s.db")
     res = run(*args, "--cost-only", "--store", "--n-trials", "2")
     assert res.exit_code == 0, res.output
+
+
+def test_failed_storage_open_leaves_no_lock_file(d):
+    (d / "text.db").write_text("not a database")
+    assert run("report", "--study", "x", "--storage", f"sqlite:///{d}/text.db").exit_code == 2
+    assert not (d / "text.db.se-design.lock").exists()
 
 
 def test_exporting_an_early_stopped_trial_says_so(d):
