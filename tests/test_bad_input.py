@@ -95,6 +95,8 @@ CASES = {
                                      ["unknown sampler 'grid'"]),  # no results/search.db made
     "--cost-only --sampler": ([*S, "--cost-only", "--sampler", "grid"],
                               ["unknown sampler 'grid'"]),
+    "--sampler brute without --cost-only": ([*S, "--sampler", "brute"],
+                                            ["--sampler brute", "for --cost-only"]),
     "--store without --cost-only": ([*S, "--store"], ["--store goes with --cost-only"]),  # no training
     "--json without --cost-only": ([*S, "--json"], ["--json goes with --cost-only"]),
     "--cost-only --workers 2": ([*S, "--cost-only", "--workers", "2"],
@@ -155,6 +157,8 @@ CASES = {
                                         "100000000"], ["--resolution must be from 1 to 4,096"]),
     "train --lr inf": (["train", *TRAIN, "--lr", "inf"], ["learning rate", "not inf"]),
     "search --seed -1": ([*S, "--seed", "-1"], ["--seed", "greater than or equal to 0"]),
+    "train --seed -1": (["train", *TRAIN, "--seed", "-1"],
+                        ["--seed", "greater than or equal to 0"]),
     "search --timeout nan": ([*S, "--timeout", "nan"], ["--timeout must be a positive", "nan"]),
     "search --study ''": ([*S, "--study", ""], ["--study must name a study"]),
     "calibrate --seed -5": (["calibrate", "--space", "{d}/space.yaml", *DB, "--seed", "-5"],
