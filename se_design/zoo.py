@@ -16,7 +16,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable
 from functools import partial
-from math import ceil, inf, log
+from math import ceil, log
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -257,6 +257,20 @@ def _base(name: str) -> tuple[str, bool]:
     return name, name in PUBLISHED_SE
 
 
+# Far above any real network, low enough that costs stay finite numbers a table can show.
+LIMITS = {"width": (0, 16, "width multiplier"), "resolution": (1, 4096, "input resolution"),
+          "num_classes": (1, 1_000_000, "number of classes")}
+
+
+def check_sizes(**sizes: float | None) -> None:
+    """SpecError naming the first of width, resolution, num_classes outside LIMITS."""
+    for key, value in sizes.items():
+        low, high, what = LIMITS[key]
+        if value is not None and not (low < value <= high if low == 0 else low <= value <= high):
+            span = f"a positive number up to {high:,}" if low == 0 else f"from {low} to {high:,}"
+            raise SpecError(f"the {what} --{key.replace('_', '-')} must be {span}, not {value}.")
+
+
 def get_arch(name: str, r: int | None = None, **kwargs) -> Arch:
     """Zoo spec by name; kwargs (num_classes, resolution, width, stride_at) left as None
     keep the architecture's defaults; r changes the SE's reduction ratio."""
@@ -269,8 +283,7 @@ def get_arch(name: str, r: int | None = None, **kwargs) -> Arch:
         other = f"se_{name}" if base not in PUBLISHED_SE else base
         raise SpecError(f"{name} has no SE blocks, so r does not apply; use {other}.")
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
-    if not 0 < kwargs.get("width", 1.0) < inf:  # nan fails both comparisons
-        raise SpecError(f"width multiplier must be a positive number, not {kwargs['width']}.")
+    check_sizes(**{k: v for k, v in kwargs.items() if k in LIMITS})
     if "stride_at" in kwargs and not base.startswith("res"):
         raise SpecError(f"stride_at applies to ResNet/ResNeXt bottlenecks, not {base}.")
     if r is not None and (not isinstance(r, int) or r < 1):
@@ -291,6 +304,7 @@ def resolve_arch(arch: str | None, config: Path | None, r: int | None, resolutio
     whose resolution and classes may be overridden) asks for."""
     if (arch is None) == (config is None):
         raise UserError("give either --arch NAME or --config FILE.")
+    check_sizes(resolution=resolution, num_classes=num_classes, width=width)
     if arch is not None:
         return get_arch(arch, r=r, resolution=resolution, num_classes=num_classes, width=width,
                         stride_at=stride_at)

@@ -95,6 +95,8 @@ CASES = {
                                      ["unknown sampler 'grid'"]),  # no results/search.db made
     "--cost-only --sampler": ([*S, "--cost-only", "--sampler", "grid"],
                               ["unknown sampler 'grid'"]),
+    "--sampler brute without --cost-only": ([*S, "--sampler", "brute"],
+                                            ["--sampler brute", "for --cost-only"]),
     "--store without --cost-only": ([*S, "--store"], ["--store goes with --cost-only"]),  # no training
     "--json without --cost-only": ([*S, "--json"], ["--json goes with --cost-only"]),
     "--cost-only --workers 2": ([*S, "--cost-only", "--workers", "2"],
@@ -117,6 +119,15 @@ CASES = {
                                        "sqlite:///{d}/nodir/s.db"],
                                       ["nodir/s.db'", "its folder", "does not exist"]),
     "study exists": ([*S, "--study", "empty"], ["already exists", "--resume"]),
+    "--storage not SQLite": (["report", "--study", "x", "--storage", "sqlite:///{d}/afile"],
+                             ["sqlite:///", "afile is not an SQLite database."]),
+    "--storage not a journal": (["search", "--space", "{d}/space.yaml", "--storage",
+                                 "journal:{d}/broken.yaml"],
+                                ["broken.yaml is not an Optuna journal file."]),
+    "--storage journal under /proc": (["search", "--space", "{d}/space.yaml", "--storage",
+                                       "journal:/proc/x.journal"],
+                                      ["cannot open storage journal:/proc/x.journal",
+                                       "no such file or directory."]),
     # report and export
     "report from another directory": (["report", "--study", "x"], ["no storage file",
                                                                    "results/search.db"]),
@@ -135,8 +146,19 @@ CASES = {
                          ["width multiplier", "not nan"]),
     "cost --width inf": (["cost", "--arch", "se_resnet50", "--width", "inf"],
                          ["width multiplier", "not inf"]),
+    "cost --width 1e300": (["cost", "--arch", "se_resnet50", "--width", "1e300"],
+                           ["--width must be a positive number up to 16, not 1e+300."]),
+    "cost --width 1e9": (["cost", "--arch", "se_resnet50", "--width", "1e9"], ["up to 16"]),
+    "cost --num-classes 1e12": (["cost", "--arch", "se_resnet50", "--num-classes",
+                                 "1000000000000"], ["--num-classes must be from 1 to 1,000,000"]),
+    "cost --resolution 1e8": (["cost", "--arch", "se_resnet50", "--resolution", "100000000"],
+                              ["--resolution must be from 1 to 4,096, not 100000000."]),
+    "cost --config --resolution 1e8": (["cost", "--config", "{d}/arch.yaml", "--resolution",
+                                        "100000000"], ["--resolution must be from 1 to 4,096"]),
     "train --lr inf": (["train", *TRAIN, "--lr", "inf"], ["learning rate", "not inf"]),
     "search --seed -1": ([*S, "--seed", "-1"], ["--seed", "greater than or equal to 0"]),
+    "train --seed -1": (["train", *TRAIN, "--seed", "-1"],
+                        ["--seed", "greater than or equal to 0"]),
     "search --timeout nan": ([*S, "--timeout", "nan"], ["--timeout must be a positive", "nan"]),
     "search --study ''": ([*S, "--study", ""], ["--study must name a study"]),
     "calibrate --seed -5": (["calibrate", "--space", "{d}/space.yaml", *DB, "--seed", "-5"],
@@ -205,6 +227,12 @@ def test_failed_start_leaves_no_study(d):
     assert "retry" not in optuna.get_all_study_names(f"sqlite:///{d}/s.db")
     res = run(*args, "--cost-only", "--store", "--n-trials", "2")
     assert res.exit_code == 0, res.output
+
+
+def test_failed_storage_open_leaves_no_lock_file(d):
+    (d / "text.db").write_text("not a database")
+    assert run("report", "--study", "x", "--storage", f"sqlite:///{d}/text.db").exit_code == 2
+    assert not (d / "text.db.se-design.lock").exists()
 
 
 def test_exporting_an_early_stopped_trial_says_so(d):

@@ -36,6 +36,7 @@ def train(config: Config = None,
     from se_design.analysis.training import train_checkpoint
     from se_design.device import pick_device
     from se_design.files import check_writable
+    from se_design.search.request import check_seed
     from se_design.spec import load_config
     from se_design.train import TrainConfig
     from se_design.train_config import Diverged
@@ -43,6 +44,7 @@ def train(config: Config = None,
 
     if (arch is None) == (config is None):
         raise UserError("give either --arch NAME or --config FILE.")
+    check_seed(seed)
     if out_file.suffix != ".pt":
         raise UserError(f"--out {str(out_file)!r} must end in .pt.")
     check_writable(out_file, "checkpoint")  # before training, not after

@@ -22,11 +22,11 @@ def cost(arch: Annotated[str | None, typer.Option(
          r: Annotated[int | None, typer.Option(
              "--r", help="SE reduction ratio for se_* archs.", show_default="16")] = None,
          resolution: Annotated[int | None, typer.Option(
-             "--resolution", help="Input size in pixels.", show_default="the arch's")] = None,
+             "--resolution", help="Input size in pixels (up to 4096).", show_default="the arch's")] = None,
          num_classes: Annotated[int | None, typer.Option(
-             "--num-classes", help="Classifier outputs.", show_default="the arch's")] = None,
+             "--num-classes", help="Classifier outputs (up to 1,000,000).", show_default="the arch's")] = None,
          width: Annotated[float | None, typer.Option(
-             "--width", help="Channel width multiplier.", show_default="1.0")] = None,
+             "--width", help="Channel width multiplier (up to 16).", show_default="1.0")] = None,
          stride_at: Annotated[str | None, typer.Option(
              "--stride-at", help="ResNet bottleneck stride: 1x1 (paper) | 3x3 (v1.5).",
              show_default="1x1 for resnet*, 3x3 for resnext*")] = None,

@@ -89,3 +89,8 @@ class SearchRequest(BaseModel):
             text = (f"{flag} {msg.removeprefix('Value error, ')}" if msg.startswith("Value error")
                     else f"{flag}: {msg[0].lower()}{msg[1:]}")
             raise UserError(text + ".") from None
+
+
+def check_seed(seed: int) -> None:
+    """--seed checked as search checks it, for a command that builds no request (train)."""
+    SearchRequest.make(space=Path(), train_seed=seed)

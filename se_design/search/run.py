@@ -159,6 +159,9 @@ def check_sampler(sampler: str, cost_only: bool) -> None:
     if sampler == "model" and cost_only:
         raise UserError("--sampler model models the measured accuracy: a --cost-only search "
                         "measures none; use nsga2, tpe, gp, random or brute.")
+    if sampler == "brute" and not cost_only:
+        raise UserError("--sampler brute enumerates the space for --cost-only; a search that "
+                        "trains uses model, nsga2, tpe, gp or random.")
 
 
 def spent(trials: list, budget: Budget) -> str:

@@ -164,7 +164,21 @@ def open_storage(url: str, heartbeat: int = HEARTBEAT, create: bool = True) -> S
     except UserError:
         raise
     except Exception as err:  # noqa: BLE001 - sqlalchemy/driver errors vary by backend
-        raise UserError(f"cannot open storage {shown(url)!r}: {first_line(err)}") from None
+        raise UserError(_why(shown(url), err)) from None
+
+
+def _why(url: str, err: Exception) -> str:
+    """One sentence for a storage that would not open: what is wrong, not the driver's words."""
+    from sqlalchemy.exc import DatabaseError
+
+    text = first_line(err)
+    if isinstance(err, DatabaseError) and "file is not a database" in text:
+        return f"{url} is not an SQLite database."
+    if isinstance(err, ValueError):  # the journal's lines are JSON
+        return f"{url} is not an Optuna journal file."
+    if isinstance(err, OSError):
+        return f"cannot open storage {url}: {(err.strerror or text).lower()}."
+    return f"cannot open storage {url}: {text.rstrip('.')}."
 
 
 def first_line(err: BaseException) -> str:
@@ -193,12 +207,25 @@ def _open(url: str, heartbeat: int) -> Store:
     # Processes opening a new database at once: one creates the tables, under the lock.
     if scheme == "sqlite":
         path = _in_a_folder(url.removeprefix("sqlite:///"))
-        with FileLock(path):
+        with _sidecar_kept_on_success(path), FileLock(path):
             storage = _rdb(url, heartbeat, {})
         return Store(url, storage, lambda name: FileLock(path), False,
                      heartbeat)
     engine, storage = _pg(url, heartbeat)
     return Store(url, storage, lambda name: PgLock(engine, name), True, heartbeat)
+
+
+@contextlib.contextmanager
+def _sidecar_kept_on_success(path: str):
+    """A storage that fails to open leaves no lock file the attempt made beside it."""
+    sidecar = Path(path + ".se-design.lock")
+    existed = sidecar.exists()
+    try:
+        yield
+    except BaseException:
+        if not existed:
+            sidecar.unlink(missing_ok=True)
+        raise
 
 
 @functools.cache
