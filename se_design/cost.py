@@ -227,6 +227,7 @@ def clear_memos() -> None:
     """Forget every memoised spec edit, expansion, shape and cost (for cold-start benchmarks)."""
     stage_with_se.cache_clear()
     base.NODES.clear()
+    base.SEQUENCES.clear()
     ex.head_node.cache_clear()
     ex.STAGE_OUT.clear()
     g.WALKS.clear()
