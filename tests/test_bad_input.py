@@ -197,6 +197,12 @@ CASES = {
     # fold and its messages
     "fold --blocks twice": (["fold", "--checkpoint", "{d}/se_cifar_resnet20.pt", "--blocks",
                              "stage1.0,stage1.0"], ["stage1.0 twice"]),
+    "fold --blocks empty": (["fold", "--checkpoint", "{d}/se_cifar_resnet20.pt", "--blocks", ""],
+                            ["names no block", "stage1.0,stage3.2"]),
+    "excitation --blocks twice": (["excitation", "--checkpoint", "{d}/se_cifar_resnet20.pt",
+                                   "--blocks", "stage1.0,stage1.0"], ["stage1.0 twice"]),
+    "excitation --blocks with a gap": (["excitation", "--checkpoint", "{d}/se_cifar_resnet20.pt",
+                                        "--blocks", "stage1.0,,stage2.0"], ["names no block"]),
     "fold without SE": (["fold", "--checkpoint", "{d}/cifar_resnet20.pt"],
                         ["has no SE blocks", "nothing to fold"]),
     "--checkpoint a folder": (["excitation", "--checkpoint", "{d}/dir.pt"],

@@ -183,3 +183,10 @@ def test_calibrating_again_trains_only_the_seeds_the_study_lacks(tmp_path, monke
                     "mine", "--storage", db)  # the text names the study it stored into
     assert res.exit_code == 0 and "calibration of study 'mine' (space tiny)" in text, text
     assert StudyRecord.of(load("mine", db)).calibration.study == "mine"
+
+
+def test_an_unset_setting_is_named_not_printed_as_none():
+    from se_design.search.calibrate import _setting
+
+    assert _setting("max_train", None) == "no max_train"
+    assert _setting("max_train", 400) == "max_train=400"

@@ -118,15 +118,15 @@ def excitation(checkpoint: Checkpoint, data: Source = None,
         raise UserError(f"--split must be val or test, not {split!r}.")
     if out_dir:
         check_folder(out_dir)  # before the images run through the model
+    names = block_list(blocks)
     ckpt, model, splits, data, dev = _open(checkpoint, data, device)
     ds = splits.val if split == "val" else splits.test
     if ds is None:
         raise UserError(f"--data {data} has no test split; use --split val.")
     y = ds.y
-    if blocks:  # before the images run through the model
-        check_paths(ckpt.arch, blocks.split(","))
+    check_paths(ckpt.arch, names)  # before the images run through the model
     stats, preds = collect(model, ckpt.arch, _images(ckpt, ds, data, dev), y)
-    chosen = blocks.split(",") if blocks else plots.default_blocks(stats)
+    chosen = names or plots.default_blocks(stats)
     acc = (preds.cpu() == y).double().mean().item()
     report = render.excitation_dict(ckpt, stats, split, len(y), acc)
     if out_dir:
@@ -167,10 +167,7 @@ def fold(checkpoint: Checkpoint, data: Source = None,
     if export:  # before the fold runs, not after
         _spec_suffix(export, "--export")
         check_writable(export, "config file")
-    names = blocks.split(",") if blocks else []
-    twice = next((b for i, b in enumerate(names) if b in names[:i]), None)
-    if twice:
-        raise UserError(f"--blocks names {twice} twice; each SE block can be folded once.")
+    names = block_list(blocks)
     # means and ranking from the held-out split; accuracy on the test split where there is one
     ckpt, model, splits, data, dev = _open(checkpoint, data, device)
     if not se_blocks(ckpt.arch):
@@ -208,3 +205,17 @@ def fold(checkpoint: Checkpoint, data: Source = None,
         out.print(f"within {max_drop} points: fold {', '.join(chosen.removed)} "
                   f"({chosen.params_saved:,} params, {chosen.flops_saved:,} FLOPs saved)"
                   + (f" -> {export}" if export else ""), highlight=False)
+
+
+def block_list(blocks: str | None) -> list[str]:
+    """--blocks as block paths ([] when not given), each named once."""
+    if blocks is None:
+        return []
+    names = [b.strip() for b in blocks.split(",")]
+    if not all(names):
+        raise UserError(f"--blocks {blocks!r} names no block where a path belongs: give paths "
+                        "such as stage1.0,stage3.2.")
+    twice = next((b for i, b in enumerate(names) if b in names[:i]), None)
+    if twice:
+        raise UserError(f"--blocks names {twice} twice; give each block once.")
+    return names

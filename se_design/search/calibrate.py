@@ -261,9 +261,10 @@ def run(space, seeds: int, extra: int, storage: str | None, study: str | None,
             result.trials = store_trials(target, problem, runs, cfg.epochs, dev)
             set_study(target, proxy_settings=theirs)  # a search under others is refused
         else:
-            result.not_stored = (f"not stored as trials of the study: calibrated with {changed}="
-                                 f"{mine[changed]}, the study's proxy has {changed}="
-                                 f"{theirs[changed]} (its search trains the references itself)")
+            result.not_stored = (f"not stored as trials of the study: calibrated with "
+                                 f"{_setting(changed, mine[changed])}, the study's proxy has "
+                                 f"{_setting(changed, theirs[changed])} (its search trains the "
+                                 "references itself)")
         set_study(target, calibration=result)
         return result, problem
 
@@ -280,3 +281,8 @@ def _removed_if_failed(store, name: str):
                 study_name=name, storage=store.storage)).calibration is None:
             optuna.delete_study(study_name=name, storage=store.storage)
         raise
+
+
+def _setting(key: str, value) -> str:
+    """'max_train=400', or 'no max_train' for a setting left unset (not 'max_train=None')."""
+    return f"no {key}" if value is None else f"{key}={value}"
