@@ -268,3 +268,28 @@ def test_after_ctrl_c_the_database_pool_does_not_print_a_traceback():
         assert not pool.isEnabledFor(logging.ERROR)
     finally:
         logging.getLogger("sqlalchemy.pool").setLevel(before)
+
+
+def test_a_worker_stopped_by_ctrl_c_prints_no_late_traceback(monkeypatch):
+    """A --workers child exits at once after Ctrl-C: its pool's logs and a storage thread's
+    failure on a connection the signal cut print nothing into the parent's output."""
+    import logging
+    import sys
+    import threading
+
+    from se_design.search import __main__ as child
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(child, "search", interrupted)
+    monkeypatch.setattr(child.SearchRequest, "model_validate_json", lambda text: None)
+    monkeypatch.setattr(threading, "excepthook", threading.excepthook)  # restored after
+    monkeypatch.setattr(sys, "unraisablehook", sys.unraisablehook)
+    before = logging.getLogger("sqlalchemy.pool").level
+    try:
+        assert child.main("{}") == 130
+        assert not logging.getLogger("sqlalchemy.pool.impl.QueuePool").isEnabledFor(logging.ERROR)
+        assert threading.excepthook(None) is None and sys.unraisablehook(None) is None
+    finally:
+        logging.getLogger("sqlalchemy.pool").setLevel(before)

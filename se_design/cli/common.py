@@ -4,7 +4,6 @@ the same in several commands (as Annotated types), and help without a type on sw
 from __future__ import annotations
 
 import functools
-import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +13,7 @@ from typer.core import TyperCommand, TyperGroup
 
 from se_design import files
 from se_design.errors import Interrupted, UserError
+from se_design.search import quiet_pool
 
 out = Console()
 err = Console(stderr=True)
@@ -28,11 +28,11 @@ def user_errors(fn):
         try:
             return fn(*args, **kwargs)
         except Interrupted as e:  # 130 = 128 + SIGINT, what shells expect after Ctrl-C
-            _quiet_pool()
+            quiet_pool()
             err.print(str(e), highlight=False, soft_wrap=True)
             raise typer.Exit(130) from None
         except KeyboardInterrupt:
-            _quiet_pool()
+            quiet_pool()
             err.print("interrupted.")
             raise typer.Exit(130) from None
         except UserError as e:
@@ -43,13 +43,6 @@ def user_errors(fn):
                 err.print(f"created folder '{path}'", highlight=False, soft_wrap=True)
 
     return wrapper
-
-
-def _quiet_pool() -> None:
-    """After Ctrl-C a pooled database connection may have been cut mid-query; SQLAlchemy's pool
-    logs its failed reset, with a traceback, when the connection is collected at exit. The
-    interrupt is reported in one sentence and finished trials are stored: nothing to add."""
-    logging.getLogger("sqlalchemy.pool").setLevel(logging.CRITICAL)
 
 
 class _UntypedHelp:
