@@ -17,10 +17,11 @@ from se_design.spec import SE, load_config, save_config
 
 def fails_in_one_sentence(res, *words):
     assert res.exit_code == 2, res.output
-    lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error:") and "Traceback" not in res.output
+    text = " ".join(res.stderr.split())  # one sentence, wrapped at the terminal's width
+    assert text.startswith("error:") and text.count("error:") == 1, text
+    assert text.endswith(".") and "Traceback" not in res.output, text
     for w in words:
-        assert w in lines[0], lines[0]
+        assert w in text, text
 
 
 def tiny(tmp_path, arch=None, name="m.pt", classes=10):

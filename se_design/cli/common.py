@@ -29,14 +29,14 @@ def user_errors(fn):
             return fn(*args, **kwargs)
         except Interrupted as e:  # 130 = 128 + SIGINT, what shells expect after Ctrl-C
             quiet_pool()
-            err.print(str(e), highlight=False, soft_wrap=True)
+            err.print(str(e), highlight=False)  # wrapped at the terminal width
             raise typer.Exit(130) from None
         except KeyboardInterrupt:
             quiet_pool()
             err.print("interrupted.")
             raise typer.Exit(130) from None
         except UserError as e:
-            err.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
+            err.print(f"[red]error:[/red] {e}", highlight=False)  # wrapped at the terminal width
             raise typer.Exit(2) from None
         finally:  # a folder a write needed is made, and named (on stderr: stdout may be JSON)
             for path in files.created:

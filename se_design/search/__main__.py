@@ -22,7 +22,7 @@ def main(request_json: str) -> int:
         quiet_exit()
         return 130  # the parent says what was kept
     except UserError as e:
-        err.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/red] {e}", highlight=False)
         return 2
     return 0
 

@@ -185,7 +185,7 @@ def _queued(problem: Problem, enqueue: list[Path], console: Console) -> list[dic
         if params in refs:
             console.print(f"--enqueue-config {path} is the reference design "
                           f"{REFERENCES[refs.index(params)]!r}, which every study runs: not "
-                          "queued twice.", highlight=False, soft_wrap=True)
+                          "queued twice.", highlight=False)
         else:
             out.append(params)
     return out
