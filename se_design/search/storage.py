@@ -207,7 +207,7 @@ def _open(url: str, heartbeat: int) -> Store:
     # Processes opening a new database at once: one creates the tables, under the lock.
     if scheme == "sqlite":
         path = _in_a_folder(url.removeprefix("sqlite:///"))
-        with _sidecar_kept_on_success(path), FileLock(path):
+        with _no_lock_file_left_on_failure(path), FileLock(path):
             storage = _rdb(url, heartbeat, {})
         return Store(url, storage, lambda name: FileLock(path), False,
                      heartbeat)
@@ -216,7 +216,7 @@ def _open(url: str, heartbeat: int) -> Store:
 
 
 @contextlib.contextmanager
-def _sidecar_kept_on_success(path: str):
+def _no_lock_file_left_on_failure(path: str):
     """A storage that fails to open leaves no lock file the attempt made beside it."""
     sidecar = Path(path + ".se-design.lock")
     existed = sidecar.exists()
