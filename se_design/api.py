@@ -117,7 +117,13 @@ def export(out: str | Path, *, study: str | None = None, storage: str | None = N
     a zoo network or `checkpoint`'s own, with the checkpoint's trained weights. Returns the
     lines `se-design export` prints."""
     from se_design import checkpoint as ckpts
-    from se_design.export_formats import check_not_over, export_file, export_format, weights_for
+    from se_design.export_formats import (
+        check_not_over,
+        export_file,
+        export_format,
+        resolution_note,
+        weights_for,
+    )
     from se_design.files import check_writable
 
     out = Path(out)
@@ -134,14 +140,22 @@ def export(out: str | Path, *, study: str | None = None, storage: str | None = N
         raise UserError("give --study NAME with --pick or --trial, --config FILE, --arch NAME "
                         "or --checkpoint MODEL.pt.")
     ckpt = ckpts.load(checkpoint) if checkpoint else None
-    weights = (lambda spec: weights_for(ckpt, spec, checkpoint)) if ckpt else None
+    written = []  # the design the weights went with, for the note on their resolution
+
+    def weights(spec):
+        written.append(spec)
+        return weights_for(ckpt, spec, checkpoint)
+
     if study is not None:
         from se_design.search import export as ex
         from se_design.search.study import DEFAULT_STORAGE, load
 
         url = storage or DEFAULT_STORAGE
-        return ex.export(load(study, url), url, trial, pick, out, weights)
-    from se_design.zoo import resolve_arch
+        lines = ex.export(load(study, url), url, trial, pick, out, ckpt and weights)
+    else:
+        from se_design.zoo import resolve_arch
 
-    spec = resolve_arch(arch, Path(config) if config else None, *[None] * 5) if given else ckpt.arch
-    return [export_file(spec, out, weights and weights(spec))]
+        spec = (resolve_arch(arch, Path(config) if config else None, *[None] * 5) if given
+                else ckpt.arch)
+        lines = [export_file(spec, out, ckpt and weights(spec))]
+    return lines + [n for spec in written for n in resolution_note(ckpt, spec)]

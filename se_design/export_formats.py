@@ -68,14 +68,26 @@ def check_not_over(path: str | Path, checkpoint: str | Path) -> None:
 
 def weights_for(ckpt, arch: Arch, path: str | Path) -> dict:
     """The weights of checkpoint `ckpt` (read from `path`) for `arch`: only if it holds the
-    same network (names aside), else one sentence."""
+    same network (names aside; the resolution too, as it changes no weight: a search's kept
+    proxy carries its weights to the target design), else one sentence."""
     def body(a: Arch) -> dict:
-        return {k: v for k, v in to_dict(a).items() if k != "name"}
+        return {k: v for k, v in to_dict(a).items() if k not in ("name", "resolution")}
 
     if body(ckpt.arch) != body(arch):
         raise UserError(f"checkpoint '{path}' holds {ckpt.arch.name}, which is not the design "
                         f"exported ({arch.name}): its weights would not fit.")
     return ckpt.state
+
+
+def resolution_note(ckpt, arch: Arch) -> list[str]:
+    """A note when the weights were trained at another input size than `arch` is written for
+    (e.g. a proxy trained at 16x16, its design exported at 32x32)."""
+    if ckpt is None or ckpt.arch.resolution == arch.resolution:
+        return []
+    r, t = ckpt.arch.resolution, arch.resolution
+    note = (f"note: the weights were trained at {r}x{r} ({ckpt.arch.name}); the design is "
+            f"written for {t}x{t}, where they have not been evaluated.")
+    return [note]
 
 
 def _save_weights(state_dict: dict, path: Path) -> Path:

@@ -106,8 +106,8 @@ def front_table(front) -> Fitted:
     interval where the rows carry one and no model does; ! when its seeds are unstable), the
     accuracy model's estimate and interval where there is one, seed count and front
     probability, costs as compact numbers and % over the plain network, and notes: which
-    row is the knee, which the best within budget (the one `export --pick
-    best-under-budget` chooses, shown even when off the front), which is over budget."""
+    row is the knee and which the best within budget (the ones `export --pick` chooses,
+    shown even when off the front), which is over budget."""
     objectives, plain, best = front.objectives, front.plain, front.best
     costs = [(i, o) for i, o in enumerate(objectives) if o in ("params", "flops", "latency")]
     trained = objectives[0] == "accuracy"
@@ -118,7 +118,8 @@ def front_table(front) -> Fitted:
         cols += [o, f"Δ{o}"] if o in plain else [o]
     cols += ["note"]
     rows, styles = [], []
-    for r in sorted((r for r in front.rows if r.front or r.reference or r is best),
+    for r in sorted((r for r in front.rows
+                      if r.front or r.reference or r is best or r is front.knee),
                     key=lambda r: r.values[1]):
         ci = r.accuracy_ci95 if r.model_mean is None else None  # the model's is beside it
         benefit = f"{r.values[0]:.3f}" if trained else f"{r.values[0]:.0f}"  # a count of blocks

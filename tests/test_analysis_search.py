@@ -3,14 +3,16 @@ references, and the search keeps its front's trained models as checkpoints."""
 
 import optuna
 import pytest
-from conftest import run, write_space
+import torch
+from conftest import cli, run, write_space
 
+from se_design.build import build_model
 from se_design.checkpoint import load
 from se_design.edit import without_se
 from se_design.errors import UserError
 from se_design.search.records import TrialRecord
 from se_design.search.space import load_space
-from se_design.spec import save_config
+from se_design.spec import load_config, save_config
 from se_design.zoo import get_arch
 
 SE20 = get_arch("se_cifar_resnet20")
@@ -64,31 +66,25 @@ def test_an_enqueued_reference_is_said_and_resume_queues_a_new_design(tmp_path):
     assert [TrialRecord.of(t).design for t in trials][2:] == ["stage1:16 stage2:16 stage3:-"]
 
 
-def test_keep_checkpoints_keeps_the_front_only(tmp_path):
+def test_keep_checkpoints_keeps_the_front_and_export_carries_a_proxys_weights(tmp_path):
     db = f"sqlite:///{tmp_path}/s.db"
-    res = run("search", "--space", str(write_space(tmp_path)), "--n-trials", "2",
-              "--epochs", "1", "--max-train", "64", "--storage", db,
+    res = run("search", "--space", str(write_space(tmp_path, proxy__resolution=16)),
+              "--n-trials", "2", "--epochs", "1", "--max-train", "64", "--storage", db,
               "--keep-checkpoints", str(tmp_path / "ck"))
     assert res.exit_code == 0, res.output
     study = optuna.load_study(study_name="tiny", storage=db)
     front = {t.number for t in study.best_trials}
     kept = sorted(p.name for p in (tmp_path / "ck").iterdir())
-    assert kept == [f"tiny-trial{n}.pt" for n in sorted(front)]
+    assert {f"tiny-trial{n}.pt" for n in front} <= set(kept)
     ckpt = load(tmp_path / "ck" / kept[0])
-    assert ckpt.training["trial"] == min(front) and ckpt.training["data"]["source"] == "digits"
-
-
-def test_keep_front_deletes_the_dominated_trials_checkpoints(tmp_path):
-    from optuna.distributions import CategoricalDistribution
-    from optuna.trial import create_trial
-
-    from se_design.search.run import _keep_front
-    from se_design.search.study import checkpoint_path
-
-    study = optuna.create_study(study_name="s", directions=["maximize", "minimize"])
-    dist = {"x": CategoricalDistribution([0, 1, 2])}
-    for x, values in enumerate(([0.5, 100], [0.4, 200], [0.6, 300])):  # trial 1 is dominated
-        study.add_trial(create_trial(values=values, params={"x": x}, distributions=dist))
-        checkpoint_path(tmp_path, "s", x).write_bytes(b"model")
-    _keep_front(study, tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["s-trial0.pt", "s-trial2.pt"]
+    n = ckpt.training["trial"]
+    assert ckpt.training["data"]["source"] == "digits" and ckpt.arch.resolution == 16
+    assert ckpt.arch.name == f"tiny-trial{n}-proxy"  # not the plain zoo name
+    # the proxy was trained at 16x16, the design is exported at the target's 32x32: the
+    # weights fit (no weight depends on the resolution), and the note says so
+    res, text = cli("export", "--study", "tiny", "--storage", db, "--trial", n,
+                    "--checkpoint", tmp_path / "ck" / kept[0], "--out", tmp_path / "d.yaml")
+    assert res.exit_code == 0, text
+    assert "trained at 16x16" in text and "written for 32x32" in text
+    model = build_model(load_config(tmp_path / "d.yaml"))
+    model.load_state_dict(torch.load(tmp_path / "d.pt"), strict=True)

@@ -220,6 +220,40 @@ def test_best_under_budget_is_the_highest_estimate_with_a_model_else_the_lower_e
     assert report.best_under_budget([sure, wide]) is sure  # own seeds: 0.695 > 0.68
 
 
+def test_the_reports_knee_is_the_one_export_picks_by_lower_ends_without_a_model():
+    # seed means only: d1 is on the point front, but its lower end (0.689) is below d0's
+    # (0.695) at a higher cost, so the knee of the lower ends' front {d0, d2} is d2
+    d0, d1, d2 = (row(0, 1, 0.700, 0.005, 0.5, False), row(1, 2, 0.739, 0.05, 0.5, False),
+                  row(2, 3, 0.740, 0.005, 0.5, False))
+    for r in (d0, d1, d2):
+        r.front = True
+    assert report.knee([d0, d1, d2]) is d1  # the point front's knee
+    assert report.knee_of([d0, d1, d2]) is d2
+
+def test_kept_checkpoints_are_the_reports_front_and_picks_and_optunas_front(tmp_path, monkeypatch):
+    # Optuna's front of the seed means: d0 and d1 (d2, d3 below them); the model's front
+    # (p_front >= 1/2): d0 and d2, the knee among them. d2's checkpoint must stay.
+    from se_design.search.run import _keep_front
+    from se_design.search.study import checkpoint_path
+
+    means = [0.700, 0.701, 0.690, 0.650]
+    study = optuna.create_study(study_name="s", directions=["maximize", "minimize"])
+    set_study(study, objectives=["accuracy", "params"], plain={"params": 1, "flops": 1})
+    for n, mean in enumerate(means):
+        trial = optuna.trial.create_trial(values=[mean, n + 1])
+        set_trial(trial, design=f"d{n}")
+        study.add_trial(trial)
+        checkpoint_path(tmp_path, "s", n).write_bytes(b"model")
+    model = [row(0, 1, 0.700, 0.01, 0.9), row(1, 2, 0.701, 0.01, 0.4),
+             row(2, 3, 0.750, 0.01, 1.0), row(3, 4, 0.650, 0.01, 0.0)]
+    for r in model:
+        r.front = r.p_front >= report.FRONT_P
+    monkeypatch.setattr(report, "rows", lambda _: model)
+    assert report.marked(study) == {"d0", "d2"}
+    _keep_front(study, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"s-trial{n}.pt" for n in (0, 1, 2)]
+
+
 def test_report_falls_back_to_each_designs_seeds_and_says_why(tmp_path):
     _, db, study = make_study(tmp_path, [r_design("none", "none", "none"),
                                          r_design("16", "16", "16")],

@@ -326,8 +326,7 @@ def pick(study: optuna.Study, trial: int | None, how: str | None) -> optuna.tria
     if how == "best-under-budget":
         chosen = best_under_budget(feasible)
     elif how == "knee":
-        chosen = knee([r for r in feasible if r.front] if modelled(feasible)
-                      else conservative_front(feasible))
+        chosen = knee_of(table)
     else:
         raise UserError(f"unknown pick {how!r}; use knee or best-under-budget.")
     return study.trials[chosen.number]
@@ -434,10 +433,21 @@ def write(study: optuna.Study, out_dir: Path) -> list[Path]:
     return paths
 
 
+def marked(study: optuna.Study) -> set[str]:
+    """The designs the report shows on its front or picks (knee, best-under-budget)."""
+    table = rows(study)
+    picked = front(study, table)
+    return {r.design for r in [r for r in table if r.front] + [picked.knee, picked.best] if r}
+
+
 def knee_of(table: list[Row]) -> Row | None:
-    """The knee of the feasible front, if there is one."""
-    front = [r for r in table if r.front]
-    return knee(front) if front else None
+    """The knee `export --pick knee` chooses: of the model's front where there is a model,
+    else of the front of the interval's lower ends (a lucky seed does not make a knee)."""
+    feasible = [r for r in table if r.feasible]
+    if not feasible:
+        return None
+    return knee([r for r in feasible if r.front] if modelled(feasible)
+                else conservative_front(feasible))
 
 
 @dataclass

@@ -15,6 +15,7 @@ from se_design.device import pick_device
 from se_design.errors import Interrupted, UserError
 from se_design.files import check_folder, folder
 from se_design.progress import on_terminal
+from se_design.search import report
 from se_design.search.budget import Budget, epochs_trained, slots_used
 from se_design.search.budget import line as budget_line
 from se_design.search.evaluate import TorchTrainer
@@ -228,10 +229,12 @@ def _work(objective: Objective, name: str, store: Store, budget: Budget, req: Se
 
 
 def _keep_front(study: optuna.Study, folder: Path) -> None:
-    """Delete the kept checkpoints of trials that are not on the Pareto front."""
-    front = {t.number for t in study.best_trials}
+    """Delete the kept checkpoints of trials whose design neither `report` shows on its front
+    or picks (knee, best-under-budget: from the accuracy model where there is one) nor
+    Optuna counts among its best trials (the front of the seed means)."""
+    designs = report.marked(study) | {TrialRecord.of(t).design for t in study.best_trials}
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        if t.number not in front:
+        if TrialRecord.of(t).design not in designs:
             checkpoint_path(folder, study.study_name, t.number).unlink(missing_ok=True)
 
 

@@ -218,6 +218,8 @@ def keep_checkpoint(folder, trial: optuna.Trial, trainer, seed: int, proxy, mode
             "split_seed": trainer.cfg.seed if study.split_seed is None else study.split_seed,
             "size": d.size or proxy.resolution}  # what excitation/fold resize the images to
     mean, std = (v.flatten().tolist() for v in _stats(train_set.x))
+    # named as `export --trial` names the design, so a kept file says which trial it is
+    proxy = proxy.model_copy(update={"name": f"{trial.study.study_name}-trial{trial.number}-proxy"})
     save(Checkpoint(proxy, model.state_dict(), mean, std, list(train_set.classes),
                     {"study": trial.study.study_name, "trial": trial.number,
                      "design": rec.design, "seed": seed, "data": data,
