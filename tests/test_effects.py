@@ -12,7 +12,7 @@ from scipy import stats
 
 from se_design.cost import cost
 from se_design.search import report
-from se_design.search.effects import effects
+from se_design.search.effects import effects, lines
 from se_design.search.records import REFERENCES, Calibration, design_key, set_study, set_trial
 from se_design.search.space import load_space
 from se_design.spec import to_dict, with_se
@@ -219,6 +219,23 @@ def test_best_under_budget_is_the_highest_estimate_with_a_model_else_the_lower_e
     sure, wide = row(0, 1, 0.70, 0.005, 0.5, False), row(1, 2, 0.71, 0.03, 0.5, False)
     assert report.best_under_budget([sure, wide]) is sure  # own seeds: 0.695 > 0.68
 
+
+def test_too_few_designs_for_narrow_intervals_is_said(tmp_path):
+    # 5 designs for 4 terms: one lack-of-fit df, and departures (tau > 0) that it must
+    # estimate, so the effects' t rests on about 1 df (t = 12.7): said, not just printed
+    bump = {("16", "16", "16"): 0.03, ("none", "none", "none"): -0.01}
+    rs = [("none",) * 3, ("16", "none", "none"), ("none", "16", "none"), ("none", "none", "16"),
+          ("16",) * 3]
+    _, _, study = make_study(
+        tmp_path, [r_design(*r) for r in rs],
+        lambda d: 0.7 + sum(EFFECT[s] for s in STAGES if d[f"r_{s}"] != "none")
+        + bump.get(tuple(d[f"r_{s}"] for s in STAGES), 0), variables={"r": ["none", 16]})
+    e = effects(study)
+    assert e.tau > 0 and e.df < 2
+    assert lines(e)[0].startswith("too few designs for narrow intervals yet")
+    (tmp_path / "f").mkdir()
+    _, _, full = factorial(tmp_path / "f")  # 8 designs, exact fit: the 8 pure-error df
+    assert not any("too few designs" in line for line in lines(effects(full)))
 
 def test_the_reports_knee_is_the_one_export_picks_by_lower_ends_without_a_model():
     # seed means only: d1 is on the point front, but its lower end (0.689) is below d0's

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import optuna
 from optuna.trial import TrialState
+from scipy import stats
 
 from se_design.cost import cost
 from se_design.errors import UserError
@@ -144,6 +145,7 @@ class Effects:
     seed_std: float  # points
     seed_std_df: float
     tau: float  # points: how far a design's true accuracy departs from the model
+    df: float  # of the t quantile of the effects' intervals
     designs: int
     measurements: int
     not_estimable: list[tuple[str, object]]  # (factor, level) the data cannot separate
@@ -154,7 +156,7 @@ class Effects:
         return {"study": self.study, "unit": "accuracy points (100 x a fraction)",
                 "designs": self.designs, "measurements": self.measurements,
                 "seed_std": self.seed_std, "seed_std_df": finite(self.seed_std_df),
-                "tau": self.tau, "plain": self.plain,
+                "tau": self.tau, "df": finite(self.df), "plain": self.plain,
                 "lack_of_fit": {k: finite(v) for k, v in asdict(self.lack_of_fit).items()},
                 "effects": [asdict(r) | {"points_per_params_pct": r.per_params_pct}
                             for r in self.rows],
@@ -179,7 +181,8 @@ def effects(study: optuna.Study) -> Effects:
                for ((f, c),) in model.not_estimable]
     return Effects(study.study_name, rows, inter, model.lack_of_fit,
                    POINTS * math.sqrt(model.sigma2), model.sigma2_df,
-                   POINTS * math.sqrt(model.tau2), len(model.means), int(model.seeds.sum()),
+                   POINTS * math.sqrt(model.tau2), model.df, len(model.means),
+                   int(model.seeds.sum()),
                    dropped, {"params": problem.plain_params, "flops": problem.plain_flops})
 
 
@@ -221,11 +224,19 @@ def choice_text(r: Row) -> str:
     return f"{r.kind} {r.level} (vs {r.baseline})"
 
 
+WIDE = 1.5  # a t quantile this many times the normal's: intervals widened by too few df
+
+
 def lines(e: Effects) -> list[str]:
     """What the table rests on, in sentences: noise, lack of fit, interactions, gaps."""
     lof = e.lack_of_fit
     out = [(f"{e.designs} designs, {e.measurements} seed measurements; seed std "
             f"{e.seed_std:.2f} points ({_df(e.seed_std_df)} df)")]
+    t = stats.t.ppf(0.975, e.df)
+    if t > WIDE * stats.norm.ppf(0.975):
+        out.insert(0, f"too few designs for narrow intervals yet: they rest on {e.df:.1f} "
+                      f"degrees of freedom (t = {t:.1f}, against 1.96 with many designs), so "
+                      "every interval is wide; resume the search with more trials")
     if lof.p_value < 0.05:
         out.append(f"lack of fit: F = {lof.f:.2f} on {lof.df_lack} and {_df(lof.df_pure)} df, "
                    f"p = {lof.p_value:.3f}: designs depart from the additive model by about "
