@@ -185,14 +185,17 @@ def test_layer_table_marks_se_layers():
     assert all(".se." in p for p in marked)
 
 
-def test_help_fits_80_columns_without_cutting_text():
+def test_help_fits_80_columns_without_cutting_text_or_empty_defaults():
+    """Every command's -h and the app's: an option that is simply not given by default shows
+    no default (a '[default: (none)]' took a line of its own in export -h)."""
     import typer
 
-    for name in typer.main.get_command(app).commands:
-        res = run(name, "-h", env={"COLUMNS": "80"})
+    for name in ["", *typer.main.get_command(app).commands]:
+        res = run(*filter(None, [name, "-h"]), env={"COLUMNS": "80"})
         assert res.exit_code == 0, name
         assert "…" not in res.output, (name, res.output)
         assert max(map(len, res.output.splitlines())) <= 80, name
+        assert "(none)" not in res.output, (name, res.output)
     helped = run("search", "-h", env={"COLUMNS": "80"}).output
     assert "results/search.db" in helped and "postgresql://HOST/DB" in helped
 
