@@ -224,6 +224,30 @@ def test_two_wrapping_text_columns_fit_80_columns_with_whole_words():
     assert {w for r in rows for w in " ".join(r).split()} <= set(text.split())
 
 
+def test_a_name_wider_than_its_column_breaks_after_a_separator_then_folds():
+    """cost --arch se_inception_resnet_v2 at 80 columns printed 'inception_resne' / 't_a'."""
+    import re
+
+    from se_design.tables import Fitted
+
+    def first_column(names):
+        rows = [[name, *["123,456,789"] * 5] for name in names]  # leaves the names 15 columns
+        text = _at_80(Fitted("t", ["name", *"abcde"], rows))
+        assert max(map(len, text.splitlines())) <= 80, text
+        return [line.split()[0] for line in text.splitlines()[2:]]
+
+    def split(name):  # after each separator inside it
+        return set(re.split(r"(?<=[_.-])(?=.)", name))
+
+    names = ["inception_resnet_a", "stage1.0.se.fc1", "se-mobilenet-v3-large"]
+    lines = first_column(names)
+    assert "".join(lines) == "".join(names), lines
+    assert all(split(line) <= set.union(*map(split, names)) for line in lines), lines
+    assert lines[:2] == ["inception_", "resnet_a"]  # two pieces on a line where they fit
+    # a piece wider than the column folds, and nothing is lost
+    assert "".join(first_column(["averyveryverylongpiece_a"])) == "averyveryverylongpiece_a"
+
+
 def test_front_table_gives_each_design_its_seed_count_and_front_probability():
     from types import SimpleNamespace
 
