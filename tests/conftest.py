@@ -49,8 +49,9 @@ def write_space(tmp_path, **changes):
 
 
 def run(*args, **kwargs):
-    """`se-design ARGS` in process (arguments as str); kwargs as CliRunner.invoke's."""
-    return CliRunner().invoke(app, [str(a) for a in args], **kwargs)
+    """`se-design ARGS` in process (arguments as str); kwargs as CliRunner.invoke's. Named
+    as __main__ names it, for the messages that say the command's name."""
+    return CliRunner().invoke(app, [str(a) for a in args], **{"prog_name": "se-design", **kwargs})
 
 
 def cli(*args):

@@ -58,6 +58,7 @@ def d(tmp_path_factory):
 
 S = ["search", "--space", "{d}/space.yaml", "--storage", "sqlite:///{d}/s.db"]
 DB = ["--storage", "sqlite:///{d}/s.db"]
+HINT = "Try 'se-design {} -h' for help."
 TRAIN = ["--arch", "se_cifar_resnet20", "--data", "digits", "--out", "{d}/m.pt"]
 CASES = {
     # files given as options
@@ -209,13 +210,25 @@ CASES = {
                               ["dir.pt' is a folder, not a file"]),
     "truncated YAML": (["cost", "--config", "{d}/cut.yaml"],
                        ["stages[0].blocks", "expected a list", "cut short"]),
+    # typer's own parsing errors: the tool's one sentence and -h hint, not a boxed panel
+    "search --n-trials 0": ([*S, "--n-trials", "0"],
+                            ["'--n-trials'", "greater than or equal to 2.", HINT.format("search")]),
+    "cost --r not an integer": (["cost", "--arch", "se_resnet50", "--r", "x"],
+                                ["'--r'", "valid integer", HINT.format("cost")]),
+    "unknown option": (["cost", "--arch", "se_resnet50", "--bogus"],
+                       ["error: no such option: --bogus.", HINT.format("cost")]),
+    "required option missing": (["search"], ["missing option '--space'.", HINT.format("search")]),
+    "option without its value": (["cost", "--arch"],  # an error click gives no context
+                                 ["'--arch' requires an argument.", HINT.format("cost")]),
+    "unknown command": (["bogus"], ["no such command 'bogus'.", "Try 'se-design -h' for help."]),
 }
 
 
 @pytest.mark.parametrize("args,words", CASES.values(), ids=CASES.keys())
 def test_bad_input_is_one_sentence_exit_2(d, args, words, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # an empty folder: no results/ here
-    res = run(*[a.format(d=d) for a in args])
+    res = run(*[a.format(d=d) for a in args], env={"COLUMNS": "80"})
+    assert max(map(len, res.output.splitlines())) <= 80, res.output  # the project's rule
     text = " ".join(res.output.split())
     assert res.exit_code == 2, text
     assert isinstance(res.exception, SystemExit), text  # no traceback

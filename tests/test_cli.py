@@ -185,14 +185,17 @@ def test_layer_table_marks_se_layers():
     assert all(".se." in p for p in marked)
 
 
-def test_help_fits_80_columns_without_cutting_text():
+def test_help_fits_80_columns_without_cutting_text_or_empty_defaults():
+    """Every command's -h and the app's: an option that is simply not given by default shows
+    no default (a '[default: (none)]' took a line of its own in export -h)."""
     import typer
 
-    for name in typer.main.get_command(app).commands:
-        res = run(name, "-h", env={"COLUMNS": "80"})
+    for name in ["", *typer.main.get_command(app).commands]:
+        res = run(*filter(None, [name, "-h"]), env={"COLUMNS": "80"})
         assert res.exit_code == 0, name
         assert "…" not in res.output, (name, res.output)
         assert max(map(len, res.output.splitlines())) <= 80, name
+        assert "(none)" not in res.output, (name, res.output)
     helped = run("search", "-h", env={"COLUMNS": "80"}).output
     assert "results/search.db" in helped and "postgresql://HOST/DB" in helped
 
@@ -219,6 +222,30 @@ def test_two_wrapping_text_columns_fit_80_columns_with_whole_words():
     text = _at_80(Fitted("front", cols, rows, text=(0, 1, -1)))  # as front_table makes it
     assert max(map(len, text.splitlines())) <= 80
     assert {w for r in rows for w in " ".join(r).split()} <= set(text.split())
+
+
+def test_a_name_wider_than_its_column_breaks_after_a_separator_then_folds():
+    """cost --arch se_inception_resnet_v2 at 80 columns printed 'inception_resne' / 't_a'."""
+    import re
+
+    from se_design.tables import Fitted
+
+    def first_column(names):
+        rows = [[name, *["123,456,789"] * 5] for name in names]  # leaves the names 15 columns
+        text = _at_80(Fitted("t", ["name", *"abcde"], rows))
+        assert max(map(len, text.splitlines())) <= 80, text
+        return [line.split()[0] for line in text.splitlines()[2:]]
+
+    def split(name):  # after each separator inside it
+        return set(re.split(r"(?<=[_.-])(?=.)", name))
+
+    names = ["inception_resnet_a", "stage1.0.se.fc1", "se-mobilenet-v3-large"]
+    lines = first_column(names)
+    assert "".join(lines) == "".join(names), lines
+    assert all(split(line) <= set.union(*map(split, names)) for line in lines), lines
+    assert lines[:2] == ["inception_", "resnet_a"]  # two pieces on a line where they fit
+    # a piece wider than the column folds, and nothing is lost
+    assert "".join(first_column(["averyveryverylongpiece_a"])) == "averyveryverylongpiece_a"
 
 
 def test_front_table_gives_each_design_its_seed_count_and_front_probability():

@@ -4,11 +4,13 @@ the same in several commands (as Annotated types), and help without a type on sw
 from __future__ import annotations
 
 import functools
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from typer.core import TyperCommand, TyperGroup
 
 from se_design import files
@@ -36,7 +38,7 @@ def user_errors(fn):
             err.print("interrupted.")
             raise typer.Exit(130) from None
         except UserError as e:
-            err.print(f"[red]error:[/red] {e}", highlight=False)  # wrapped at the terminal width
+            _error(str(e))
             raise typer.Exit(2) from None
         finally:  # a folder a write needed is made, and named (on stderr: stdout may be JSON)
             for path in files.created:
@@ -45,8 +47,35 @@ def user_errors(fn):
     return wrapper
 
 
-class _UntypedHelp:
-    """-h/--help shown without a type, as the other switches (click's get_help_option)."""
+def _error(sentence: str) -> None:
+    """`error: SENTENCE` on stderr, wrapped at the terminal width; the sentence printed as it
+    is (a bracket the user typed is not rich markup)."""
+    err.print(f"[red]error:[/red] {escape(sentence)}", highlight=False)
+
+
+HELP_OPTIONS = ["-h", "--help"]  # every command's (the app's context_settings)
+
+
+@contextmanager
+def usage_errors(command_path: str):
+    """typer's parsing errors (an unknown option, a bad or missing value) printed as
+    user_errors prints the tool's own, then click's hint: not a boxed panel under a Usage line."""
+    try:
+        yield
+    except typer.TyperException as e:  # the base of typer's (vendored click's) errors
+        if type(e).__name__ == "NoArgsIsHelpError":  # the help, printed; typer tells it so too
+            raise
+        message = e.format_message()  # "No such option: -x", "... Did you mean 'cost'?"
+        _error(message[:1].lower() + message[1:] + ("" if message[-1:] in ".?" else "."))
+        err.print(f"Try '{command_path} {HELP_OPTIONS[0]}' for help.", highlight=False,
+                  markup=False)
+        raise typer.Exit(e.exit_code) from None
+
+
+class _Conventions:
+    """-h/--help shown without a type, as the other switches (click's get_help_option), and
+    parsing errors printed by usage_errors: a command's arguments are parsed in its
+    make_context, its name resolved in the app's invoke."""
 
     def get_help_option(self, ctx):
         option = super().get_help_option(ctx)
@@ -54,12 +83,21 @@ class _UntypedHelp:
             option.metavar = ""
         return option
 
+    def make_context(self, info_name, args, parent=None, **extra):
+        # the path from the parent: some errors (an option missing its value) carry no context
+        with usage_errors(f"{parent.command_path} {info_name}" if parent else info_name):
+            return super().make_context(info_name, args, parent, **extra)
 
-class Group(_UntypedHelp, TyperGroup):
+    def invoke(self, ctx):
+        with usage_errors(ctx.command_path):
+            return super().invoke(ctx)
+
+
+class Group(_Conventions, TyperGroup):
     """The app (typer.Typer(cls=Group))."""
 
 
-class Command(_UntypedHelp, TyperCommand):
+class Command(_Conventions, TyperCommand):
     """Every command (app.command(cls=Command))."""
 
 

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from se_design.cli import analysis, cost, search
-from se_design.cli.common import Command, Group, user_errors
+from se_design.cli.common import HELP_OPTIONS, Command, Group, user_errors
 
 # in the order -h lists them
 COMMANDS = {"cost": cost.cost, "archs": cost.archs, "paper-table": cost.paper_table,
@@ -49,7 +49,7 @@ class App(Group):
 
 app = typer.Typer(cls=App, no_args_is_help=True, add_completion=False,
                   pretty_exceptions_enable=False,
-                  context_settings={"help_option_names": ["-h", "--help"]})
+                  context_settings={"help_option_names": HELP_OPTIONS})
 
 
 def _version(value: bool) -> None:

@@ -31,8 +31,8 @@ from se_design.search import GRACE, HEARTBEAT
 def search(
         space: Annotated[Path, typer.Option("--space", help="Search space file (search_spaces/*.yaml).")],
         n_trials: Annotated[int | None, typer.Option("--n-trials", min=2, help="Search trials the study ends with, over all workers and runs (at least the 2 reference designs; a calibration's trials not counted; a retry of a killed trial reuses its slot).", show_default="20, or no limit with --budget-epochs")] = None,
-        budget_epochs: Annotated[int | None, typer.Option("--budget-epochs", min=1, help="Stop starting trials once the search has trained this many epochs, over all trials and seeds (a calibration's not counted).", show_default="none")] = None,
-        timeout: Annotated[float | None, typer.Option("--timeout", help="Stop starting trials after this many seconds, per worker.", show_default="none")] = None,
+        budget_epochs: Annotated[int | None, typer.Option("--budget-epochs", min=1, help="Stop starting trials once the search has trained this many epochs, over all trials and seeds (a calibration's not counted).")] = None,
+        timeout: Annotated[float | None, typer.Option("--timeout", help="Stop starting trials after this many seconds, per worker.")] = None,
         storage: Storage = None, study: Study = None,
         sampler: Annotated[str | None, typer.Option("--sampler", help="model (an accuracy model of the space) | nsga2 | tpe | gp | random | brute (enumerate; for --cost-only).", show_default="model, nsga2 with --cost-only")] = None,
         data: Annotated[str | None, typer.Option("--data", help="As for train: digits (bundled), cifar10:DIR, cifar100:DIR, folder:DIR (class subfolders of images) or DIR (kind recognised from its files).", show_default=SPACES)] = None,
@@ -116,13 +116,13 @@ def report(study: StudyName, storage: Storage = None,
 
 
 def export(out_file: Annotated[Path, typer.Option("--out", help="FILE.yaml, .yml, .json (the spec), .py (a PyTorch file needing only torch) or .onnx.")],
-           study: Annotated[str | None, typer.Option("--study", help="Study to export a trial of (as printed by search).", show_default="none")] = None,
+           study: Annotated[str | None, typer.Option("--study", help="Study to export a trial of (as printed by search).")] = None,
            storage: Storage = None,
-           trial: Annotated[int | None, typer.Option("--trial", help="Trial number (see report).", show_default="none")] = None,
-           pick: Annotated[str | None, typer.Option("--pick", help="knee | best-under-budget.", show_default="none")] = None,
+           trial: Annotated[int | None, typer.Option("--trial", help="Trial number (see report).")] = None,
+           pick: Annotated[str | None, typer.Option("--pick", help="knee | best-under-budget.")] = None,
            config: Config = None,
-           arch: Annotated[str | None, typer.Option("--arch", "-a", help="Zoo name (see `se-design archs`).", show_default="none")] = None,
-           checkpoint: Annotated[Path | None, typer.Option("--checkpoint", help="MODEL.pt whose trained weights go with it (alone: its own design).", show_default="none")] = None):
+           arch: Annotated[str | None, typer.Option("--arch", "-a", help="Zoo name (see `se-design archs`).")] = None,
+           checkpoint: Annotated[Path | None, typer.Option("--checkpoint", help="MODEL.pt whose trained weights go with it (alone: its own design).")] = None):
     """Write a design (a study's trial, a spec file, a zoo network or a checkpoint's) in the
     format --out's suffix names, with a checkpoint's trained weights."""
     from se_design import api
