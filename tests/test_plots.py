@@ -4,11 +4,14 @@ defects): what is marked and labelled, where points sit, which colours lines tak
 import dataclasses
 import itertools
 
+import numpy as np
 import pytest
 from matplotlib.colors import to_rgb
 from matplotlib.container import ErrorbarContainer
 from test_effects import make_study, r_design
 
+from se_design.analysis import plots
+from se_design.analysis.excitation import BlockStats
 from se_design.search import plot, report
 
 
@@ -104,3 +107,64 @@ def _check_spread(xs, step):
         assert at[b] - at[a] >= step - 1e-12  # in their order, never closer than a step
     return at
 
+
+
+def _lab(colour, alpha=1.0):
+    """CIELAB (D65) of an sRGB colour drawn at `alpha` over white."""
+    rgb = alpha * np.array(to_rgb(colour)) + (1 - alpha)
+    lin = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722],
+                    [0.0193, 0.1192, 0.9505]]) @ lin / [0.95047, 1.0, 1.08883]
+    f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
+    return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+
+def _stats(blocks, classes=10, channels=16, low=0.0, high=0.0, seed=0):
+    rng = np.random.default_rng(seed)
+    return [BlockStats(b, f"{b}.se", "standard", 49, np.full(classes, 100),
+                       rng.uniform(0.3, 0.7, (classes, channels)), np.full(channels, 0.5),
+                       between=1.0, within=9.0, saturated_low=low, saturated_high=high)
+            for b in blocks]
+
+
+CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
+           "truck"]
+
+
+def test_class_lines_differ_in_hue_from_each_other_and_from_all_images():
+    fig = plots.classes_figure(_stats(["stage1.0"]), ["stage1.0"], CLASSES, "t")
+    lines = {ln.get_label(): ln for ln in fig.axes[0].lines}
+    every = lines["all images"]
+    mean = _lab(every.get_color(), every.get_alpha() or 1.0)
+    labs = {c: _lab(lines[c].get_color(), lines[c].get_alpha() or 1.0) for c in CLASSES}
+    # CIE76 distance as drawn: 2.3 is just noticeable; tab10's closest pair (purple, pink)
+    # is about 23 at the lines' alpha, the tightest pair a common qualitative palette accepts
+    for a, b in itertools.combinations(CLASSES, 2):
+        assert np.linalg.norm(labs[a] - labs[b]) >= 20, (a, b)
+    for c, lab in labs.items():
+        # the grey class the issue reported was 10 from the all-images line, and black 43
+        # yet confusable: colourless lines differ in lightness alone, which thin lines
+        # crossing a thick one do not show; so each class a visible hue (chroma) and far
+        assert np.hypot(*lab[1:]) >= 20 and np.linalg.norm(lab - mean) >= 30, c
+        assert lines[c].get_linestyle() == "-" and lines[c].get_linewidth() < every.get_linewidth()
+    assert every.get_linestyle() != "-"
+
+
+def test_summary_series_of_equal_values_do_not_hide_one_another():
+    blocks = ["stage1.0", "stage1.1", "stage2.0", "stage2.1", "stage3.0"]
+    fig = plots.summary_figure(_stats(blocks), "t", images=1000, classes=10)
+    top = fig.axes[0]
+    fig.canvas.draw()
+    series = [ln for ln in top.lines if ln.get_marker() not in ("None", "", None)]
+    assert len(series) == 4
+    for k in range(len(blocks)):
+        at = [(top.transData.transform(ln.get_xydata()[k]), ln.get_markersize() * fig.dpi / 72)
+              for ln in series]
+        for (p, a), (q, b) in itertools.combinations(at, 2):
+            assert np.linalg.norm(p - q) >= (a + b) / 2  # the shares, both 0, side by side
+        # and every marker nearer its own block than the next
+        assert all(abs(ln.get_xydata()[k][0] - k) < 0.5 for ln in series)
+    chance = next(ln for ln in top.lines if ln.get_label().startswith("class-specificity by"))
+    # the shares at 0 sit on the chance line: opaque markers drawn over it
+    assert all(ln.get_zorder() > chance.get_zorder() and ln.get_markerfacecolor() != "none"
+               for ln in series)
