@@ -13,6 +13,7 @@ from test_effects import make_study, r_design
 from se_design.analysis import plots
 from se_design.analysis.excitation import BlockStats
 from se_design.search import plot, report
+from se_design.search.effects import choice_text, effects
 
 
 def _summary(tmp_path, designs):
@@ -168,3 +169,25 @@ def test_summary_series_of_equal_values_do_not_hide_one_another():
     # the shares at 0 sit on the chance line: opaque markers drawn over it
     assert all(ln.get_zorder() > chance.get_zorder() and ln.get_markerfacecolor() != "none"
                for ln in series)
+
+
+def test_forest_gives_each_choice_it_cannot_estimate_a_row_saying_so(tmp_path):
+    # r=4 is measured in stage1 only: in stage3 no design has it
+    designs = [r_design(*rs) for rs in itertools.product(("none", "4", "16"), ("none", "16"),
+                                                         ("none", "16"))]
+    _, _, study = make_study(tmp_path, designs, lambda d: 0.7, variables={"r": ["none", 4, 16]})
+    e = effects(study)
+    missing = [c for c in e.not_estimable if (c.factor, c.level) == ("r_stage3", "4")]
+    assert missing and not [r for r in e.rows if (r.factor, r.level) == ("r_stage3", "4")]
+    ax = plot.forest_figure(e).axes[0]
+    rows, group = {}, None  # (group heading, row label) -> y
+    for tick, y in zip(ax.get_yticklabels(), ax.get_yticks()):
+        if tick.get_fontweight() == "bold":
+            group = tick.get_text()
+        else:
+            rows[group, tick.get_text()] = y
+    notes = {t.get_position()[1]: t.get_text() for t in ax.texts}
+    for c in e.not_estimable:  # a row in its stage's group, saying so on the row itself
+        y, = [y for (g, t), y in rows.items() if g == c.stage and t.startswith(choice_text(c))]
+        assert "not estimable" in notes[y]
+    assert len(notes) == len(e.not_estimable)

@@ -237,10 +237,19 @@ def _title(name: str, record: StudyRecord) -> str:
 
 
 def forest(e, path: Path) -> Path:
+    """forest_figure, written to `path`."""
+    return _save(forest_figure(e), path)
+
+
+NOT_ESTIMABLE = "not estimable: never measured apart from other choices"
+
+
+def forest_figure(e):
     """The ablation table as a forest plot (search.effects.Effects): one row per choice,
     grouped by stage, its effect on accuracy in points with the 95% interval, a line at 0;
     filled where the interval excludes 0 (green a gain, red a loss), hollow where it does
-    not; each label says what the choice costs in params."""
+    not; each label says what the choice costs in params. A choice the model cannot
+    estimate has its row too, saying so, so that its absence is not read as no effect."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -253,6 +262,9 @@ def forest(e, path: Path) -> Path:
         label = f"{choice_text(r)}, {r.params_pct:+.2f}% params"
         groups.setdefault(r.stage or "every stage with SE", []).append(
             (label, r.effect, r.low, r.high, r.distinguishable))
+    for c in e.not_estimable:
+        groups.setdefault(c.stage or "every stage with SE", []).append(
+            (choice_text(c), None, None, None, False))
     for i in e.interactions:
         (f, g), (a, b) = i["factors"], i["levels"]
         groups.setdefault("interactions (beyond the two effects)", []).append(
@@ -265,10 +277,16 @@ def forest(e, path: Path) -> Path:
         ticks.append(y), labels.append(name), bold.append(True)
         for label, mid, low, high, distinct in items:
             y -= 1
+            ticks.append(y), labels.append(label), bold.append(False)
+            if mid is None:
+                # across the middle of the panel (x in axes fraction): there is no estimate
+                ax.text(0.5, y, NOT_ESTIMABLE, transform=ax.get_yaxis_transform(), ha="center",
+                        va="center", fontsize=8, style="italic", color="0.3",
+                        bbox={"boxstyle": "round,pad=0.3", "fc": "white", "ec": "0.7"})
+                continue
             colour = ("tab:green" if mid > 0 else "tab:red") if distinct else "0.45"
             ax.errorbar([mid], [y], xerr=[[mid - low], [high - mid]], fmt="o", color=colour,
                         mfc=colour if distinct else "white", ms=6, capsize=3, lw=1.2)
-            ticks.append(y), labels.append(label), bold.append(False)
         ax.axhline(y - 0.5, color="0.85", lw=0.8)
     ax.axvline(0, color="black", lw=0.8)
     ax.set_yticks(ticks, labels, fontsize=8)
@@ -288,7 +306,4 @@ def forest(e, path: Path) -> Path:
                  f"baseline\n(accuracy model of {e.designs} designs, seed std "
                  f"{e.seed_std:.2f} points)", fontsize=9)
     fig.tight_layout(rect=(0, 0.35 / height, 1, 1))
-    with writing(path, "plot") as p:
-        fig.savefig(p, dpi=120)
-    plt.close(fig)
-    return path
+    return fig
