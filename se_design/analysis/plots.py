@@ -9,10 +9,15 @@ import numpy as np
 from se_design.analysis.excitation import HIGH, LOW, BlockStats
 
 CHANNELS = 50  # the paper plots 50 uniformly sampled channels
-# tab10 with its cyan, which reads as the blue of class 0, replaced by black (the thin
-# solid line; "all images" is thick and dashed)
-CLASS_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-                "#7f7f7f", "#bcbd22", "#000000"]
+# Every class line a clear hue, and no grey or black: the "all images" line is the only
+# colourless one (black, thick, dashed), and a grey class differed from it in lightness
+# alone, which thin lines crossing it do not show. tab10 without its grey; its brown, dull
+# enough to pass for dark grey, swapped for ColorBrewer Set1's; its cyan (read as the blue
+# of class 0) replaced; then xkcd's topaz and hot purple, the two hues farthest (CIELAB)
+# from the other eight. tests/test_plots.py checks the distances.
+CLASS_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#a65628", "#e377c2",
+                "#13bbaf", "#bcbd22", "#cb00f5"]
+ALL_IMAGES = {"color": "black", "lw": 2.2, "ls": (0, (4, 2)), "alpha": 0.6}
 
 
 def default_blocks(stats: list[BlockStats]) -> list[str]:
@@ -33,8 +38,19 @@ def _pyplot():
     return plt
 
 
+def _save(fig, path: Path) -> Path:
+    fig.savefig(path, dpi=110)
+    _pyplot().close(fig)
+    return path
+
+
 def classes_grid(stats: list[BlockStats], blocks: list[str], classes: list[str], path: Path,
                  title: str) -> Path:
+    """classes_figure, written to `path`."""
+    return _save(classes_figure(stats, blocks, classes, title), path)
+
+
+def classes_figure(stats: list[BlockStats], blocks: list[str], classes: list[str], title: str):
     """Per chosen block: mean excitation of CHANNELS uniformly spaced channels, one line per
     class, under the mean of all images (dashed black)."""
     plt = _pyplot()
@@ -48,8 +64,7 @@ def classes_grid(stats: list[BlockStats], blocks: list[str], classes: list[str],
         s = by[block]
         idx = np.unique(np.linspace(0, s.channels - 1, min(CHANNELS, s.channels)).round()).astype(int)
         # drawn last (zorder), thick and dashed: the classes' lines would hide it
-        ax.plot(idx, s.channel_mean[idx], color="k", lw=2.2, ls=(0, (4, 2)), zorder=3,
-                alpha=0.6, label="all images")
+        ax.plot(idx, s.channel_mean[idx], zorder=3, label="all images", **ALL_IMAGES)
         for k, name in enumerate(classes):
             ax.plot(idx, s.class_mean[k, idx], lw=1, alpha=0.85,
                     color=CLASS_COLORS[k] if len(classes) <= 10
@@ -69,34 +84,43 @@ def classes_grid(stats: list[BlockStats], blocks: list[str], classes: list[str],
                frameon=False)
     fig.suptitle(f"Mean excitation per class: {title}", fontsize=10)
     fig.tight_layout(rect=(0, 0.06 if rows > 1 else 0.1, 1, 0.97))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return fig
 
 
 def summary(stats: list[BlockStats], path: Path, title: str, images: int,
             classes: int) -> Path:
+    """summary_figure, written to `path`."""
+    return _save(summary_figure(stats, title, images, classes), path)
+
+
+SERIES_GAP = 0.2  # of a block's slot on x: the top panel's four series side by side
+
+
+def summary_figure(stats: list[BlockStats], title: str, images: int, classes: int):
     """Class-specificity (with what a class-blind gate scores by chance, (K-1)/(N-1) for K
     classes and N images), saturation and mean gate by block depth; SE params per block."""
     plt = _pyplot()
     x = np.arange(len(stats))
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(max(6.5, 0.55 * len(stats) + 2), 5.6),
                                       sharex=True, gridspec_kw={"height_ratios": [3, 2]})
-    top.plot(x, [s.specificity for s in stats], "o-", label="class-specificity")
-    # hollow markers: where both shares are 0 the two lines overlap and both stay visible
-    top.plot(x, [s.saturated_high for s in stats], "s-", mfc="none", ms=8,
-             label=f"share of gates > {HIGH}")
-    top.plot(x, [s.saturated_low for s in stats], "v--", mfc="none",
-             label=f"share of gates < {LOW}")
-    top.plot(x, [s.mean for s in stats], "d:", color="grey", label="mean gate")
+    series = [([s.specificity for s in stats], "o-", {"label": "class-specificity"}),
+              ([s.saturated_high for s in stats], "s-", {"label": f"share of gates > {HIGH}"}),
+              ([s.saturated_low for s in stats], "v--", {"label": f"share of gates < {LOW}"}),
+              ([s.mean for s in stats], "d:", {"color": "grey", "label": "mean gate"})]
+    # each series a little to the side within its block, in the legend's order: equal values
+    # (both shares 0 in most networks) would otherwise hide one another; opaque markers above
+    # the chance line, which the shares at 0 would otherwise sit on
+    for k, (ys, fmt, style) in enumerate(series):
+        top.plot(x + SERIES_GAP * (k - (len(series) - 1) / 2), ys, fmt, mfc="white", ms=6,
+                 mew=1.3, zorder=3, **style)
     chance = (classes - 1) / (images - 1)
-    top.axhline(chance, color="tab:blue", lw=0.8, ls=(0, (1, 2)),
+    top.axhline(chance, color="tab:blue", lw=0.8, ls=(0, (1, 2)), zorder=2,
                 label=f"class-specificity by chance, (K-1)/(N-1) = {chance:.3f}")
-    top.set_ylim(-0.02, 1.02)
+    top.set_ylim(-0.04, 1.04)
     top.set_ylabel("class-specificity,\nshare of gates, mean gate", fontsize=9)
     top.grid(alpha=0.3)
     top.legend(fontsize=8, ncol=2, loc="lower center", bbox_to_anchor=(0.5, 1.0),
-               frameon=False)  # above the axes: it covers no point
+               frameon=False, title="per block, left to right:", title_fontsize=8)
     params = [s.se_params for s in stats]
     bars = bottom.bar(x, params, color="tab:purple", alpha=0.7)
     bottom.bar_label(bars, labels=[f"{p:,}" for p in params], fontsize=7)
@@ -106,6 +130,4 @@ def summary(stats: list[BlockStats], path: Path, title: str, images: int,
     bottom.set_xlabel("SE block, by depth")
     fig.suptitle(f"SE blocks by depth: {title}", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return fig

@@ -112,15 +112,21 @@ def _check_support(name: str, factors: Factors, ms: list[Measurement], sigma2) -
 
 
 @dataclass
-class Row:
-    """One choice of the ablation table: its effect on accuracy (points) against its
-    baseline, with the 95% interval, and what it costs over its baseline design."""
+class Choice:
+    """One choice of the ablation table, against its baseline."""
 
     stage: str | None  # None: squeeze and gate, one choice for every stage
     factor: str
     kind: str  # r, variant, on (a block's switch), squeeze, gate
     level: object
     baseline: object
+
+
+@dataclass
+class Row(Choice):
+    """A choice's effect on accuracy (points) against its baseline, with the 95% interval,
+    and what it costs over its baseline design."""
+
     effect: float
     low: float
     high: float
@@ -148,7 +154,7 @@ class Effects:
     df: float  # of the t quantile of the effects' intervals
     designs: int
     measurements: int
-    not_estimable: list[tuple[str, object]]  # (factor, level) the data cannot separate
+    not_estimable: list[Choice]  # the choices the data cannot separate from others
     plain: dict[str, int]
 
     def to_dict(self) -> dict:
@@ -161,7 +167,8 @@ class Effects:
                 "effects": [asdict(r) | {"points_per_params_pct": r.per_params_pct}
                             for r in self.rows],
                 "interactions": self.interactions,
-                "not_estimable": [{"factor": f, "level": lv} for f, lv in self.not_estimable]}
+                "not_estimable": [{"factor": c.factor, "level": c.level}
+                                  for c in self.not_estimable]}
 
 
 def effects(study: optuna.Study) -> Effects:
@@ -177,8 +184,8 @@ def effects(study: optuna.Study) -> Effects:
     inter = [{"factors": list(i.factors), "levels": list(i.levels), "effect": POINTS * i.effect,
               "low": POINTS * i.low, "high": POINTS * i.high, "p_value": i.p_value,
               "distinguishable": i.distinct} for i in model.interactions()]
-    dropped = [(factors.list[f].name, factors.list[f].levels[c])
-               for ((f, c),) in model.not_estimable]
+    dropped = [Choice(f.stage, f.name, f.kind, f.levels[c], f.baseline)
+               for f, c in ((factors.list[i], c) for ((i, c),) in model.not_estimable)]
     return Effects(study.study_name, rows, inter, model.lack_of_fit,
                    POINTS * math.sqrt(model.sigma2), model.sigma2_df,
                    POINTS * math.sqrt(model.tau2), model.df, len(model.means),
@@ -215,7 +222,7 @@ class _Costs:
         return c.params, c.flops
 
 
-def choice_text(r: Row) -> str:
+def choice_text(r: Choice) -> str:
     """'SE r=16 (vs none)', 'variant post (vs standard)', 'block 2 off', 'gate tanh'."""
     if r.kind == "r":
         return f"SE r={r.level} (vs none)"
@@ -253,7 +260,7 @@ def lines(e: Effects) -> list[str]:
                    f"(95% {i['low']:+.2f} to {i['high']:+.2f}) to their two effects")
     if e.not_estimable:
         out.append("no estimate (never measured apart from other choices): " + ", ".join(
-            f"{f}={lv}" for f, lv in e.not_estimable))
+            f"{c.factor}={c.level}" for c in e.not_estimable))
     return out
 
 

@@ -13,16 +13,32 @@ from se_design.search.records import StudyRecord, TrialRecord
 COSTS = {"params": "params", "flops": "FLOPs", "latency": "latency"}
 
 
-def front(study: optuna.Study, table: list, knee, path: Path) -> Path:
-    """One panel per cost objective: x = increase over the plain network (%), y = proxy
-    accuracy (the rows' estimates: the model's, else the seed means) with its 95% interval
-    where rows carry one; the front with trial numbers, the
-    knee and the references labelled, the budget as a line, early-stopped trials faint."""
+def front(study: optuna.Study, summary, path: Path) -> Path:
+    """front_figure, written to `path`."""
+    return _save(front_figure(study, summary), path)
+
+
+def _save(fig, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    with writing(path, "plot") as p:
+        fig.savefig(p, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def front_figure(study: optuna.Study, summary):
+    """One panel per cost objective of the report's front (search.report.Front): x = increase
+    over the plain network (%), y = proxy accuracy (the rows' estimates: the model's, else
+    the seed means) with its 95% interval where rows carry one; the front with trial numbers,
+    the knee, the best design under the budget and the references marked and labelled, the
+    budget as a line, early-stopped trials faint."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    table = summary.rows
     record = StudyRecord.of(study)
     objectives = record.objectives
     costs = [(i, o) for i, o in enumerate(objectives) if o in COSTS]
@@ -32,21 +48,14 @@ def front(study: optuna.Study, table: list, knee, path: Path) -> Path:
         base = _plain(record, table, name, i)
         x = lambda v, b=base: 100 * (v / b - 1)
         budget = record.space.get("budgets", {}).get(f"{name}_increase")
-        _panel(ax, table, i, x, knee, name, 100 * (budget or 0))
+        moved = _panel(ax, summary, i, x, name, 100 * (budget or 0))
         if stopped and name in ("params", "flops"):
-            recs = [TrialRecord.of(t) for t in stopped]
-            acc = [rec.last_accuracy for rec in recs]
-            # the axis is scaled to the finished designs: a stopped one far below is said so
-            bottom = ax.get_ylim()[0]
-            below = sum(a is not None and a < bottom for a in acc)
-            ax.scatter([x(getattr(rec, name)) for rec, a in zip(recs, acc) if a is not None],
-                       [a for a in acc if a is not None], c="tab:gray", alpha=0.4, s=22, marker="x",
-                       label="stopped early (accuracy at its last rung)"
-                       + (f"; {below} below the axis" if below else ""))
-            ax.set_ylim(bottom=bottom)
+            _stopped(ax, [TrialRecord.of(t) for t in stopped], name, x)
         if budget is not None:
             ax.axvline(100 * budget, c="tab:orange", ls="--", lw=1,
                        label=f"budget: +{100 * budget:g}% {COSTS[name]}")
+        if moved:  # a legend line of its own, without a symbol
+            ax.plot([], [], ls="none", label=moved)
         ax.set_xlabel(f"target {COSTS[name]}: increase over the plain network (%)")
         ax.set_ylabel(_accuracy_label(table) if objectives[0] == "accuracy" else objectives[0])
         ax.grid(alpha=0.3)
@@ -55,31 +64,78 @@ def front(study: optuna.Study, table: list, knee, path: Path) -> Path:
                   frameon=False)
     fig.suptitle(_title(study.study_name, record), fontsize=10)
     fig.tight_layout()
-    with writing(path, "plot") as p:
-        fig.savefig(p, dpi=120)
-    plt.close(fig)
-    return path
+    return fig
 
 
-def _spread(table: list, i: int, x, budget: float) -> dict[int, float]:
-    """Each row's x, designs of (nearly) equal cost set side by side, 1.2% of the axis
-    (to the budget line) apart, so that none hides another."""
-    xs = {r.number: x(r.values[i]) for r in table}
-    span = max(max(xs.values()), budget) - min(min(xs.values()), 0) or 1
-    step = 0.012 * span
-    xs = {n: round(v / step) * step for n, v in xs.items()}  # closer than a step: one group
-    out = {}
-    for value in set(xs.values()):
-        same = sorted(n for n, v in xs.items() if v == value)
-        out |= {n: value + step * (k - (len(same) - 1) / 2) for k, n in enumerate(same)}
-    return out
+def _stopped(ax, recs: list[TrialRecord], name: str, x) -> None:
+    """Early-stopped trials, faint, at their last rung's accuracy."""
+    acc = [rec.last_accuracy for rec in recs]
+    # the axis is scaled to the finished designs: a stopped one far below is said so
+    bottom = ax.get_ylim()[0]
+    below = sum(a is not None and a < bottom for a in acc)
+    ax.scatter([x(getattr(rec, name)) for rec, a in zip(recs, acc) if a is not None],
+               [a for a in acc if a is not None], c="tab:gray", alpha=0.4, s=22, marker="x",
+               label="stopped early (accuracy at its last rung)"
+               + (f"; {below} below the axis" if below else ""))
+    ax.set_ylim(bottom=bottom)
 
 
-def _panel(ax, table: list, i: int, x, knee, name: str, budget: float) -> None:
-    at = _spread(table, i, x, budget)
+DODGE = 0.02  # of the x span: a marker (5 pt) and a gap on a 6.4-inch panel
+
+
+def _step(xs, budget: float) -> float:
+    """DODGE of the x span: the points' x and the budget line, with 0 (the plain network)."""
+    return DODGE * (max(max(xs), budget) - min(min(xs), 0) or 1)
+
+
+def _spread(xs: dict[int, float], step: float) -> dict[int, float]:
+    """Each trial's x (by number); designs closer than a step set a step apart, in their
+    order, each such group centred on its members' mean, so that none hides another (exact
+    and near ties alike); a design with no close neighbour keeps its x."""
+    groups: list[list[tuple[float, int]]] = []
+    for point in sorted((v, n) for n, v in xs.items()):
+        groups.append([point])  # merged leftwards while a group's ends come within a step
+        while len(groups) > 1 and _end(groups[-1], -step) - _end(groups[-2], step) < step:
+            last = groups.pop()
+            groups[-1] += last
+    return {n: _end(g, 0) + step * (k - (len(g) - 1) / 2)
+            for g in groups for k, (_, n) in enumerate(g)}
+
+
+def _end(group: list[tuple[float, int]], step: float) -> float:
+    """A spread group's right end (step > 0), left end (step < 0) or centre (0)."""
+    return sum(v for v, _ in group) / len(group) + step * (len(group) - 1) / 2
+
+
+def _panel(ax, summary, i: int, x, name: str, budget: float) -> str:
+    """The rows, the front, the marks and labels; what the legend must add when designs
+    were set side by side (empty when none was moved)."""
+    table = summary.rows
+    true = {r.number: x(r.values[i]) for r in table}
+    step = _step(true.values(), budget)
+    at = _spread(true, step)
+    front = sorted([r for r in table if r.front], key=lambda r: r.values[i])
+    _points(ax, table, at)
+    if name == "params" or i == 1:  # the front is drawn on the study's first cost
+        ax.step([at[r.number] for r in front], [r.estimate for r in front], where="post",
+                c="tab:red", lw=1)
+    for k, r in enumerate(front):  # trial numbers, alternately above and below
+        ax.annotate(str(r.number), (at[r.number], r.estimate), textcoords="offset points",
+                    xytext=(4, 6 if k % 2 else -10), fontsize=7, color="tab:red")
+    _picks(ax, summary, at)
+    _labels(ax, table, _labelled(summary), at)
+    shift = max(abs(at[n] - v) for n, v in true.items())
+    if not shift:
+        return ""
+    return (f"designs closer than {step:.2g} on x set {step:.2g} apart\n"
+            f"(x off their value by at most {shift:.2g})")
+
+
+def _points(ax, table: list, at: dict[int, float]) -> None:
+    """Every design at its (spread) x with its interval: over budget, within, on the front."""
     over = [r for r in table if not r.feasible]
     inside = [r for r in table if r.feasible and not r.front]
-    front = sorted([r for r in table if r.front], key=lambda r: r.values[i])
+    front = [r for r in table if r.front]
     for rows, style in ((over, {"c": "lightgray", "label": "over budget"}),
                         (inside, {"c": "tab:blue", "alpha": 0.5, "label": "within budget"}),
                         (front, {"c": "tab:red", "label": "Pareto front" + (
@@ -98,22 +154,46 @@ def _panel(ax, table: list, i: int, x, knee, name: str, budget: float) -> None:
         ax.scatter([at[r.number] for r in unstable], [r.estimate for r in unstable], s=30,
                    facecolors="white", edgecolors="black", linewidths=0.8, zorder=3,
                    label="unstable seeds (own interval)")
-    if name == "params" or i == 1:  # the front is drawn on the study's first cost
-        ax.step([at[r.number] for r in front], [r.estimate for r in front], where="post",
-                c="tab:red", lw=1)
-    for k, r in enumerate(front):  # trial numbers, alternately above and below
-        ax.annotate(str(r.number), (at[r.number], r.estimate), textcoords="offset points",
-                    xytext=(4, 6 if k % 2 else -10), fontsize=7, color="tab:red")
-    at_knee = knee.number if knee is not None else None
-    labelled = [(r, r.reference + (", knee" if r.number == at_knee else ""))
-                for r in table if r.reference]
-    if knee is not None and not knee.reference:
-        labelled.append((knee, f"knee (trial {knee.number})"))
-    # one row per label along the bottom, left to right, so no two labels overlap whatever
-    # the points' spacing. A leader rises straight from its label's corner at the point's x,
-    # so it crosses no other leader, and no label starting left of it lies above it; only
-    # labels of points near the right edge end at their point, to stay inside the axes.
-    labelled.sort(key=lambda p: p[0].values[i])
+
+
+# the report's two picks, each ringed in its own shape and colour: where they are one design,
+# the circle sits inside the square and both show
+PICKS = (("knee", "o", "black", 80, "knee of the front"),
+         ("best", "s", "tab:green", 140,
+          "best under budget (export --pick best-under-budget)"))
+
+
+def _picks(ax, summary, at: dict[int, float]) -> None:
+    for attr, marker, colour, size, label in PICKS:
+        r = getattr(summary, attr)
+        if r is not None:
+            ax.scatter([at[r.number]], [r.estimate], s=size, marker=marker, facecolors="none",
+                       edgecolors=colour, linewidths=1.3, zorder=4, label=label)
+
+
+def _labelled(summary) -> list[tuple]:
+    """(row, label) for the references and the picks: a design's names in one label."""
+    names: dict[int, list[str]] = {}
+    for attr, name in (("knee", "knee"), ("best", "best under budget")):
+        r = getattr(summary, attr)
+        if r is not None:
+            names.setdefault(r.number, []).append(name)
+    out = []
+    for r in summary.rows:
+        roles = ", ".join(names.get(r.number, []))
+        if r.reference:
+            out.append((r, ", ".join(filter(None, (r.reference, roles)))))
+        elif roles:
+            out.append((r, f"{roles} (trial {r.number})"))
+    return out
+
+
+def _labels(ax, table: list, labelled: list[tuple], at: dict[int, float]) -> None:
+    """One row per label along the bottom, left to right, so no two labels overlap whatever
+    the points' spacing. A leader rises straight from its label's corner at the point's x,
+    so it crosses no other leader, and no label starting left of it lies above it; only
+    labels of points near the right edge end at their point, to stay inside the axes."""
+    labelled = sorted(labelled, key=lambda p: at[p[0].number])
     # room below the lowest interval for the label rows, so that no label covers a point
     lows = [r.values[0] - (getattr(r, "accuracy_ci95", None) or 0) for r in table]
     share, top = 0.1 + 0.07 * len(labelled), ax.get_ylim()[1]
@@ -123,8 +203,8 @@ def _panel(ax, table: list, i: int, x, knee, name: str, budget: float) -> None:
     right_edge = max(xs) - 0.3 * (max(xs) - min(xs))
     for k, (r, text) in enumerate(labelled):
         left = at[r.number] <= right_edge
-        low = r.accuracy_low
-        ax.annotate(text, (at[r.number], max(low, 0)), xytext=(at[r.number], 0.04 + 0.07 * k),
+        ax.annotate(text, (at[r.number], max(r.accuracy_low, 0)),
+                    xytext=(at[r.number], 0.04 + 0.07 * k),
                     textcoords=("data", "axes fraction"), fontsize=8,
                     ha="left" if left else "right", va="bottom",
                     bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.8},
@@ -157,10 +237,19 @@ def _title(name: str, record: StudyRecord) -> str:
 
 
 def forest(e, path: Path) -> Path:
+    """forest_figure, written to `path`."""
+    return _save(forest_figure(e), path)
+
+
+NOT_ESTIMABLE = "not estimable: never measured apart from other choices"
+
+
+def forest_figure(e):
     """The ablation table as a forest plot (search.effects.Effects): one row per choice,
     grouped by stage, its effect on accuracy in points with the 95% interval, a line at 0;
     filled where the interval excludes 0 (green a gain, red a loss), hollow where it does
-    not; each label says what the choice costs in params."""
+    not; each label says what the choice costs in params. A choice the model cannot
+    estimate has its row too, saying so, so that its absence is not read as no effect."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -173,6 +262,9 @@ def forest(e, path: Path) -> Path:
         label = f"{choice_text(r)}, {r.params_pct:+.2f}% params"
         groups.setdefault(r.stage or "every stage with SE", []).append(
             (label, r.effect, r.low, r.high, r.distinguishable))
+    for c in e.not_estimable:
+        groups.setdefault(c.stage or "every stage with SE", []).append(
+            (choice_text(c), None, None, None, False))
     for i in e.interactions:
         (f, g), (a, b) = i["factors"], i["levels"]
         groups.setdefault("interactions (beyond the two effects)", []).append(
@@ -185,10 +277,16 @@ def forest(e, path: Path) -> Path:
         ticks.append(y), labels.append(name), bold.append(True)
         for label, mid, low, high, distinct in items:
             y -= 1
+            ticks.append(y), labels.append(label), bold.append(False)
+            if mid is None:
+                # across the middle of the panel (x in axes fraction): there is no estimate
+                ax.text(0.5, y, NOT_ESTIMABLE, transform=ax.get_yaxis_transform(), ha="center",
+                        va="center", fontsize=8, style="italic", color="0.3",
+                        bbox={"boxstyle": "round,pad=0.3", "fc": "white", "ec": "0.7"})
+                continue
             colour = ("tab:green" if mid > 0 else "tab:red") if distinct else "0.45"
             ax.errorbar([mid], [y], xerr=[[mid - low], [high - mid]], fmt="o", color=colour,
                         mfc=colour if distinct else "white", ms=6, capsize=3, lw=1.2)
-            ticks.append(y), labels.append(label), bold.append(False)
         ax.axhline(y - 0.5, color="0.85", lw=0.8)
     ax.axvline(0, color="black", lw=0.8)
     ax.set_yticks(ticks, labels, fontsize=8)
@@ -208,7 +306,4 @@ def forest(e, path: Path) -> Path:
                  f"baseline\n(accuracy model of {e.designs} designs, seed std "
                  f"{e.seed_std:.2f} points)", fontsize=9)
     fig.tight_layout(rect=(0, 0.35 / height, 1, 1))
-    with writing(path, "plot") as p:
-        fig.savefig(p, dpi=120)
-    plt.close(fig)
-    return path
+    return fig

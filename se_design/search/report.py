@@ -427,9 +427,9 @@ def write(study: optuna.Study, out_dir: Path) -> list[Path]:
          "trials": records}, indent=2), "report")
     paths = [Path(f"{base}.csv"), Path(f"{base}.json")]
     if objectives[0] == "accuracy":
-        from se_design.search.plot import front
+        from se_design.search import plot
 
-        paths.append(front(study, table, knee_of(table), Path(f"{base}.png")))
+        paths.append(plot.front(study, front(study, table), Path(f"{base}.png")))
     return paths
 
 
@@ -466,7 +466,8 @@ class Front:
 def front(study: optuna.Study, table: list[Row]) -> Front:
     feasible = [r for r in table if r.feasible]
     record = StudyRecord.of(study)
-    return Front(study.study_name, record.objectives, record.plain, table, knee_of(table), best_under_budget(feasible) if feasible else None)
+    return Front(study.study_name, record.objectives, record.plain, table, knee_of(table),
+                 best_under_budget(feasible) if feasible else None)
 
 
 def latency_lines(study: optuna.Study, front: list[Row]) -> list[str]:
