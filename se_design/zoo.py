@@ -42,6 +42,7 @@ from se_design.spec import (
 )
 
 _ch = zoo_paper.scaled  # c * width, a multiple of 8 (at least 8) unless width is 1
+repeat = zoo_paper.repeat
 
 
 def resnet(name: str, depths: tuple[int, ...], bottleneck: bool, groups: int = 1,
@@ -53,13 +54,10 @@ def resnet(name: str, depths: tuple[int, ...], bottleneck: bool, groups: int = 1
         out = _ch(64 * 2**i * (4 if bottleneck else 1), width)
         mid = (_ch(base_width * 2**i, width) if groups == 1  # ResNeXt: scale per-group width
                else groups * max(1, round(base_width * 2**i * width)))
-        blocks = []
-        for j in range(n):
-            stride = 2 if i > 0 and j == 0 else 1
-            blocks.append(Bottleneck(out=out, width=mid, stride=stride, groups=groups,
-                                     stride_at=stride_at, se=se) if bottleneck
-                          else Basic(out=out, stride=stride, se=se))
-        stages.append(Stage(name=f"conv{i + 2}", blocks=tuple(blocks)))
+        kind, kw = ((Bottleneck, {"width": mid, "groups": groups, "stride_at": stride_at})
+                    if bottleneck else (Basic, {}))
+        first, rest = (kind(out=out, stride=s, se=se, **kw) for s in (2 if i else 1, 1))
+        stages.append(Stage(name=f"conv{i + 2}", blocks=repeat(first, rest, n)))
     stem = (Conv(out=_ch(64, width), kernel=7, stride=2), Pool(op="max", kernel=3, stride=2, padding=1))
     return Arch(name=name, resolution=resolution, num_classes=num_classes, stem=stem,
                 stages=tuple(stages))
@@ -69,11 +67,11 @@ def cifar_resnet(name: str, depth: int, *, num_classes: int = 10, resolution: in
                  width: float = 1.0, se: SE | None = None) -> Arch:
     """He et al. sec. 4.2: 6n+2 layers, 3 stages of n basic blocks, option-A shortcuts."""
     n = (depth - 2) // 6
-    stages = tuple(
-        Stage(name=f"stage{i + 1}", blocks=tuple(
-            Basic(out=_ch(16 * 2**i, width), stride=2 if i > 0 and j == 0 else 1,
-                  shortcut="pad", se=se) for j in range(n)))
-        for i in range(3))
+    def block(i: int, stride: int) -> Basic:
+        return Basic(out=_ch(16 * 2**i, width), stride=stride, shortcut="pad", se=se)
+
+    stages = tuple(Stage(name=f"stage{i + 1}", blocks=repeat(block(i, 2 if i else 1), block(i, 1), n))
+                   for i in range(3))
     return Arch(name=name, resolution=resolution, num_classes=num_classes,
                 stem=(Conv(out=_ch(16, width), kernel=3),), stages=stages)
 
@@ -83,7 +81,7 @@ def vgg16(name: str, *, num_classes: int = 1000, resolution: int = 224, width: f
     """VGG-16 with BN (as the SE paper trains it); SE after each conv's ReLU."""
     plan = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
     stages = tuple(
-        Stage(name=f"conv{i + 1}", blocks=tuple(Conv(out=_ch(c, width), se=se) for _ in range(n))
+        Stage(name=f"conv{i + 1}", blocks=(Conv(out=_ch(c, width), se=se),) * n
               + (Pool(op="max", kernel=2, stride=2),))
         for i, (c, n) in enumerate(plan))
     return Arch(name=name, resolution=resolution, num_classes=num_classes, stages=stages,
@@ -161,12 +159,10 @@ def efficientnet(name: str, variant: str, *, num_classes: int = 1000,
 
     stages = []
     for i, (ratio, k, stride, cin, out, n) in enumerate(EFFICIENTNET_B0):
-        blocks, c = [], ch(cin)
-        for j in range(ceil(n * dm)):
-            blocks.append(MBConv(out=ch(out), expanded=make_divisible(c * ratio, 8), kernel=k,
-                                 stride=stride if j == 0 else 1, act="silu", se=se))
-            c = ch(out)
-        stages.append(Stage(name=f"stage{i + 1}", blocks=tuple(blocks)))
+        first, rest = (MBConv(out=ch(out), expanded=make_divisible(c * ratio, 8), kernel=k,
+                              stride=s, act="silu", se=se)
+                       for c, s in ((ch(cin), stride), (ch(out), 1)))
+        stages.append(Stage(name=f"stage{i + 1}", blocks=repeat(first, rest, ceil(n * dm))))
     stages.append(Stage(name="last", blocks=(Conv(out=4 * ch(320), kernel=1, act="silu"),)))
     return Arch(name=name, resolution=resolution or crop, num_classes=num_classes,
                 stem=(Conv(out=ch(32), stride=2, act="silu"),), stages=tuple(stages))
@@ -203,10 +199,11 @@ def regnet_y(name: str, size: str, *, num_classes: int = 1000, resolution: int =
     """torchvision's regnet_y_*: 3x3 stride-2 stem of 32, stages of grouped bottlenecks
     (bottleneck ratio 1, stride in the 3x3), SE after the 3x3 conv."""
     se = se.model_copy(update={"variant": "3x3"}) if se else None
-    stages = tuple(Stage(name=f"stage{i + 1}", blocks=tuple(
-        Bottleneck(out=w, width=w, stride=2 if j == 0 else 1, groups=w // gw,
-                   stride_at="3x3", se=se) for j in range(d)))
-        for i, (d, w, gw) in enumerate(regnet_stages(*REGNET_Y[size], width=width)))
+    def block(w: int, gw: int, stride: int) -> Bottleneck:
+        return Bottleneck(out=w, width=w, stride=stride, groups=w // gw, stride_at="3x3", se=se)
+
+    stages = tuple(Stage(name=f"stage{i + 1}", blocks=repeat(block(w, gw, 2), block(w, gw, 1), d))
+                   for i, (d, w, gw) in enumerate(regnet_stages(*REGNET_Y[size], width=width)))
     return Arch(name=name, resolution=resolution, num_classes=num_classes,
                 stem=(Conv(out=32, stride=2),), stages=stages)
 

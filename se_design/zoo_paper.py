@@ -88,13 +88,20 @@ def shufflenet_v1(name: str, groups: int, *, num_classes: int = 1000, resolution
     stem = (Conv(out=c, stride=2), Pool(op="max", kernel=3, stride=2, padding=1))
     stages = []
     for i, n in enumerate((4, 8, 4)):
-        out, blocks = scaled(SHUFFLENET_CHANNELS[groups] * 2**i, width, 4 * groups), []
-        for j in range(n):
-            blocks.append(_shuffle_unit(c, out, 2 if j == 0 else 1, groups, i == j == 0, se))
-            c = out
-        stages.append(Stage(name=f"stage{i + 2}", blocks=tuple(blocks)))
+        out = scaled(SHUFFLENET_CHANNELS[groups] * 2**i, width, 4 * groups)
+        first = _shuffle_unit(c, out, 2, groups, i == 0, se)
+        stages.append(Stage(name=f"stage{i + 2}",
+                            blocks=repeat(first, _shuffle_unit(out, out, 1, groups, False, se), n)))
+        c = out
     return Arch(name=name, resolution=resolution, num_classes=num_classes, stem=stem,
                 stages=tuple(stages))
+
+
+def repeat(first, rest, n: int) -> tuple:
+    """A stage's n blocks: `first`, then one `rest` object n - 1 times. Repeated blocks are
+    one object, as the expansion and the cost key blocks by identity first (and one object
+    validates once)."""
+    return (first, *(rest,) * (n - 1))
 
 
 def _conv(out: int, kernel: int | tuple[int, int] = 1, stride: int = 1,

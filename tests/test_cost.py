@@ -267,3 +267,12 @@ def test_memoised_stages_keep_their_own_names_and_cold_cost_agrees():
     assert {la.path.split(".")[0] for la in warm.layers} == {"stem", *arch.stage_names(), "head"}
     clear_memos()
     assert cost(arch).layers == warm.layers
+
+
+def test_a_zoo_stage_repeats_one_block_object():
+    # the expansion and the cost key a stage's blocks by identity first (and one object is
+    # validated once), so a zoo network's repeated blocks are one object, not equal copies
+    for name in ("se_resnet50", "se_cifar_resnet20", "efficientnet_b0", "regnet_y_400mf"):
+        for stage in get_arch(name).stages:
+            rest = stage.blocks[1:]
+            assert all(b is rest[0] for b in rest), (name, stage.name)
