@@ -32,7 +32,9 @@ def kept(tmp_path_factory):
 
 def test_search_logs_every_epoch_where_no_bar_is_drawn(kept):
     _, res = kept
-    assert res.output.count("seed 0 epoch 1/1: held-out") == 2  # one per trial
+    # on stderr, as a bar would be: stdout keeps the trials' lines and the summary
+    assert res.stderr.count("seed 0 epoch 1/1: held-out") == 2  # one per trial
+    assert "epoch 1/1" not in res.stdout and "study 'tiny'" in res.stdout
 
 
 def test_kept_checkpoint_feeds_excitation_and_fold(kept, monkeypatch):
@@ -53,7 +55,8 @@ def test_train_logs_every_epoch(tmp_path):
     res = run("train", "--arch", "se_cifar_resnet20", "--data", "digits", "--epochs", 2,
               "--batch-size", 256, "--out", tmp_path / "m.pt")
     assert res.exit_code == 0, res.output
-    assert "seed 0 epoch 1/2" in res.output and "seed 0 epoch 2/2" in res.output
+    assert "seed 0 epoch 1/2" in res.stderr and "seed 0 epoch 2/2" in res.stderr
+    assert "epoch 1/2" not in res.stdout and "seed 0: held-out" in res.stdout  # results only
 
 
 def test_train_in_a_terminal_prints_no_epoch_line_over_its_bar(tmp_path, monkeypatch):

@@ -43,10 +43,12 @@ def summary(values: list[float], n_images: int) -> dict:
 
 def train_checkpoint(arch: Arch, splits: Splits, cfg: TrainConfig, seeds: list[int],
                      device: str, data: dict, log: Callable[[str], None] = print,
-                     keep: Callable[[Checkpoint], None] = lambda ckpt: None) -> Checkpoint:
+                     keep: Callable[[Checkpoint], None] = lambda ckpt: None,
+                     progress_log: Callable[[str], None] = print) -> Checkpoint:
     """Train `arch` once per seed (initial weights and batch order; the split stays fixed);
     the checkpoint keeps the first seed's model and every seed's accuracies. `keep` gets
-    the checkpoint after every seed, so a long run stopped early keeps what it trained."""
+    the checkpoint after every seed, so a long run stopped early keeps what it trained.
+    `log` gets each seed's result, `progress_log` each epoch's line where no bar shows it."""
     mean, std = (v.flatten().tolist() for v in _stats(splits.fit.x))
     xv = normalized(splits.val, mean, std, device)
     xt = normalized(splits.test, mean, std, device) if splits.test is not None else None
@@ -55,7 +57,8 @@ def train_checkpoint(arch: Arch, splits: Splits, cfg: TrainConfig, seeds: list[i
         torch.manual_seed(seed)  # initial weights
         model = build_model(arch)
         per_epoch = None if progress.on_terminal() else (  # in a terminal the bar shows it
-            lambda e, acc, seed=seed: log(f"seed {seed} epoch {e}/{cfg.epochs}: held-out {acc:.4f}"))
+            lambda e, acc, seed=seed: progress_log(
+                f"seed {seed} epoch {e}/{cfg.epochs}: held-out {acc:.4f}"))
         result = train(model, splits.fit, splits.val, TrainConfig(**asdict(cfg) | {"seed": seed}),
                        device, on_epoch=per_epoch)
         val.append(accuracy(model, xv, splits.val.y))

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from se_design.cli.common import DEVICE_HELP, Config, flag, out
+from se_design.cli.common import DEVICE_HELP, Config, err, flag, out
 from se_design.errors import UserError
 
 Data = Annotated[str, typer.Option("--data", help="digits | cifar10:DIR | cifar100:DIR | folder:DIR | DIR (kind recognised from its files).")]
@@ -62,7 +62,8 @@ def train(config: Config = None,
     try:
         ckpt = train_checkpoint(spec, splits, cfg, list(range(seed, seed + seeds)), dev, record,
                                 log=lambda line: out.print(line, highlight=False),
-                                keep=lambda c: checkpoint.save(c, out_file))
+                                keep=lambda c: checkpoint.save(c, out_file),
+                                progress_log=lambda line: err.print(line, highlight=False))
     except Diverged as e:
         raise UserError(f"training diverged ({str(e).rstrip('.')}): lower --lr.") from None
     t = ckpt.training

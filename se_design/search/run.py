@@ -213,8 +213,9 @@ def _work(objective: Objective, name: str, store: Store, budget: Budget, req: Se
     catch = () if objective.cost_only else (Diverged,)
     if objective.trainer is not None:
         objective.trainer.progress = objective.trainer.progress and not store.shared
-        if not objective.trainer.progress:  # no bar: a line per epoch instead
-            objective.trainer.log = lambda text: console.print(prefix + text, highlight=False)
+        if not objective.trainer.progress:  # no bar: a line per epoch instead, on stderr
+            progress = Console(stderr=True, quiet=console.quiet)  # as a bar, not a result
+            objective.trainer.log = lambda text: progress.print(prefix + text, highlight=False)
     st, index = join(name, store, req.chosen_sampler, req.sampler_seed, problem, budget)
     prefix = f"[worker {index}] " if store.shared else ""
     objectives = StudyRecord.of(st).objectives
