@@ -49,6 +49,15 @@ def _plain(data: dict) -> dict:
     return json.loads(json.dumps(data, default=float))
 
 
+def is_checkpoint(path: Path) -> bool:
+    """Whether `path` is a file holding an se-design checkpoint (of any version)."""
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 - anything unreadable is not one
+        return False
+    return isinstance(data, dict) and data.get("format") == FORMAT
+
+
 def load(path: str | Path) -> Checkpoint:
     """Read and check a checkpoint: any problem is one sentence (UserError)."""
     path = Path(path)
@@ -62,8 +71,12 @@ def load(path: str | Path) -> Checkpoint:
         raise UserError(f"'{path}' is not a readable checkpoint (corrupt, or not saved by "
                         f"torch: {type(e).__name__}).") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise UserError(f"'{path}' is not an se-design checkpoint (it was saved by another "
-                        "tool; se-design train writes them).")
+        what = ("holds weights only (a state_dict, as `se-design export` writes beside a spec "
+                "or .py file)" if data and isinstance(data, dict)
+                and all(isinstance(v, torch.Tensor) for v in data.values())
+                else "was saved by another tool")
+        raise UserError(f"'{path}' is not an se-design checkpoint: it {what}; give the "
+                        "MODEL.pt that se-design train or search --keep-checkpoints wrote.")
     if data.get("version") != VERSION:
         raise UserError(f"'{path}' is an se-design checkpoint of version "
                         f"{data.get('version')!r}; this se-design reads version {VERSION}.")

@@ -59,11 +59,19 @@ def weights_path(path: str | Path) -> Path | None:
 
 
 def check_not_over(path: str | Path, checkpoint: str | Path) -> None:
-    """A UserError when exporting to `path` would write its weights over `checkpoint`."""
+    """A UserError when exporting to `path` would write its weights over `checkpoint`, or
+    over any se-design checkpoint (trained weights that a bare state_dict would replace)."""
+    from se_design.checkpoint import is_checkpoint
+
     weights = weights_path(path)
-    if weights is not None and weights.resolve() == Path(checkpoint).resolve():
+    if weights is None:
+        return
+    if weights.resolve() == Path(checkpoint).resolve():
         raise UserError(f"--out '{path}' would write its weights to '{weights}', over the "
                         "checkpoint they come from: give --out another name.")
+    if weights.is_file() and is_checkpoint(weights):
+        raise UserError(f"--out '{path}' would write its weights to '{weights}', over the "
+                        "se-design checkpoint there: give --out another name.")
 
 
 def weights_for(ckpt, arch: Arch, path: str | Path) -> dict:

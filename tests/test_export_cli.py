@@ -68,6 +68,20 @@ def test_export_never_writes_its_weights_over_the_checkpoint(model_pt, tmp_path)
     assert model_pt.read_bytes() == before
 
 
+def test_export_never_writes_its_weights_over_another_checkpoint(model_pt, tmp_path):
+    """`train --out mine.pt` then `export --checkpoint model.pt --out mine.py`: mine.pt holds
+    trained work that a bare state_dict would replace."""
+    mine = tmp_path / "mine.pt"
+    mine.write_bytes(model_pt.read_bytes())
+    res, text = cli("export", "--checkpoint", model_pt, "--out", tmp_path / "mine.py")
+    assert res.exit_code == 2 and "over the se-design checkpoint there" in text, text
+    assert mine.read_bytes() == model_pt.read_bytes() and not (tmp_path / "mine.py").exists()
+    # a weights file export wrote before is not a checkpoint: written again, and named as such
+    assert cli("export", "--checkpoint", model_pt, "--out", tmp_path / "w.py")[0].exit_code == 0
+    assert cli("export", "--checkpoint", model_pt, "--out", tmp_path / "w.py")[0].exit_code == 0
+    res, text = cli("excitation", "--checkpoint", tmp_path / "w.pt")
+    assert res.exit_code == 2 and "holds weights only (a state_dict" in text, text
+
 def test_study_trial_as_python_file_and_yaml_with_origin(tmp_path):
     db = f"sqlite:///{tmp_path}/s.db"
     space = write_space(tmp_path)
