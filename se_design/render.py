@@ -149,7 +149,10 @@ def front_table(front) -> Fitted:
                      "model = the accuracy model's estimate from every design's seeds, which "
                      "the picks use; p_front = probability of being on the front (joint "
                      "posterior draws); the front: p_front >= 1/2" if modelled else
-                     "p_front = bootstrap probability of being on the front" * trained)))
+                     "p_front = bootstrap probability of being on the front" * trained) + (
+                     "; best within budget: the highest estimate, off the front when its "
+                     "interval is too wide for p_front >= 1/2" * (
+                         trained and best is not None and not best.front))))
 
 
 def frontier_table(problem, points, seconds: float) -> Fitted:

@@ -271,6 +271,28 @@ def test_front_table_gives_each_design_its_seed_count_and_front_probability():
     assert "(2 of 3 finished designs)" in text and "over budget" in " ".join(text.split())
 
 
+
+def test_front_table_says_why_the_best_within_budget_is_off_the_front():
+    from types import SimpleNamespace
+
+    from se_design import render
+    from se_design.search.report import Row, front
+
+    study = SimpleNamespace(study_name="s", user_attrs={
+        "objectives": ["accuracy", "params"], "plain": {"params": 1000, "flops": 10}})
+
+    def row(n, mean, half, p, on_front):  # modelled: the estimate is the model's
+        return Row(n, f"d{n}", [mean, 1000 + n], 1000 + n, 10, True, "", front=on_front,
+                   seeds=2, p_front=p, model_mean=mean, model_low=mean - half,
+                   model_high=mean + half)
+
+    why = "off the front when its interval is too wide"
+    wide = [row(0, 0.90, 0.01, 0.9, True), row(1, 0.95, 0.09, 0.35, False)]  # best: d1
+    text = " ".join(_at_80(render.front_table(front(study, wide))).split())
+    assert why in text and "best within budget not on the front" in text
+    sure = [row(0, 0.90, 0.01, 0.9, True), row(1, 0.95, 0.01, 0.9, True)]
+    assert why not in " ".join(_at_80(render.front_table(front(study, sure))).split())
+
 def test_after_ctrl_c_the_database_pool_does_not_print_a_traceback():
     """A connection cut by Ctrl-C fails its reset when collected at exit, and SQLAlchemy's
     pool logs that as an error with a traceback: after an interrupt it is not logged."""

@@ -230,10 +230,10 @@ def _work(objective: Objective, name: str, store: Store, budget: Budget, req: Se
 
 
 def _keep_front(study: optuna.Study, folder: Path) -> None:
-    """Delete the kept checkpoints of trials whose design neither `report` shows on its front
-    or picks (knee, best-under-budget: from the accuracy model where there is one) nor
-    Optuna counts among its best trials (the front of the seed means)."""
-    designs = report.marked(study) | {TrialRecord.of(t).design for t in study.best_trials}
+    """Delete the kept checkpoints of trials whose design `report` neither shows on its front
+    nor picks (knee, best-under-budget: from the accuracy model where there is one), so that
+    every kept file is a row of the report."""
+    designs = report.marked(study)
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
         if TrialRecord.of(t).design not in designs:
             checkpoint_path(folder, study.study_name, t.number).unlink(missing_ok=True)
