@@ -45,7 +45,7 @@ def search(space: str | Path, *, seed: int = 0, quiet: bool = False,
     from se_design.search import run
     from se_design.search.request import SearchRequest
     from se_design.search.space import load_space
-    from se_design.search.study import DEFAULT_STORAGE
+    from se_design.search.storage import DEFAULT_STORAGE
 
     req = SearchRequest.make(space=space, split_seed=seed, train_seed=seed, sampler_seed=seed,
                              **options)
@@ -93,7 +93,8 @@ def report_rows(study: str, storage: str | None = None) -> Rows:
     """Every finished design of a study, front and intervals marked (`se-design report`)."""
     from se_design.search import report
     from se_design.search.records import StudyRecord
-    from se_design.search.study import DEFAULT_STORAGE, load
+    from se_design.search.storage import DEFAULT_STORAGE
+    from se_design.search.study import load
 
     st = load(study, storage or DEFAULT_STORAGE)
     return Rows(report.rows(st), StudyRecord.of(st).objectives)
@@ -104,7 +105,8 @@ def effects(study: str, storage: str | None = None):
     stage with its 95% interval and exact costs, the interactions and the lack of fit; its
     `to_dict()` is what `--json` prints."""
     from se_design.search.effects import effects as fitted
-    from se_design.search.study import DEFAULT_STORAGE, load
+    from se_design.search.storage import DEFAULT_STORAGE
+    from se_design.search.study import load
 
     return fitted(load(study, storage or DEFAULT_STORAGE))
 
@@ -148,7 +150,8 @@ def export(out: str | Path, *, study: str | None = None, storage: str | None = N
 
     if study is not None:
         from se_design.search import export as ex
-        from se_design.search.study import DEFAULT_STORAGE, load
+        from se_design.search.storage import DEFAULT_STORAGE
+        from se_design.search.study import load
 
         url = storage or DEFAULT_STORAGE
         lines = ex.export(load(study, url), url, trial, pick, out, ckpt and weights)

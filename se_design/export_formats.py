@@ -15,6 +15,9 @@ SUFFIXES = (".yaml", ".yml", ".json", ".py", ".onnx")
 def export_format(path: str | Path) -> str:
     """PATH's suffix if it names a format (check it before any work), else a UserError."""
     suffix = Path(path).suffix.lower()
+    if not Path(path).name:  # '' reaches here as '.'
+        raise UserError(f"--out names no file: give FILE ending in {', '.join(SUFFIXES[:-1])} "
+                        f"or {SUFFIXES[-1]}.")
     if suffix not in SUFFIXES:
         raise UserError(f"cannot tell the export format of '{path}': it must end in "
                         f"{', '.join(SUFFIXES[:-1])} or {SUFFIXES[-1]}.")

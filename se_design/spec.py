@@ -148,7 +148,10 @@ def load_config(path: str | Path) -> Arch:
         raise
     except UserError as err:  # the file could not be read: still a SpecError for callers
         raise SpecError(str(err)) from None
-    return validate(data)
+    try:
+        return validate(data)
+    except SpecError as err:  # which file: --enqueue-config, for one, takes several
+        raise SpecError(f"config file '{path}': {err}") from None
 
 
 def _fmt(path: Path) -> str:

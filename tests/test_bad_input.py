@@ -37,6 +37,8 @@ def d(tmp_path_factory):
         Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(d / "oneclass" / cls / "a.png")
     (d / "dir.pt").mkdir()
     (d / "cut.yaml").write_text("name: cut\nstages:\n- name: stage1\n  blocks:\n")
+    (d / "nanr.yaml").write_text("name: n\nstages:\n- name: stage1\n  blocks:\n"
+                                 "  - {kind: conv, out: 8, se: {r: .nan}}\n")
     for name in ("se_cifar_resnet20", "cifar_resnet20"):  # untrained: only checks need them
         arch = get_arch(name)
         checkpoint.save(checkpoint.Checkpoint(
@@ -131,7 +133,16 @@ CASES = {
                                        "no such file or directory."]),
     # report and export
     "report from another directory": (["report", "--study", "x"], ["no storage file",
-                                                                   "results/search.db"]),
+                                                                   "results/search.db",
+                                                                   "or pass --storage"]),
+    "report: a --storage file that is not there": (
+        ["report", "--study", "x", "--storage", "sqlite:///{d}/nodir/x.db"],
+        ["no storage file", "nodir/x.db", "check the path given to --storage"]),
+    "export --out ''": (["export", "--arch", "resnet18", "--out", ""], ["--out names no file"]),
+    "a bad value in a spec file names the file": (
+        ["search", "--space", "{d}/space.yaml", "--storage", "sqlite:///{d}/s2.db",
+         "--enqueue-config", "{d}/nanr.yaml", "--cost-only", "--store"],
+        ["config file", "nanr.yaml", "stages[0].blocks[0].se.r"]),
     "report: no finished trial": (["report", "--study", "empty", *DB], ["no finished trials"]),
     "effects: no finished trial": (["effects", "--study", "empty", *DB],
                                    ["cannot support the accuracy model", "no finished design"]),

@@ -92,7 +92,7 @@ def bad_configs(tmp_path):
     (["--arch", "se_vgg16", "--stride-at", "3x3"], ["stride_at"]),
     (["--arch", "resnet50", "--convention", "macs"], ["unknown convention"]),
     (["--config", "{d}/malformed.yaml"], ["not valid YAML"]),
-    (["--config", "{d}/unknown.yaml"], ["unknown field", "colour"]),
+    (["--config", "{d}/unknown.yaml"], ["config file", "unknown field", "colour"]),
     (["--config", "{d}/missing.yaml"], ["does not exist"]),
     ([], ["--arch", "--config"]),
 ])

@@ -95,7 +95,8 @@ def report(study: StudyName, storage: Storage = None,
            as_json: Json = False):
     """Pareto-optimal trials of a study, deltas vs the reference designs, CSV/JSON/PNG."""
     from se_design.search import report as rep
-    from se_design.search.study import DEFAULT_STORAGE, load
+    from se_design.search.storage import DEFAULT_STORAGE
+    from se_design.search.study import load
 
     st = load(study, storage or DEFAULT_STORAGE)
     table = rep.rows(st)
@@ -163,7 +164,8 @@ def effects(study: StudyName, storage: Storage = None,
     from se_design.search.effects import effects as fitted
     from se_design.search.effects import lines
     from se_design.search.plot import forest
-    from se_design.search.study import DEFAULT_STORAGE, load
+    from se_design.search.storage import DEFAULT_STORAGE
+    from se_design.search.study import load
 
     e = fitted(load(study, storage or DEFAULT_STORAGE))
     base = out_dir / f"{study}_effects"

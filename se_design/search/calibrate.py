@@ -43,9 +43,8 @@ from se_design.search.stats import (
     noise_model,
     spearman,
 )
-from se_design.search.storage import open_storage
+from se_design.search.storage import DEFAULT_STORAGE, open_storage
 from se_design.search.study import (
-    DEFAULT_STORAGE,
     Objective,
     changed_setting,
     prepare,

@@ -24,6 +24,7 @@ from se_design.search.records import REFERENCES, StudyRecord, TrialRecord
 from se_design.search.request import SearchRequest
 from se_design.search.space import Problem, load_space
 from se_design.search.storage import (
+    DEFAULT_STORAGE,
     Store,
     first_line,
     open_storage,
@@ -31,7 +32,6 @@ from se_design.search.storage import (
     storage_failure,
 )
 from se_design.search.study import (
-    DEFAULT_STORAGE,
     SAMPLERS,
     Objective,
     checkpoint_path,

@@ -150,6 +150,9 @@ def shown(url: str) -> str:
         return url
 
 
+DEFAULT_STORAGE = "sqlite:///results/search.db"
+
+
 def open_storage(url: str, heartbeat: int = HEARTBEAT, create: bool = True) -> Store:
     """The storage behind `url`, or one clear sentence saying why it cannot be opened. A
     storage file that does not exist is created only with `create` (a search)."""
@@ -157,8 +160,9 @@ def open_storage(url: str, heartbeat: int = HEARTBEAT, create: bool = True) -> S
         url.removeprefix("journal:") if url.startswith("journal:") else None
     if file and not create and not Path(file).is_file():
         where = "" if Path(file).is_absolute() else f" in {Path.cwd()}"
-        raise UserError(f"no storage file '{file}'{where}: run where the search ran, or pass "
-                        "--storage.")
+        hint = ("run where the search ran, or pass --storage" if url == DEFAULT_STORAGE
+                else "check the path given to --storage")
+        raise UserError(f"no storage file '{file}'{where}: {hint}.")
     try:
         return _open(url, heartbeat)
     except UserError:

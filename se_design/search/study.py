@@ -33,7 +33,6 @@ from se_design.search.space import Design, Problem
 from se_design.search.storage import Store, open_storage, shown
 from se_design.spec import to_dict
 
-DEFAULT_STORAGE = "sqlite:///results/search.db"
 # model: se_design.search.model_sampler (training only); brute: enumerate (cost-only)
 SAMPLERS = {"model": ModelSampler, "nsga2": optuna.samplers.NSGAIISampler,
             "tpe": optuna.samplers.TPESampler, "gp": optuna.samplers.GPSampler,
