@@ -6,7 +6,7 @@ from pathlib import Path
 
 import optuna
 import pytest
-from conftest import cli, write_space
+from conftest import cli, run, write_space
 
 from se_design import build_model, load_config
 from se_design.cost import cost
@@ -83,13 +83,24 @@ def load_config_from(data, tmp_path):
 def trained(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("trained")
     db = f"sqlite:///{tmp}/s.db"
-    res, text = cli("search", "--space", write_space(tmp), "--n-trials", 6, "--storage", db)
-    assert res.exit_code == 0, text
-    return tmp, db
+    res = run("search", "--space", write_space(tmp), "--n-trials", 6, "--storage", db)
+    assert res.exit_code == 0, res.output
+    return tmp, db, res.stdout
+
+
+def test_each_trial_line_gives_its_accuracy_with_its_seed_count(trained):
+    _, db, stdout = trained
+    lines = stdout.splitlines()
+    head = next(line for line in lines if line.split()[:2] == ["trial", "state"])
+    assert head.split()[2:5] == ["accuracy", "n", "params"]
+    seeds = {t.number: len(TrialRecord.of(t).seed_history) for t in load("tiny", db).trials}
+    logged = {int(w[0]): int(w[3]) for w in (line.split() for line in lines)
+              if len(w) > 3 and w[0].isdigit() and w[1] in ("done", "stopped")}
+    assert logged and logged == {n: seeds[n] for n in logged}
 
 
 def test_trained_search_front_and_report(trained):
-    tmp, db = trained
+    tmp, db, _ = trained
     study = load("tiny", db)
     rows = report.rows(study)
     refs = {r.reference: r for r in rows if r.reference}
@@ -110,7 +121,7 @@ def test_trained_search_front_and_report(trained):
 
 
 def test_export_round_trip(trained):
-    tmp, db = trained
+    tmp, db, _ = trained
     study = load("tiny", db)
     for pick in ("knee", "best-under-budget"):
         out = tmp / f"{pick}.yaml"

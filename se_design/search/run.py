@@ -46,14 +46,20 @@ from se_design.units import compact
 
 
 def _log(console: Console, prefix: str, objectives: list[str]):
-    """One line per finished trial, under a header printed before the first."""
-    head = f"{'trial':>5} {'state':<9}" + "".join(f"{o:>10}" for o in objectives) + "  design"
+    """One line per finished trial, under a header printed before the first; a measured
+    accuracy with its seed count n (its interval: `report`, from every design's seeds)."""
+    seeds = objectives[0] == "accuracy"
+    head = (f"{'trial':>5} {'state':<9}" + "".join(f"{o:>10}" for o in objectives[:1])
+            + f"{'n':>3}" * seeds + "".join(f"{o:>10}" for o in objectives[1:]) + "  design")
     console.print(prefix + head, highlight=False)
 
     def callback(study: optuna.Study, t: optuna.trial.FrozenTrial) -> None:
         rec = TrialRecord.of(t)
         values = t.values or [_recorded(o, rec) for o in objectives]  # stopped or failed
-        cells = "".join(f"{_cell(o, v, compact):>10}" for o, v in zip(objectives, values))
+        cells = [f"{_cell(o, v, compact):>10}" for o, v in zip(objectives, values)]
+        if seeds:
+            cells.insert(1, f"{len(rec.seed_history or rec.seed_acc):>3}")
+        cells = "".join(cells)
         why = rec.pruned_because or rec.failed_because
         lead = f"{prefix}{t.number:>5} {_STATE.get(t.state, t.state.name.lower()):<9}{cells}  "
         # the design (and why) wrapped under its own column, so a line fits the terminal
