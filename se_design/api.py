@@ -143,6 +143,7 @@ def export(out: str | Path, *, study: str | None = None, storage: str | None = N
                         "or --checkpoint MODEL.pt.")
     ckpt = ckpts.load(checkpoint) if checkpoint else None
     written = []  # the design the weights went with, for the note on their resolution
+    inputs = ckpt and (ckpt.mean, ckpt.std, ckpt.classes)  # into a .py file with them
 
     def weights(spec):
         written.append(spec)
@@ -154,11 +155,11 @@ def export(out: str | Path, *, study: str | None = None, storage: str | None = N
         from se_design.search.study import load
 
         url = storage or DEFAULT_STORAGE
-        lines = ex.export(load(study, url), url, trial, pick, out, ckpt and weights)
+        lines = ex.export(load(study, url), url, trial, pick, out, ckpt and weights, inputs)
     else:
         from se_design.zoo import resolve_arch
 
         spec = (resolve_arch(arch, Path(config) if config else None, *[None] * 5) if given
                 else ckpt.arch)
-        lines = [export_file(spec, out, ckpt and weights(spec))]
+        lines = [export_file(spec, out, ckpt and weights(spec), inputs=inputs)]
     return lines + [n for spec in written for n in resolution_note(ckpt, spec)]

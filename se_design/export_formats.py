@@ -25,13 +25,14 @@ def export_format(path: str | Path) -> str:
 
 
 def export_file(arch: Arch, path: str | Path, state_dict: dict | None = None,
-                origin: str | None = None) -> str:
+                origin: str | None = None, inputs: tuple | None = None) -> str:
     """Write `arch` in the format of `path`'s suffix; return one sentence saying what was
     written. .yaml/.yml/.json: the spec (se_design.spec.save_config); .py: a PyTorch file
     needing only torch (se_design.pyfile); .onnx: the model with its weights, checked with
     ONNX Runtime. A state_dict given with a spec or .py goes beside it as PATH with suffix
     .pt (`model.load_state_dict(torch.load(...))` reads it). `origin` (where the design
-    came from) heads a YAML spec as a comment."""
+    came from) heads a YAML spec as a comment; `inputs` (a checkpoint's mean, std and
+    classes) go into a .py file with its weights."""
     suffix, path = export_format(path), Path(path)
     if suffix == ".onnx":
         from se_design.onnx_export import to_onnx
@@ -42,7 +43,8 @@ def export_file(arch: Arch, path: str | Path, state_dict: dict | None = None,
     if suffix == ".py":
         from se_design.pyfile import to_python
 
-        write_text(path, to_python(arch), "PyTorch file")
+        write_text(path, to_python(arch, inputs if state_dict is not None else None),
+                   "PyTorch file")
         what = "a PyTorch file that needs only torch"
     else:
         fmt = "json" if suffix == ".json" else "yaml"

@@ -212,9 +212,11 @@ INDENT = "    "
 WIDTH = 100  # the written file's line length
 
 
-def to_python(arch: Arch) -> str:
+def to_python(arch: Arch, inputs: tuple[list, list, list] | None = None) -> str:
     """The spec's network as a PyTorch source file importing only torch; `build()` returns
-    the model, whose state_dict keys equal `build_model(arch)`'s."""
+    the model, whose state_dict keys equal `build_model(arch)`'s. `inputs` (mean, std,
+    classes of the checkpoint whose weights go with it) become MEAN, STD and CLASSES: what a
+    user needs to feed the trained model and read its outputs."""
     parts = dict(ex.expand(arch).items)
     writer = _Writer()
     body = [f'layers["{name}"] = nn.Sequential(\n{writer.blocks(blocks, c, parts[name], 2)}'
@@ -224,7 +226,18 @@ def to_python(arch: Arch) -> str:
         writer.used.add("ACTS")
     snippets = _snippets(writer.used)
     return "\n".join([_header(arch, "Branches" in snippets), *snippets.values(),
-                      _build(arch, "\n".join(INDENT + b for b in body))]) + "\n"
+                      _build(arch, "\n".join(INDENT + b for b in body)),
+                      *_inputs(inputs)]) + "\n"
+
+
+def _inputs(inputs: tuple[list, list, list] | None) -> list[str]:
+    if inputs is None:
+        return []
+    mean, std, classes = inputs
+    why = ("# What the weights exported with this file expect: images on the 0..255 scale,\n"
+           "# normalised per channel as (x - MEAN) / STD; output i is CLASSES[i].")
+    return ["", "", why, f"MEAN = {[round(m, 6) for m in mean]}",
+            f"STD = {[round(v, 6) for v in std]}", f"CLASSES = {list(classes)!r}"]
 
 
 def _parts(arch: Arch):

@@ -36,10 +36,16 @@ def test_checkpoint_to_python_file_keeps_its_weights(model_pt, tmp_path):
     res, text = cli("export", "--checkpoint", model_pt, "--out", tmp_path / "net.py")
     assert res.exit_code == 0, text
     assert "needs only torch" in text and "net.pt" in text
-    net = _module(tmp_path / "net.py").build().eval()
+    module = _module(tmp_path / "net.py")
+    net = module.build().eval()
     net.load_state_dict(torch.load(tmp_path / "net.pt"), strict=True)
     x = torch.randn(2, 3, 32, 32)
-    assert torch.allclose(net(x), checkpoint.load(model_pt).model()(x), atol=1e-5)
+    ckpt = checkpoint.load(model_pt)
+    assert torch.allclose(net(x), ckpt.model()(x), atol=1e-5)
+    # what feeding the trained model needs goes with its weights
+    assert (module.MEAN, module.STD, module.CLASSES) == (ckpt.mean, ckpt.std, ckpt.classes)
+    cli("export", "--arch", "se_cifar_resnet20", "--out", tmp_path / "bare.py")
+    assert not hasattr(_module(tmp_path / "bare.py"), "MEAN")  # no weights, nothing to feed
 
 
 def test_zoo_arch_with_matching_checkpoint_and_spec_file(model_pt, tmp_path):

@@ -30,17 +30,17 @@ def choose(study: optuna.Study, trial: int | None, how: str | None) -> optuna.tr
 
 
 def export(study: optuna.Study, url: str, trial: int | None, how: str | None,
-           path: Path, weights=None) -> list[str]:
+           path: Path, weights=None, inputs: tuple | None = None) -> list[str]:
     """Write the chosen trial's target spec in the format of `path`'s suffix, named after its
     study and trial, with its origin in a comment (YAML) and `weights(arch)`'s state_dict
-    (None: no weights); returns the lines to print."""
+    (None: no weights) and their `inputs` (export_file); returns the lines to print."""
     chosen = choose(study, trial, how)
     a = TrialRecord.of(chosen)
     name = f"{study.study_name}-trial{chosen.number}"
     arch = override(validate(a.target_spec), name=name)
     origin = (f"exported by se-design from study {study.study_name!r}, trial {chosen.number} "
               f"({a.design}), storage {shown(url)}")
-    written = export_file(arch, path, weights and weights(arch), origin)
+    written = export_file(arch, path, weights and weights(arch), origin, inputs)
     lines = [f"{name}: {a.design}"]
     if chosen.state == TrialState.PRUNED:
         lines.append(f"note: trial {chosen.number} was stopped early at epoch "
