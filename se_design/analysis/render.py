@@ -62,5 +62,8 @@ def interval_line(acc: dict | None, what: str) -> str:
     if acc is None:
         return f"{what}: the data has no test split"
     low, high = acc["ci95"]
+    n = len(acc["per_seed"])
+    # one seed's interval is over images only: say so, lest it be read as training noise too
+    seeds = "1 seed: excludes seed-to-seed noise" if n == 1 else f"{n} seeds"
     return (f"{what} {acc['mean']:.4f} (95% interval {low:.4f}-{high:.4f} over "
-            f"{acc['interval_over']}, {len(acc['per_seed'])} seed(s), {acc['images']} images)")
+            f"{acc['interval_over']}, {acc['images']} images, {seeds})")
