@@ -26,9 +26,16 @@ def cost_table(c: Cost, fvcore: dict[str, int] | None = None) -> Fitted:
         ["stage", "N_s", "C_s", "r", "SE\nΣ2Cd", "SE\nexact", "params", "FLOPs",
          "params\nshare", "FLOPs\nshare"] + (["fvcore\nFLOPs"] if fvcore else []),
         rows, styles=[None] * (len(rows) - 1) + ["bold"],
-        caption=(f"{n(c.params)} params, {n(c.flops)} FLOPs; SE {n(c.se_params)} params "
-                 f"({n(c.se_closed_form)} by the closed form Σ2Cd: C the channels an SE "
-                 "sees, d = C/r its bottleneck; 2/r·N_s·C_s² where SE sees the stage's C_s)"))
+        caption=f"{n(c.params)} params, {n(c.flops)} FLOPs; " + _se_note(c))
+
+
+def _se_note(c: Cost) -> str:
+    """The SE params and how the closed form counts them; for a network without SE, that."""
+    if not c.se_params:
+        return "no SE blocks"
+    return (f"SE {n(c.se_params)} params ({n(c.se_closed_form)} by the closed form Σ2Cd: C the "
+            "channels an SE sees, d = C/r its bottleneck; 2/r·N_s·C_s² where SE sees the "
+            "stage's C_s)")
 
 
 def layer_table(c: Cost) -> Fitted:
