@@ -212,6 +212,17 @@ def test_help_fits_80_columns_without_cutting_text_or_empty_defaults():
     assert "results/search.db" in helped and "postgresql://HOST/DB" in helped
 
 
+def test_each_command_summary_is_one_line_in_the_app_help():
+    """The app's help lists each command by its docstring's first paragraph, keeping its
+    line breaks: a summary over two source lines broke mid-phrase there."""
+    import typer
+
+    for name, command in typer.main.get_command(app).commands.items():
+        summary = command.help.strip().split("\n\n")[0]
+        assert "\n" not in summary, (name, summary)
+        assert summary.endswith("."), (name, summary)
+
+
 def test_cli_conventions():
     assert run("--version").stdout.startswith("se-design")
     helped = run("cost", "-h")
