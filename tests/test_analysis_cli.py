@@ -115,6 +115,21 @@ def test_text_output_fits_80_columns(tmp_path, monkeypatch):
         assert not long, long
 
 
+def test_fold_footer_wraps_left_aligned_at_80_columns(tmp_path, monkeypatch):
+    from se_design.cli.common import out
+
+    monkeypatch.setattr(out, "width", 80)
+    res = run("fold", "--checkpoint", tiny(tmp_path), "--max-drop", "100")
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    start = next(i for i, ln in enumerate(lines) if "one trained model" in ln)
+    end = next(i for i, ln in enumerate(lines) if ln.startswith("within"))
+    footer = lines[start:end]
+    # left-aligned as the other captions: centred, its last word sat alone mid-line
+    assert footer and all(ln == ln.strip() for ln in footer), footer
+    assert " ".join(footer).endswith("(the same images before and after)")
+
+
 def test_corrupt_and_foreign_checkpoints(tmp_path):
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint at all")
     fails_in_one_sentence(run("excitation", "--checkpoint", tmp_path / "bad.pt"),
