@@ -26,9 +26,16 @@ def cost_table(c: Cost, fvcore: dict[str, int] | None = None) -> Fitted:
         ["stage", "N_s", "C_s", "r", "SE\nΣ2Cd", "SE\nexact", "params", "FLOPs",
          "params\nshare", "FLOPs\nshare"] + (["fvcore\nFLOPs"] if fvcore else []),
         rows, styles=[None] * (len(rows) - 1) + ["bold"],
-        caption=(f"{n(c.params)} params, {n(c.flops)} FLOPs; SE {n(c.se_params)} params "
-                 f"({n(c.se_closed_form)} by the closed form Σ2Cd: C the channels an SE "
-                 "sees, d = C/r its bottleneck; 2/r·N_s·C_s² where SE sees the stage's C_s)"))
+        caption=f"{n(c.params)} params, {n(c.flops)} FLOPs; " + _se_note(c))
+
+
+def _se_note(c: Cost) -> str:
+    """The SE params and how the closed form counts them; for a network without SE, that."""
+    if not c.se_params:
+        return "no SE blocks"
+    return (f"SE {n(c.se_params)} params ({n(c.se_closed_form)} by the closed form Σ2Cd: C the "
+            "channels an SE sees, d = C/r its bottleneck; 2/r·N_s·C_s² where SE sees the "
+            "stage's C_s)")
 
 
 def layer_table(c: Cost) -> Fitted:
@@ -194,20 +201,30 @@ def effects_table(e) -> Fitted:
             stage = r.stage
             rows.append([stage or "every stage with SE", *[""] * 5])
             styles.append("bold")
-        per = r.per_params_pct
-        verdict = ("gain" if r.effect > 0 else "loss") if r.distinguishable else \
-            "not distinguishable\nfrom 0"
+        # one word: a verdict spelled out wrapped every row at 80 columns (the caption says it)
+        verdict = ("gain" if r.effect > 0 else "loss") if r.distinguishable else "≈ 0"
         rows.append([choice_text(r), f"{r.effect:+.2f}±{(r.high - r.low) / 2:.2f}",
                      f"{'+' * (r.params >= 0)}{compact(r.params)}",
-                     f"{'+' * (r.flops >= 0)}{compact(r.flops)}",
-                     "-" if per is None else f"{per:+.2f}", verdict])
+                     f"{'+' * (r.flops >= 0)}{compact(r.flops)}", _per_params_cell(r), verdict])
         styles.append(None)
     return Fitted(
         f"study {e.study}: effect of each SE choice on proxy accuracy",
-        ["choice", "effect\n(points)", "Δparams", "ΔFLOPs", "points\n/1%\nparams",
+        ["choice", "effect\n(points)", "Δparams", "ΔFLOPs", "points\n/1% params",
          "verdict"], rows, text=(0, -1), styles=styles, gap=1,
         caption=("effect ± 95% interval: that choice against its baseline (in parentheses), every other "
-                 "choice at its baseline, from a model of all designs measured; Δ: exact cost "
+                 "choice at its baseline, from a model of all designs measured; verdict: gain "
+                 "or loss where the interval excludes 0, ≈ 0 (not distinguishable from 0) "
+                 "where it does not; Δ: exact cost "
                  "over the baseline design (SE r: no SE; variant, block: SE r=16 in that stage "
                  "alone; squeeze, gate: SE r=16 everywhere); plain network "
                  f"{compact(e.plain['params'])} params, {compact(e.plain['flops'])} FLOPs"))
+
+
+def _per_params_cell(r) -> str:
+    """Points per 1% params ± its 95% half-width, in the effect column's form: params are
+    exact, so the interval is the effect's scaled, symmetric about the ratio, and a ratio
+    whose interval spans 0 shows it (a bare ratio read as a rate it is not)."""
+    if r.per_params_pct_interval is None:
+        return "-"
+    low, high = r.per_params_pct_interval
+    return f"{r.per_params_pct:+.2f}±{(high - low) / 2:.2f}"

@@ -53,10 +53,10 @@ class Fitted:
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         if self.title:
-            yield Text(self.title, style="table.title")
+            yield from _wrapped(self.title, "table.title", console, options.max_width)
         yield self._table(options.max_width)
         if self.caption:
-            yield Text(self.caption, style="table.caption")
+            yield from _wrapped(self.caption, "table.caption", console, options.max_width)
 
     def _is_text(self, i: int) -> bool:
         return i in self.text or i - len(self.columns) in self.text
@@ -98,6 +98,15 @@ class Fitted:
                 widths[max(room)[1]] -= 1
                 excess -= 1
         return widths
+
+
+def _wrapped(text: str, style: str, console: Console, width: int) -> list[Text]:
+    """The text's lines wrapped between words at `width`, without the space rich keeps at
+    the end of each line it wraps (a footer's lines ended in spaces)."""
+    lines = Text(text, style=style).wrap(console, width)
+    for line in lines:
+        line.rstrip()
+    return list(lines)
 
 
 def text(renderable, width: int = 10_000) -> str:

@@ -5,7 +5,8 @@ import json
 
 import pytest
 import torch
-from conftest import run
+from conftest import cli, run
+from statsmodels.stats.proportion import proportion_confint
 
 from se_design import build_model, get_arch
 from se_design.checkpoint import Checkpoint, save
@@ -69,11 +70,34 @@ def test_train_writes_a_checkpoint_that_excitation_reads(tmp_path):
     res = run("train", "--config", spec, "--data", "digits", "--epochs", "1", "--seeds", "2",
               "--batch-size", "256", "--out", tmp_path / "m.pt")
     assert res.exit_code == 0, res.output
-    assert "over seeds (t), 2 seed(s)" in " ".join(res.stdout.split())
+    text = " ".join(res.stdout.split())
+    assert "seeds 0..1," in text and "over seeds (t)," in text and "2 seeds)" in text
+    assert "seed(s)" not in text
+    assert not [ln for ln in res.stderr.splitlines() if not ln.strip()]  # no bar drawn as blanks
     ckpt = torch.load(tmp_path / "m.pt", weights_only=True)
     acc = ckpt["training"]["held_out_accuracy"]
     assert len(acc["per_seed"]) == 2 and acc["ci95"][0] <= acc["mean"] <= acc["ci95"][1]
     assert run("excitation", "--checkpoint", tmp_path / "m.pt", "--split", "test").exit_code == 0
+
+
+def test_train_with_one_seed_says_seed_in_the_singular(tmp_path):
+    res, text = cli("train", "--arch", "se_cifar_resnet20", "--data", "digits", "--epochs", "1",
+                    "--batch-size", "256", "--out", tmp_path / "m.pt")
+    assert res.exit_code == 0, res.output
+    assert "seed 0," in text and "seeds 0..0" not in text
+    assert "1 seed: excludes seed-to-seed noise)" in text and "seed(s)" not in text
+
+
+def test_excitation_gives_its_accuracy_a_wilson_interval_over_the_images(tmp_path):
+    path = tiny(tmp_path)
+    data = json.loads(run("excitation", "--checkpoint", path, "--json").stdout)
+    acc, n = data["accuracy"], data["images"]
+    # an independent Wilson interval of the same count of correct images
+    low, high = proportion_confint(round(acc * n), n, alpha=0.05, method="wilson")
+    res, text = cli("excitation", "--checkpoint", path)
+    assert res.exit_code == 0, res.output
+    assert (f"{acc:.4f} (95% interval {low:.4f}-{high:.4f} over images (Wilson), {n} images, "
+            "1 seed: excludes seed-to-seed noise)") in text
 
 
 def test_text_output_fits_80_columns(tmp_path, monkeypatch):
@@ -89,6 +113,21 @@ def test_text_output_fits_80_columns(tmp_path, monkeypatch):
         assert res.exit_code == 0, res.output
         long = [ln for ln in res.stdout.splitlines() if len(ln) > 80 and str(tmp_path) not in ln]
         assert not long, long
+
+
+def test_fold_footer_wraps_left_aligned_at_80_columns(tmp_path, monkeypatch):
+    from se_design.cli.common import out
+
+    monkeypatch.setattr(out, "width", 80)
+    res = run("fold", "--checkpoint", tiny(tmp_path), "--max-drop", "100")
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    start = next(i for i, ln in enumerate(lines) if "one trained model" in ln)
+    end = next(i for i, ln in enumerate(lines) if ln.startswith("within"))
+    footer = lines[start:end]
+    # left-aligned as the other captions: centred, its last word sat alone mid-line
+    assert footer and all(ln == ln.strip() for ln in footer), footer
+    assert " ".join(footer).endswith("(the same images before and after)")
 
 
 def test_corrupt_and_foreign_checkpoints(tmp_path):

@@ -39,6 +39,18 @@ def test_cost_table_and_paper_convention():
     assert "28,088,024" in res.stdout and "2,514,944" in res.stdout and "conv5" in res.stdout
 
 
+def test_cost_footer_explains_se_only_for_a_network_with_se(monkeypatch):
+    from se_design.cli.common import out
+
+    monkeypatch.setattr(out, "width", 80)  # what COLUMNS=80 makes it: the footer wraps
+    plain, se = run("cost", "--arch", "resnet50"), run("cost", "--arch", "se_resnet50")
+    assert plain.exit_code == se.exit_code == 0
+    assert "closed form" not in plain.stdout and "no SE blocks" in plain.stdout
+    assert "closed form" in se.stdout
+    for res in (plain, se):  # the wrapped footer's lines too
+        assert [ln for ln in res.stdout.splitlines() if ln != ln.rstrip()] == []
+
+
 def test_cost_config_round_trip(tmp_path):
     arch = s.with_se(get_arch("resnet34"), s.SE(r=4, variant="post"), ["conv4"])
     path = tmp_path / "arch.yaml"
@@ -198,6 +210,17 @@ def test_help_fits_80_columns_without_cutting_text_or_empty_defaults():
         assert "(none)" not in res.output, (name, res.output)
     helped = run("search", "-h", env={"COLUMNS": "80"}).output
     assert "results/search.db" in helped and "postgresql://HOST/DB" in helped
+
+
+def test_each_command_summary_is_one_line_in_the_app_help():
+    """The app's help lists each command by its docstring's first paragraph, keeping its
+    line breaks: a summary over two source lines broke mid-phrase there."""
+    import typer
+
+    for name, command in typer.main.get_command(app).commands.items():
+        summary = command.help.strip().split("\n\n")[0]
+        assert "\n" not in summary, (name, summary)
+        assert summary.endswith("."), (name, summary)
 
 
 def test_cli_conventions():

@@ -121,7 +121,7 @@ def test_cli_prints_table_writes_json_and_forest_plot(tmp_path, monkeypatch):
     res, text = cli("effects", "--study", "fx", "--storage", db, "--out-dir", out)
     assert res.exit_code == 0, text
     assert max(map(len, res.stdout.splitlines())) <= 80
-    assert "SE r=16 (vs none)" in text and "not distinguishable from 0" in text
+    assert "SE r=16 (vs none)" in text and "≈ 0 (not distinguishable from 0)" in text
     assert (out / "fx_effects.png").stat().st_size > 10_000
     data = json.loads((out / "fx_effects.json").read_text())
     assert {"effects", "interactions", "lack_of_fit", "seed_std", "tau", "designs",
@@ -133,6 +133,41 @@ def test_cli_prints_table_writes_json_and_forest_plot(tmp_path, monkeypatch):
     from se_design import api  # the same table from Python, no CLI parsing
 
     assert json.loads(json.dumps(api.effects("fx", db).to_dict())) == data
+
+
+def test_points_per_params_pct_carry_the_effects_interval(tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    _, db, _ = factorial(tmp_path)
+    out = tmp_path / "out"
+    res, text = cli("effects", "--study", "fx", "--storage", db, "--out-dir", out)
+    assert res.exit_code == 0, text
+    for r in json.loads((out / "fx_effects.json").read_text())["effects"]:
+        # params_pct is exact: the ratio's 95% interval is the effect's, divided by it
+        ends = sorted((r["low"] / r["params_pct"], r["high"] / r["params_pct"]))
+        assert [r["points_per_params_pct_low"], r["points_per_params_pct_high"]] == \
+            pytest.approx(ends)
+        half = (r["high"] - r["low"]) / 2 / abs(r["params_pct"])
+        assert f"{r['points_per_params_pct']:+.2f}±{half:.2f}" in text
+    # every verdict on its row's one line: each of the 3 choices, and no more lines
+    rows = [ln for ln in res.stdout.splitlines() if ln.startswith("SE r=16 (vs none)")]
+    assert len(rows) == 3 and all(ln.rstrip().endswith(("gain", "loss", "≈ 0")) for ln in rows)
+
+
+def test_a_choice_that_saves_params_orders_its_interval(tmp_path):
+    from se_design.search.effects import Row
+
+    row = Row("stage1", "on_stage1_2", "on", False, True, effect=-1.0, low=-3.0, high=1.0,
+              p_value=0.5, distinguishable=False, params=-100, flops=-10, params_pct=-0.5)
+    assert row.per_params_pct == 2.0 and row.per_params_pct_interval == (-2.0, 6.0)
+
+
+def test_no_estimate_names_the_choice_as_the_table_does(tmp_path):
+    # r=4 is measured in stage1 only: in stage3 no design has it
+    designs = [r_design(*rs) for rs in itertools.product(("none", "4", "16"), ("none", "16"),
+                                                         ("none", "16"))]
+    _, _, study = make_study(tmp_path, designs, lambda d: 0.7, variables={"r": ["none", 4, 16]})
+    note = next(ln for ln in lines(effects(study)) if ln.startswith("no estimate"))
+    assert "stage3: SE r=4 (vs none)" in note and "r_stage3" not in note
 
 
 def test_a_study_too_small_is_one_sentence(tmp_path):

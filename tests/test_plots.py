@@ -88,7 +88,10 @@ def test_designs_of_equal_params_are_drawn_side_by_side_and_said_so(tmp_path):
     for (a, size), (b, _) in itertools.combinations(px, 2):
         assert abs(a - b) >= size  # no marker covers another (nor its interval's cap)
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert any("apart" in t and "x off" in t for t in legend)
+    moved, = [t for t in legend if "apart" in t]
+    # two short lines saying what was done and how far a point may be off its true x
+    assert len(moved.splitlines()) == 2 and max(map(len, moved.splitlines())) <= 50, moved
+    assert "drawn" in moved and "from its true x" in moved
 
 
 def test_spread_sets_near_and_exact_ties_a_step_apart_and_leaves_the_rest():

@@ -53,14 +53,15 @@ def train_checkpoint(arch: Arch, splits: Splits, cfg: TrainConfig, seeds: list[i
     xv = normalized(splits.val, mean, std, device)
     xt = normalized(splits.test, mean, std, device) if splits.test is not None else None
     val, test, kept = [], [], None
+    bar = progress.on_terminal()  # a bar drawn into a log is a blank line per seed
     for seed in seeds:
         torch.manual_seed(seed)  # initial weights
         model = build_model(arch)
-        per_epoch = None if progress.on_terminal() else (  # in a terminal the bar shows it
+        per_epoch = None if bar else (  # in a terminal the bar shows it
             lambda e, acc, seed=seed: progress_log(
                 f"seed {seed} epoch {e}/{cfg.epochs}: held-out {acc:.4f}"))
         result = train(model, splits.fit, splits.val, TrainConfig(**asdict(cfg) | {"seed": seed}),
-                       device, on_epoch=per_epoch)
+                       device, on_epoch=per_epoch, progress=bar)
         val.append(accuracy(model, xv, splits.val.y))
         test.append(accuracy(model, xt, splits.test.y) if xt is not None else None)
         log(f"seed {seed}: held-out {val[-1]:.4f}"

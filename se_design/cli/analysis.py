@@ -57,7 +57,7 @@ def train(config: Config = None,
         spec = get_arch(arch, num_classes=len(splits.fit.classes), resolution=size)
     source.check_fits(spec, splits.fit, f"--data {data}")
     out.print(f"training {spec.name} on {data}: {len(splits.fit)} images, {len(splits.val)} held "
-              f"out, {epochs} epochs, seeds {seed}..{seed + seeds - 1}, {dev}", highlight=False)
+              f"out, {epochs} epochs, {seed_range(seed, seeds)}, {dev}", highlight=False)
     record = {"source": data, "val_fraction": val_fraction, "split_seed": seed}
     try:
         ckpt = train_checkpoint(spec, splits, cfg, list(range(seed, seed + seeds)), dev, record,
@@ -70,6 +70,11 @@ def train(config: Config = None,
     out.print(interval_line(t["held_out_accuracy"], "held-out accuracy"), highlight=False)
     out.print(interval_line(t["test_accuracy"], "test accuracy"), highlight=False)
     out.print(f"wrote {out_file} (the model of seed {seed})", highlight=False)
+
+
+def seed_range(first: int, count: int) -> str:
+    """"seed 0" or "seeds 0..2": the seeds train runs."""
+    return f"seed {first}" if count == 1 else f"seeds {first}..{first + count - 1}"
 
 
 def _open(checkpoint: Path, data: str | None, device: str):
@@ -112,6 +117,8 @@ def excitation(checkpoint: Checkpoint, data: Source = None,
     """Per SE block: mean excitation per class and channel, saturation, class-specificity."""
     from se_design.analysis import plots, render
     from se_design.analysis.excitation import collect
+    from se_design.analysis.render import interval_line
+    from se_design.analysis.training import summary
     from se_design.edit import check_paths
     from se_design.files import check_folder, write_text
 
@@ -140,7 +147,9 @@ def excitation(checkpoint: Checkpoint, data: Source = None,
     if as_json:
         print(json.dumps(report, indent=1))
         return
-    out.print(render.excitation_table(stats, f"{ckpt.arch.name}: {split} split, {len(y)} images, accuracy {acc:.4f}"))
+    out.print(interval_line(summary([acc], len(y)), "accuracy of the checkpoint's model"),
+              highlight=False)
+    out.print(render.excitation_table(stats, f"{ckpt.arch.name}: {split} split, {len(y)} images"))
     if out_dir:
         out.print("wrote " + ", ".join(map(str, [out_dir / "excitation.json", *written])), highlight=False)
 

@@ -124,8 +124,9 @@ def export(out_file: Annotated[Path, typer.Option("--out", help="FILE.yaml, .yml
            config: Config = None,
            arch: Annotated[str | None, typer.Option("--arch", "-a", help="Zoo name (see `se-design archs`).")] = None,
            checkpoint: Annotated[Path | None, typer.Option("--checkpoint", help="MODEL.pt whose trained weights go with it (alone: its own design).")] = None):
-    """Write a design (a study's trial, a spec file, a zoo network or a checkpoint's) in the
-    format --out's suffix names, with a checkpoint's trained weights."""
+    """Write a design in the format --out's suffix names, with a checkpoint's weights.
+
+    The design: a study's trial, a spec file, a zoo network or a checkpoint's own."""
     from se_design import api
 
     for line in api.export(out_file, study=study, storage=storage, trial=trial, pick=pick,

@@ -141,6 +141,15 @@ class Row(Choice):
         """Accuracy points per 1% more params (none for a choice that costs no params)."""
         return self.effect / self.params_pct if self.params else None
 
+    @property
+    def per_params_pct_interval(self) -> tuple[float, float] | None:
+        """The effect's 95% interval per 1% more params: params_pct is exact, so it is the
+        effect's interval divided by it (reversed where a choice saves params)."""
+        if not self.params:
+            return None
+        ends = (self.low / self.params_pct, self.high / self.params_pct)
+        return min(ends), max(ends)
+
 
 @dataclass
 class Effects:
@@ -164,11 +173,16 @@ class Effects:
                 "seed_std": self.seed_std, "seed_std_df": finite(self.seed_std_df),
                 "tau": self.tau, "df": finite(self.df), "plain": self.plain,
                 "lack_of_fit": {k: finite(v) for k, v in asdict(self.lack_of_fit).items()},
-                "effects": [asdict(r) | {"points_per_params_pct": r.per_params_pct}
-                            for r in self.rows],
+                "effects": [asdict(r) | _per_params_pct(r) for r in self.rows],
                 "interactions": self.interactions,
                 "not_estimable": [{"factor": c.factor, "level": c.level}
                                   for c in self.not_estimable]}
+
+
+def _per_params_pct(r: Row) -> dict:
+    low, high = r.per_params_pct_interval or (None, None)
+    return {"points_per_params_pct": r.per_params_pct, "points_per_params_pct_low": low,
+            "points_per_params_pct_high": high}
 
 
 def effects(study: optuna.Study) -> Effects:
@@ -260,7 +274,8 @@ def lines(e: Effects) -> list[str]:
                    f"(95% {i['low']:+.2f} to {i['high']:+.2f}) to their two effects")
     if e.not_estimable:
         out.append("no estimate (never measured apart from other choices): " + ", ".join(
-            f"{c.factor}={c.level}" for c in e.not_estimable))
+            f"{c.stage}: {choice_text(c)}" if c.stage else choice_text(c)
+            for c in e.not_estimable))
     return out
 
 

@@ -127,8 +127,9 @@ def _panel(ax, summary, i: int, x, name: str, budget: float) -> str:
     shift = max(abs(at[n] - v) for n, v in true.items())
     if not shift:
         return ""
-    return (f"designs closer than {step:.2g} on x set {step:.2g} apart\n"
-            f"(x off their value by at most {shift:.2g})")
+    # in x's unit (% over the plain network), as the axis reads
+    return (f"designs < {step:.2g}% apart on x drawn {step:.2g}% apart\n"
+            f"(each at most {shift:.2g}% from its true x)")
 
 
 def _points(ax, table: list, at: dict[int, float]) -> None:
