@@ -85,6 +85,7 @@ def test_train_with_one_seed_says_seed_in_the_singular(tmp_path):
                     "--batch-size", "256", "--out", tmp_path / "m.pt")
     assert res.exit_code == 0, res.output
     assert "seed 0," in text and "seeds 0..0" not in text
+    assert "1 epoch," in text and "1 epochs" not in text
     assert "1 seed: excludes seed-to-seed noise)" in text and "seed(s)" not in text
 
 

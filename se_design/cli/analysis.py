@@ -57,7 +57,7 @@ def train(config: Config = None,
         spec = get_arch(arch, num_classes=len(splits.fit.classes), resolution=size)
     source.check_fits(spec, splits.fit, f"--data {data}")
     out.print(f"training {spec.name} on {data}: {len(splits.fit)} images, {len(splits.val)} held "
-              f"out, {epochs} epochs, {seed_range(seed, seeds)}, {dev}", highlight=False)
+              f"out, {epochs} epoch{'s' * (epochs != 1)}, {seed_range(seed, seeds)}, {dev}", highlight=False)
     record = {"source": data, "val_fraction": val_fraction, "split_seed": seed}
     try:
         ckpt = train_checkpoint(spec, splits, cfg, list(range(seed, seed + seeds)), dev, record,
