@@ -194,3 +194,6 @@ def test_forest_gives_each_choice_it_cannot_estimate_a_row_saying_so(tmp_path):
         y, = [y for (g, t), y in rows.items() if g == c.stage and t.startswith(choice_text(c))]
         assert "not estimable" in notes[y]
     assert len(notes) == len(e.not_estimable)
+    # in its place among its stage's rows: r=4 above r=16 (rows run top to bottom)
+    stage3 = [t for (g, t), _ in sorted(rows.items(), key=lambda kv: -kv[1]) if g == "stage3"]
+    assert [t.split(",")[0] for t in stage3[:2]] == ["SE r=4 (vs none)", "SE r=16 (vs none)"]

@@ -258,14 +258,20 @@ def forest_figure(e):
 
     from se_design.search.effects import choice_text
 
+    factors = {f: i for i, f in enumerate(dict.fromkeys(r.factor for r in e.rows))}
+
+    def place(c) -> tuple:  # the model's factor order, levels by value (r=4 before r=8)
+        level = str(c.level)
+        return factors.get(c.factor, len(factors)), not level.isdigit(), \
+            int(level) if level.isdigit() else level
+
+    choices = [(r, f"{choice_text(r)}, {r.params_pct:+.2f}% params", r.effect, r.low, r.high,
+                r.distinguishable) for r in e.rows]
+    choices += [(c, choice_text(c), None, None, None, False) for c in e.not_estimable]
     groups: dict[str, list] = {}
-    for r in sorted(e.rows, key=lambda r: (r.stage is None, r.stage or "")):
-        label = f"{choice_text(r)}, {r.params_pct:+.2f}% params"
-        groups.setdefault(r.stage or "every stage with SE", []).append(
-            (label, r.effect, r.low, r.high, r.distinguishable))
-    for c in e.not_estimable:
-        groups.setdefault(c.stage or "every stage with SE", []).append(
-            (choice_text(c), None, None, None, False))
+    for c, *item in sorted(choices, key=lambda x: (x[0].stage is None, x[0].stage or "",
+                                                   place(x[0]))):
+        groups.setdefault(c.stage or "every stage with SE", []).append(tuple(item))
     for i in e.interactions:
         (f, g), (a, b) = i["factors"], i["levels"]
         groups.setdefault("interactions (beyond the two effects)", []).append(
