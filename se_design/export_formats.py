@@ -32,12 +32,13 @@ def export_file(arch: Arch, path: str | Path, state_dict: dict | None = None,
     ONNX Runtime. A state_dict given with a spec or .py goes beside it as PATH with suffix
     .pt (`model.load_state_dict(torch.load(...))` reads it). `origin` (where the design
     came from) heads a YAML spec as a comment; `inputs` (a checkpoint's mean, std and
-    classes) go into a .py file with its weights."""
+    classes) go with its weights into a .py file or the ONNX file's metadata."""
     suffix, path = export_format(path), Path(path)
     if suffix == ".onnx":
         from se_design.onnx_export import to_onnx
 
-        diff = to_onnx(arch, path, state_dict)
+        diff = to_onnx(arch, path, state_dict,
+                       inputs=inputs if state_dict is not None else None)
         return (f"wrote {arch.name} to '{path}' (ONNX, outputs within {diff:.1g} of "
                 "PyTorch's in ONNX Runtime).")
     if suffix == ".py":

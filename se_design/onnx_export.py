@@ -36,11 +36,13 @@ def require_onnx() -> None:
 
 
 def to_onnx(arch: Arch, path: str | Path, state_dict: dict | None = None,
-            opset: int = OPSET) -> float:
+            opset: int = OPSET, inputs: tuple | None = None) -> float:
     """Write the spec's model (eval mode, these weights if given) as ONNX with input
     'input' of shape (batch, C, H, W), batch dynamic, and output 'logits'; check it with ONNX
     Runtime on a random batch of 2. Returns the largest |ONNX Runtime - PyTorch| output
-    difference; above 1e-4 the file is removed and a UserError says so."""
+    difference; above 1e-4 the file is removed and a UserError says so. `inputs` (the
+    weights' checkpoint's mean, std and classes) go into the model's metadata as JSON lists
+    under mean, std and classes (ONNX Runtime: get_modelmeta().custom_metadata_map)."""
     require_onnx()
     model = build_model(arch)
     if state_dict is not None:
@@ -48,6 +50,8 @@ def to_onnx(arch: Arch, path: str | Path, state_dict: dict | None = None,
     model.eval()
     with writing(path, "ONNX file") as p:
         export_model(model, arch, p, opset)
+        if inputs is not None:
+            _metadata(p, dict(zip(("mean", "std", "classes"), inputs)))
     diff = _check(model, arch, p)
     if not diff <= TOLERANCE:  # also catches nan
         p.unlink()
@@ -64,6 +68,18 @@ def export_model(model: torch.nn.Module, arch: Arch, path: Path, opset: int = OP
                           input_names=["input"], output_names=["logits"],
                           dynamic_shapes=({0: torch.export.Dim("batch")},), verbose=False,
                           external_data=False)  # one file: weights inside
+
+
+def _metadata(path: Path, values: dict) -> None:
+    """Add `values` (JSON-encoded) to the ONNX file's metadata_props."""
+    import json
+
+    import onnx
+
+    proto = onnx.load(str(path))
+    for key, value in values.items():
+        proto.metadata_props.add(key=key, value=json.dumps(list(value)))
+    onnx.save(proto, str(path))
 
 
 def session(path: str | Path, threads: int | None = None):

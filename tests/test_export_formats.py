@@ -3,6 +3,7 @@ the cost model (fvcore), the ONNX file against ONNX Runtime, and the suffix disp
 
 import ast
 import importlib.util
+import json
 import subprocess
 import sys
 
@@ -225,6 +226,18 @@ def test_onnx_matches_pytorch_in_onnxruntime(name, tmp_path):
     with torch.no_grad():
         expected = reference(x).numpy()
     np.testing.assert_allclose(session.run(None, {"input": x.numpy()})[0], expected, atol=1e-4)
+
+
+@needs_onnx
+def test_onnx_with_weights_carries_what_feeding_them_needs(tmp_path):
+    import onnxruntime
+
+    arch = ARCHS["se_cifar_resnet20"]()
+    inputs = ([125.3, 123.0, 113.9], [63.0, 62.1, 66.7], [f"class {k}" for k in range(10)])
+    export_file(arch, tmp_path / "net.onnx", build_model(arch).state_dict(), inputs=inputs)
+    meta = onnxruntime.InferenceSession(tmp_path / "net.onnx").get_modelmeta()
+    got = {k: json.loads(v) for k, v in meta.custom_metadata_map.items()}
+    assert got == dict(zip(("mean", "std", "classes"), map(list, inputs)))
 
 
 def test_onnx_missing_is_one_sentence(tmp_path, monkeypatch):
