@@ -34,18 +34,17 @@ def export_file(arch: Arch, path: str | Path, state_dict: dict | None = None,
     came from) heads a YAML spec as a comment; `inputs` (a checkpoint's mean, std and
     classes) go with its weights into a .py file or the ONNX file's metadata."""
     suffix, path = export_format(path), Path(path)
+    inputs = inputs if state_dict is not None else None  # they describe the weights
     if suffix == ".onnx":
         from se_design.onnx_export import to_onnx
 
-        diff = to_onnx(arch, path, state_dict,
-                       inputs=inputs if state_dict is not None else None)
+        diff = to_onnx(arch, path, state_dict, inputs=inputs)
         return (f"wrote {arch.name} to '{path}' (ONNX, outputs within {diff:.1g} of "
                 "PyTorch's in ONNX Runtime).")
     if suffix == ".py":
         from se_design.pyfile import to_python
 
-        write_text(path, to_python(arch, inputs if state_dict is not None else None),
-                   "PyTorch file")
+        write_text(path, to_python(arch, inputs), "PyTorch file")
         what = "a PyTorch file that needs only torch"
     else:
         fmt = "json" if suffix == ".json" else "yaml"

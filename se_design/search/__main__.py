@@ -7,6 +7,7 @@ import sys
 import threading
 
 from rich.console import Console
+from rich.markup import escape
 
 from se_design.errors import Interrupted, UserError
 from se_design.search import quiet_pool
@@ -22,7 +23,7 @@ def main(request_json: str) -> int:
         quiet_exit()
         return 130  # the parent says what was kept
     except UserError as e:
-        err.print(f"[red]error:[/red] {e}", highlight=False)
+        err.print(f"[red]error:[/red] {escape(str(e))}", highlight=False)  # as typed
         return 2
     return 0
 

@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import optuna
 from optuna.trial import TrialState
-from scipy import stats
 
 from se_design.cost import cost
 from se_design.errors import UserError
@@ -31,6 +30,7 @@ from se_design.search.accuracy_model import (
 from se_design.search.factors import Factor, Factors
 from se_design.search.records import StudyRecord, TrialRecord, by_design
 from se_design.search.space import Problem, Space, resolve
+from se_design.search.stats import t95
 
 POINTS = 100  # accuracy points per unit of a fraction
 
@@ -253,8 +253,8 @@ def lines(e: Effects) -> list[str]:
     lof = e.lack_of_fit
     out = [(f"{e.designs} designs, {e.measurements} seed measurements; seed std "
             f"{e.seed_std:.2f} points ({_df(e.seed_std_df)} df)")]
-    t = stats.t.ppf(0.975, e.df)
-    if t > WIDE * stats.norm.ppf(0.975):
+    t = t95(e.df)
+    if t > WIDE * t95(math.inf):
         out.insert(0, f"too few designs for narrow intervals yet: they rest on {e.df:.1f} "
                       f"degrees of freedom (t = {t:.1f}, against 1.96 with many designs), so "
                       "every interval is wide; resume the search with more trials")
