@@ -47,9 +47,9 @@ def holdout(world: World, budget: int, rep: int) -> list[dict]:
 
 def holdout_study(world: World, study: optuna.Study) -> list[dict]:
     """The held-out designs of a real search of the table's space, by the study's model."""
-    _, factors, model = fit_study(study)
-    return held_out(world, model, factors,
-                    [(world.of_params(m.design), m.accuracy) for m in measurements(study)])
+    fitted = fit_study(study)
+    return held_out(world, fitted.model, fitted.factors,
+                    [(world.of_params(m.design), m.accuracy) for m in fitted.data.all])
 
 
 def held_out(world: World, model, factors, measured: list[tuple[int, float]]) -> list[dict]:
@@ -84,7 +84,7 @@ def main() -> None:
     noise = world.table_noise()
     if args.study:
         study = optuna.load_study(study_name=args.study, storage=args.storage)
-        what = (f"the real search {args.study!r} ({len(measurements(study))} trainings), "
+        what = (f"the real search {args.study!r} ({len(measurements(study).all)} trainings), "
                 "1 search")
         searches = [lambda: holdout_study(world, study)]
     else:

@@ -269,6 +269,38 @@ def test_a_seed_given_twice_counts_once():
     assert fit(crossed(2, 2, 2), data + data[:4]).sigma2 == pytest.approx(2 * D**2)
 
 
+
+def test_weighted_measurements_pool_as_their_weights_in_seeds():
+    """Seed 1 of every design worth 3 seeds (variance sigma^2 / 3) at mu - D/3: the design's
+    weighted mean is mu = (mu + D + 3 (mu - D/3)) / 4, its seed count 4, and its pure error
+    D^2 + 3 (D/3)^2 = 4 D^2 / 3 on 1 df."""
+    data = [(d, s, additive(d) + (D if s == 0 else -D / 3), 1.0 if s == 0 else 3.0)
+            for d in every_design(crossed(2, 2, 2)) for s in (0, 1)]
+    model = fit(crossed(2, 2, 2), data)
+    assert model.sigma2 == pytest.approx(4 * D**2 / 3) and model.sigma2_df == 8
+    assert list(model.seeds) == [4.0] * 8
+    se = np.sqrt(4 * D**2 / 3 * (1 / 16 + 1 / 16))  # 4 designs x 4 seeds on each side
+    for e in model.effects():
+        assert e.effect == pytest.approx(EFFECTS[e.factor], abs=1e-12)
+        assert e.se == pytest.approx(se)
+
+
+def test_a_measurement_of_weight_n_is_n_seeds_at_its_value():
+    """With the seed noise known, a design's seeds enter only through their mean and count:
+    one measurement at the mean, worth 2 seeds, gives the very same model."""
+    rng = np.random.default_rng(8)
+    factors = crossed(3, 3, 2)
+    designs = every_design(factors)
+    u = dict(zip(map(str, designs), 0.01 * rng.standard_normal(len(designs))))
+    seeds = measure(designs, lambda d: 0.6 + 0.01 * d["a"] + u[str(d)], 2, 0.005, rng)
+    means = [(d, 0, (seeds[2 * i][2] + seeds[2 * i + 1][2]) / 2, 2.0)
+             for i, d in enumerate(designs)]
+    a, b = (fit(factors, data, sigma2=0.005**2, max_interactions=0) for data in (seeds, means))
+    assert a.tau2 > 0 and b.tau2 == pytest.approx(a.tau2)
+    assert b.beta == pytest.approx(a.beta) and b.cov == pytest.approx(a.cov)
+    pa, pb = a.predict(designs), b.predict(designs)
+    assert pb.mean == pytest.approx(pa.mean) and pb.sd == pytest.approx(pa.sd)
+
 # --- SE factors: conditional levels ---------------------------------------------------------
 
 SE = se_factors(["s1", "s2"], ["none", 4, 16], ["standard", "post"], ["avg", "max"])

@@ -22,33 +22,42 @@ EFFECT = {"stage1": 0.02, "stage2": -0.01, "stage3": 0.0}  # of SE r=16 in the s
 D = 0.003  # each design's two seeds: its true accuracy +- D (exact means, s^2 = 2 D^2)
 
 
-def make_study(tmp_path, designs, accuracy, seeds=(0, 1), spread=D, **space):
+def make_study(tmp_path, designs, accuracy, seeds=(0, 1), spread=D, history=None, **space):
     """A study of the TINY space (no budgets) holding `designs` (Optuna params), each with
-    per-seed accuracies accuracy(design) + (+spread, -spread, ...), costed as a search does."""
+    per-seed accuracies accuracy(design) + (+spread, -spread, ...), costed as a search does;
+    history(params, seed, final accuracy) gives a seed's per-epoch accuracies."""
     problem = load_space(write_space(tmp_path, budgets={}, early_stopping={}, **space))
     db = f"sqlite:///{tmp_path}/e.db"
     study = optuna.create_study(study_name="fx", storage=db,
                                 directions=["maximize", "minimize"])
     set_study(study, objectives=["accuracy", "params"], space=problem.space.model_dump(mode="json"),
               plain={"params": problem.plain_params, "flops": problem.plain_flops})
+    for params in designs:
+        acc = {s: accuracy(params) + spread * (-1) ** k for k, s in enumerate(seeds)}
+        curves = {s: history(params, s, a) for s, a in acc.items()} if history else {}
+        add_trial(study, problem, params, acc, curves)
+    return problem, db, study
+
+
+def add_trial(study, problem, params, acc, curves, state=optuna.trial.TrialState.COMPLETE):
+    """A trial of `params` with final seed accuracies `acc` and per-epoch `curves` (a
+    stopped trial: acc {} and its first seed's curve)."""
     v = problem.space.variables
     refs = problem.references()
-    for params in designs:
-        design = problem.suggest(optuna.trial.FixedTrial(params))
-        target = design.apply(problem.target)
-        c = cost(target)
-        acc = {s: accuracy(params) + spread * (-1) ** k for k, s in enumerate(seeds)}
-        dist = {k: optuna.distributions.CategoricalDistribution(
-            [str(x) for x in v.r] if k.startswith("r_") else getattr(v, k.split("_")[0]))
-            for k in params}
-        trial = optuna.trial.create_trial(
-            values=[sum(acc.values()) / len(acc), c.params], params=params, distributions=dist)
-        spec = to_dict(target)
-        set_trial(trial, design=design.label(), design_key=design_key(spec), target_spec=spec,
-                  params=c.params, flops=c.flops, seed_acc=acc,
-                  reference=REFERENCES[refs.index(params)] if params in refs else "")
-        study.add_trial(trial)
-    return problem, db, study
+    design = problem.suggest(optuna.trial.FixedTrial(params))
+    target = design.apply(problem.target)
+    c = cost(target)
+    dist = {k: optuna.distributions.CategoricalDistribution(
+        [str(x) for x in v.r] if k.startswith("r_") else getattr(v, k.split("_")[0]))
+        for k in params}
+    values = [sum(acc.values()) / len(acc), c.params] if acc else None
+    trial = optuna.trial.create_trial(state=state, values=values, params=params,
+                                      distributions=dist)
+    spec = to_dict(target)
+    set_trial(trial, design=design.label(), design_key=design_key(spec), target_spec=spec,
+              params=c.params, flops=c.flops, seed_acc=acc, seed_history=curves,
+              reference=REFERENCES[refs.index(params)] if params in refs else "")
+    study.add_trial(trial)
 
 
 def r_design(*rs: str) -> dict:
@@ -145,6 +154,48 @@ def test_cli_prints_table_writes_json_and_forest_plot(tmp_path, monkeypatch):
     rows = [ln for ln in table.splitlines() if ln.startswith("SE r=16 (vs none)")]
     assert len(rows) == 3 and all(ln.rstrip().endswith(("gain", "loss", "≈ 0")) for ln in rows)
 
+
+OFFSET = 0.1  # how far every design is below its final accuracy at epoch 1
+
+
+def stopped_study(tmp_path, stop_epoch=1):
+    """The 2^3 factorial in which every design with SE in stage1 was stopped at epoch 1, at
+    exactly its true accuracy - OFFSET; the others trained to the end on 2 seeds, whose
+    curves link epoch 1 to the end exactly (seed 1, never facing a rung: true - OFFSET + D,
+    against seed 0's final true + D; seed 0 at epoch 1: true - OFFSET - D)."""
+    truth = lambda d: 0.7 + sum(EFFECT[s] for s in STAGES if d[f"r_{s}"] != "none")
+    designs = [r_design(*rs) for rs in itertools.product(("none", "16"), repeat=3)]
+    ran = [d for d in designs if d["r_stage1"] == "none"]
+    history = lambda d, seed, final: [truth(d) - OFFSET + (D if seed else -D)]
+    problem, db, study = make_study(tmp_path, ran, truth, history=history,
+                                    variables={"r": ["none", 16]})
+    for d in designs:
+        if d["r_stage1"] != "none":
+            add_trial(study, problem, d, {}, {0: [truth(d) - OFFSET] * stop_epoch},
+                      optuna.trial.TrialState.PRUNED)
+    return db, study
+
+
+def test_designs_stopped_early_enter_the_model_linked_to_the_last_epoch(tmp_path):
+    _, study = stopped_study(tmp_path)
+    e = effects(study)
+    # gaps all OFFSET: the link is exact; its variance is the seed noise at epoch 1, 2 D^2,
+    # so a stopped design is worth sigma^2 / 2 D^2 = 1 seed, at exactly its true accuracy
+    assert (e.designs, e.measurements, e.stopped, e.unlinked) == (8, 8, 4, 0)
+    rows = {r.stage: r for r in e.rows}
+    for s in STAGES:
+        assert rows[s].effect == pytest.approx(100 * EFFECT[s], abs=1e-9)
+    # stage1's effect rests on 4 designs of 1 seed against 4 of 2: wider than stage2's
+    assert rows["stage1"].high - rows["stage1"].low > rows["stage2"].high - rows["stage2"].low
+    assert any(ln.startswith("4 designs stopped early enter") for ln in lines(e))
+
+
+def test_designs_stopped_where_no_finished_curve_reaches_are_left_out_and_said_so(tmp_path):
+    _, study = stopped_study(tmp_path, stop_epoch=2)  # the finished curves end at epoch 1
+    e = effects(study)
+    assert (e.designs, e.stopped, e.unlinked) == (4, 0, 4)
+    assert [(c.stage, c.level) for c in e.not_estimable] == [("stage1", "16")]
+    assert any(ln.startswith("4 designs stopped early are left out") for ln in lines(e))
 
 def test_a_choice_that_saves_params_orders_its_interval(tmp_path):
     from se_design.search.effects import Row

@@ -31,10 +31,14 @@ model misses for design i (lack of fit); e_ij the seed noise.
   factor, the mean by gathering beta, the variance by one float32 product with the
   covariance.
 
-Every measurement has weight 1 and is the final epoch's accuracy: per-epoch measurements and
-weights are not used yet. Variance components are common to all designs: a design whose
-seeds sometimes fail (stats.noise_model's "unstable") inflates sigma^2 for all; leave such
-designs out or pass them with their failures removed.
+A measurement is a final-epoch accuracy of one seed, worth one seed (weight 1), or an
+accuracy of another epoch linked to the final epoch's scale and worth `weight` final seeds
+(variance sigma^2 / weight: a design the rung rule stopped, se_design.search.stopped). A
+design's mean is then the weighted mean of its measurements, its seed count the sum of their
+weights, and the pure error sum_j w_j (y_j - mean)^2 on (measurements - 1) degrees of freedom.
+Variance components are common to all designs: a design whose seeds sometimes fail
+(stats.noise_model's "unstable") inflates sigma^2 for all; leave such designs out or pass
+them with their failures removed.
 """
 
 from __future__ import annotations
@@ -62,6 +66,7 @@ class Measurement(NamedTuple):
     design: Mapping  # factor name -> level (see se_design.search.factors)
     seed: int
     accuracy: float  # a fraction
+    weight: float = 1.0  # final-epoch seeds it is worth: its variance is sigma^2 / weight
 
 
 @dataclass(frozen=True)
@@ -111,7 +116,8 @@ class Interaction(_Interval):
 @dataclass(frozen=True)
 class Posterior:
     """Per design: the posterior mean, sd and 95% interval of its true mean accuracy, its
-    seeds measured (0 if none) and their mean (nan if none). A design using a level the data
+    seed count (0 if none; a fraction for a design stopped early: Measurement's weight) and
+    its own mean (nan if none). A design using a level the data
     cannot estimate (never measured, or confounded) is not `estimable`: mean nan, sd inf."""
 
     mean: np.ndarray
@@ -136,8 +142,8 @@ class AccuracyModel:
     lack_of_fit: LackOfFit
     not_estimable: list[Term]  # main-effect columns dropped
     measured: np.ndarray  # codes of the measured designs
-    means: np.ndarray  # their seed means
-    seeds: np.ndarray  # their seed counts
+    means: np.ndarray  # their (weighted) seed means
+    seeds: np.ndarray  # their seed counts: the sums of their measurements' weights
     _columns: list[np.ndarray] = field(init=False, repr=False)
 
     def __post_init__(self):
@@ -188,7 +194,7 @@ class AccuracyModel:
                                               zip(*(parts or [self._parts(codes)])))
         sd = np.where(ok, np.sqrt(var), np.inf)
         half = self._t95(var, own_var) * sd
-        return Posterior(mean, sd, mean - half, mean + half, seeds.astype(int), own, ok)
+        return Posterior(mean, sd, mean - half, mean + half, seeds, own, ok)
 
     def draws(self, designs, n: int, rng: np.random.Generator) -> np.ndarray:
         """n joint posterior draws of the designs' true means, shape (n, designs): beta drawn
@@ -251,7 +257,7 @@ class AccuracyModel:
         hit = idx >= 0
         seeds = np.where(hit, self.seeds[idx], 0)
         own = np.where(hit, self.means[idx], np.nan)
-        noise = self.sigma2 / np.maximum(seeds, 1)
+        noise = self.sigma2 / np.where(hit, seeds, 1)  # seeds may be fractional (weights)
         lam = np.where(hit, self.tau2 / (self.tau2 + noise), 0.0)
         return lam, own, seeds, np.where(hit, lam * noise, self.tau2)
 
@@ -295,8 +301,7 @@ def fit(factors: Factors, measurements: Iterable[Measurement | tuple],
     """Fit the model to per-seed measurements (design, seed, accuracy). `sigma2`: a
     calibrated seed-noise variance, worth `sigma2_df` degrees of freedom (inf: known), pooled
     with the replicates' pure error. `level`: family-wise level of each interaction step."""
-    codes, means, seeds, ss_pure = _group(factors, measurements)
-    df_pure = float(seeds.sum() - len(seeds))
+    codes, means, seeds, ss_pure, df_pure = _group(factors, measurements)
     s2, s2_df = _pool(ss_pure, df_pure, sigma2, sigma2_df)
     terms, dropped = _estimable_terms(codes, [()], main_terms(factors))
     if len(means) - len(terms) < 1:
@@ -315,19 +320,21 @@ def fit(factors: Factors, measurements: Iterable[Measurement | tuple],
 
 
 def _group(factors: Factors, measurements):
-    """Design codes, seed means, seed counts and the pure-error sum of squares; a seed given
-    twice for one design (a reused result) counts once."""
+    """Design codes, weighted means, seed counts (summed weights), and the pure-error sum of
+    squares and its degrees of freedom; a seed given twice for one design (a reused result)
+    counts once."""
     ms = [Measurement(*m) for m in measurements]
     if not ms:
         raise ValueError("no measurements")
     rows = factors.encode([m.design for m in ms])
     codes, inv = np.unique(rows, axis=0, return_inverse=True)
-    per: dict[tuple[int, int], float] = {(int(d), m.seed): m.accuracy for d, m in zip(inv.ravel(), ms)}
+    per = {(int(d), m.seed): (m.accuracy, m.weight) for d, m in zip(inv.ravel(), ms)}
     d = np.array([k[0] for k in per])
-    y = np.array(list(per.values()), dtype=float)
-    seeds = np.bincount(d, minlength=len(codes)).astype(float)
-    means = np.bincount(d, y, minlength=len(codes)) / seeds
-    return codes, means, seeds, float(((y - means[d]) ** 2).sum())
+    y, w = np.array(list(per.values()), dtype=float).T
+    seeds = np.bincount(d, w, minlength=len(codes))
+    means = np.bincount(d, w * y, minlength=len(codes)) / seeds
+    ss = float((w * (y - means[d]) ** 2).sum())
+    return codes, means, seeds, ss, float(len(y) - len(codes))
 
 
 def _pool(ss: float, df: float, sigma2: float | None, sigma2_df: float) -> tuple[float, float]:

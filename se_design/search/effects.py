@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import NamedTuple
 
 import numpy as np
 import optuna
@@ -18,7 +19,7 @@ from optuna.trial import TrialState
 
 from se_design.cost import cost
 from se_design.errors import UserError
-from se_design.search import racing
+from se_design.search import racing, stopped
 from se_design.search.accuracy_model import (
     AccuracyModel,
     LackOfFit,
@@ -46,20 +47,39 @@ def problem_of(record: StudyRecord, name: str) -> Problem:
                         "se-design?), so its designs cannot be modelled.") from None
 
 
-def measurements(study: optuna.Study) -> list[Measurement]:
+class StudyData(NamedTuple):
+    """What the model of a study is fitted to."""
+
+    finished: list[Measurement]  # every final seed accuracy of the finished designs
+    stopped: list[Measurement]  # one per design stopped early, linked (se_design.search.stopped)
+    unlinked: int  # designs stopped early and left out: no link for their epoch
+
+    @property
+    def all(self) -> list[Measurement]:
+        return self.finished + self.stopped
+
+
+def measurements(study: optuna.Study) -> StudyData:
     """Every seed of every finished design (a design once, from the trial holding all its
     seeds), except designs the noise model sets aside as unstable (a seed that failed to
     learn): the model's seed noise is common to all designs, and one failure would widen
-    every interval (accuracy_model's docstring)."""
+    every interval (accuracy_model's docstring). Then the designs stopped early, each from
+    its accuracy at the epoch it stopped, linked by the stable finished designs."""
     done = by_design(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
     noise = racing.pool(study)
     unstable = noise.unstable[len(noise.groups) - len(done):]
-    out = []
+    finished, stable = [], []
     for t, bad in zip(done, unstable):
         if not bad:  # a study from before replicates stores one accuracy, as seed 0
-            seeds = TrialRecord.of(t).seed_acc or {0: t.values[0]}
-            out += [Measurement(t.params, s, a) for s, a in seeds.items()]
-    return out
+            rec = TrialRecord.of(t)
+            finished += [Measurement(t.params, s, a) for s, a in (rec.seed_acc or {0: t.values[0]}).items()]
+            stable.append(rec)
+    keys = {TrialRecord.of(t).design_key for t in done}
+    gone = [(t.params, rec) for t in by_design(study.get_trials(
+        deepcopy=False, states=(TrialState.PRUNED,))) if (rec := TrialRecord.of(t)).design_key not in keys]
+    if noise.pooled is None:
+        return StudyData(finished, [], len(gone))
+    return StudyData(finished, *stopped.measurements(gone, stable, noise.pooled.std ** 2))
 
 
 def calibrated_noise(record: StudyRecord) -> tuple[float | None, float]:
@@ -71,21 +91,28 @@ def calibrated_noise(record: StudyRecord) -> tuple[float | None, float]:
     return cal.seed_std ** 2, cal.seed_std_df
 
 
-def fit_study(study: optuna.Study) -> tuple[Problem, Factors, AccuracyModel]:
+class Fitted(NamedTuple):
+    problem: Problem
+    factors: Factors
+    model: AccuracyModel
+    data: StudyData
+
+
+def fit_study(study: optuna.Study) -> Fitted:
     """The study's accuracy model; one sentence when its data cannot support it yet."""
     name, record = study.study_name, StudyRecord.of(study)
     if not record.trained:
         raise UserError(f"study {name!r} is cost-only: it measured no accuracy to model.")
     problem = problem_of(record, name)
     factors = problem.factors()
-    ms = measurements(study)
+    data = measurements(study)
     sigma2, sigma2_df = calibrated_noise(record)
-    _check_support(name, factors, ms, sigma2)
+    _check_support(name, factors, data.all, sigma2)
     try:
-        model = fit(factors, ms, sigma2, sigma2_df)
+        model = fit(factors, data.all, sigma2, sigma2_df)
     except ValueError as err:
         raise UserError(f"study {name!r} cannot support the accuracy model yet: {err}.") from None
-    return problem, factors, model
+    return Fitted(problem, factors, model, data)
 
 
 def _check_support(name: str, factors: Factors, ms: list[Measurement], sigma2) -> None:
@@ -162,7 +189,9 @@ class Effects:
     tau: float  # points: how far a design's true accuracy departs from the model
     df: float  # of the t quantile of the effects' intervals
     designs: int
-    measurements: int
+    measurements: int  # final seed accuracies
+    stopped: int  # designs stopped early, each in from its accuracy where it stopped
+    unlinked: int  # designs stopped early and left out (no link for their epoch)
     not_estimable: list[Choice]  # the choices the data cannot separate from others
     plain: dict[str, int]
 
@@ -170,6 +199,7 @@ class Effects:
         finite = lambda x: x if math.isfinite(x) else None  # JSON has no inf
         return {"study": self.study, "unit": "accuracy points (100 x a fraction)",
                 "designs": self.designs, "measurements": self.measurements,
+                "stopped": self.stopped, "stopped_left_out": self.unlinked,
                 "seed_std": self.seed_std, "seed_std_df": finite(self.seed_std_df),
                 "tau": self.tau, "df": finite(self.df), "plain": self.plain,
                 "lack_of_fit": {k: finite(v) for k, v in asdict(self.lack_of_fit).items()},
@@ -186,7 +216,7 @@ def _per_params_pct(r: Row) -> dict:
 
 
 def effects(study: optuna.Study) -> Effects:
-    problem, factors, model = fit_study(study)
+    problem, factors, model, data = fit_study(study)
     costs = _Costs(problem)
     rows = []
     for e in model.effects():
@@ -203,8 +233,7 @@ def effects(study: optuna.Study) -> Effects:
     return Effects(study.study_name, rows, inter, model.lack_of_fit,
                    POINTS * math.sqrt(model.sigma2), model.sigma2_df,
                    POINTS * math.sqrt(model.tau2), model.df, len(model.means),
-                   int(model.seeds.sum()),
-                   dropped, {"params": problem.plain_params, "flops": problem.plain_flops})
+                   len(data.finished), len(data.stopped), data.unlinked, dropped, {"params": problem.plain_params, "flops": problem.plain_flops})
 
 
 class _Costs:
@@ -253,6 +282,8 @@ def lines(e: Effects) -> list[str]:
     lof = e.lack_of_fit
     out = [(f"{e.designs} designs, {e.measurements} seed measurements; seed std "
             f"{e.seed_std:.2f} points ({_df(e.seed_std_df)} df)")]
+    if e.stopped or e.unlinked:
+        out.append(_stopped_line(e.stopped, e.unlinked))
     t = t95(e.df)
     if t > WIDE * t95(math.inf):
         out.insert(0, f"too few designs for narrow intervals yet: they rest on {e.df:.1f} "
@@ -277,6 +308,16 @@ def lines(e: Effects) -> list[str]:
             f"{c.stage}: {choice_text(c)}" if c.stage else choice_text(c)
             for c in e.not_estimable))
     return out
+
+
+def _stopped_line(used: int, unlinked: int) -> str:
+    """What became of the designs early stopping stopped."""
+    used_text = (f"{used} designs stopped early enter from their accuracy where they stopped, "
+                 "put on the last epoch's scale by the designs trained to the end on 2+ seeds "
+                 "(each worth less than a seed)")
+    left = (f"{unlinked} designs stopped early are left out: fewer than {stopped.MIN_DESIGNS} "
+            "designs trained to the end on 2+ seeds link their epoch to the last")
+    return "; ".join(x for x, n in ((used_text, used), (left, unlinked)) if n)
 
 
 def _df(df: float) -> str:

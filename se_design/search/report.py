@@ -16,7 +16,7 @@ from se_design.errors import UserError
 from se_design.files import folder, write_text, writing
 from se_design.search import GRACE, budget, pareto, racing, stats
 from se_design.search.accuracy_model import AccuracyModel
-from se_design.search.effects import fit_study
+from se_design.search.effects import Fitted, fit_study
 from se_design.search.pareto import no_costlier
 from se_design.search.records import (
     REFERENCES,
@@ -108,11 +108,11 @@ def _intervals(study: optuna.Study, table: list[Row], done: list) -> Measured:
     feasible = [r for r in table if r.feasible]
     sims = stats.mean_draws([r.accuracies for r in feasible], m.noise.pooled,
                             [r.unstable for r in feasible])
-    model = fit_model(study)
-    if not isinstance(model, str):
-        _model_estimates(model, table, done, feasible, sims)
-        m.model, m.params = model, {t.number: t.params for t in done}
-    if m.noise.pooled is not None or not isinstance(model, str):
+    fitted = fit_model(study)
+    if not isinstance(fitted, str):
+        _model_estimates(fitted.model, table, done, feasible, sims)
+        m.model, m.params = fitted.model, {t.number: t.params for t in done}
+    if m.noise.pooled is not None or not isinstance(fitted, str):
         # one seed each, no calibration and no model: no probability to give
         shares = pareto.front_share(sims, [r.values[1:] for r in feasible]).tolist()
         for r, p in zip(feasible, shares):
@@ -134,11 +134,11 @@ def model_front(feasible: list[Row]) -> None:
             r.front = r.p_front >= FRONT_P
 
 
-def fit_model(study: optuna.Study):
-    """The study's accuracy model (se_design.search.effects.fit_study), or the sentence
-    saying why it cannot be fitted yet."""
+def fit_model(study: optuna.Study) -> Fitted | str:
+    """The study's accuracy model and its data (se_design.search.effects.fit_study), or the
+    sentence saying why it cannot be fitted yet."""
     try:
-        return fit_study(study)[2]
+        return fit_study(study)
     except UserError as err:
         return str(err)
 
@@ -278,7 +278,9 @@ def estimates_line(study: optuna.Study) -> str:
     """Where the front, the picks and p_front come from: the model, or why not."""
     why = fit_model(study)
     if not isinstance(why, str):
-        return ("front, picks and p_front from the accuracy model of all designs' seeds "
+        stopped = len(why.data.stopped)
+        also = f" and {stopped} stopped early (where they stopped)" if stopped else ""
+        return (f"front, picks and p_front from the accuracy model of all designs' seeds{also} "
                 "(model: its estimate ± 95% interval; p_front: share of 1,000 joint "
                 "posterior draws on the front); se-design effects shows what each choice does")
     return ("front, picks and p_front from each design's own seeds (p_front: bootstrap), as "
