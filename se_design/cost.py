@@ -77,10 +77,11 @@ class Layer(NamedTuple):  # a tuple: built for every layer when layers are asked
     se: bool  # part of an SE module
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Unit:
     """The cost of one block (or of the head): totals, and the walk's rows, from which
-    `layers` are made only when asked for (a search reads the totals alone)."""
+    `layers` are made only when asked for (a search reads the totals alone). Memoised and
+    shared, so never changed; not frozen, as a frozen dataclass takes 4x longer to make."""
 
     rows: list[g.Row]  # block-relative paths
     table: dict  # the convention's counters (COUNTERS)
