@@ -196,9 +196,10 @@ def _counts(leaf: g.Leaf, i: g.Shape, o: g.Shape, counters: dict) -> tuple[int, 
     return params(leaf) if params else 0, flops(leaf, i, o) if flops else 0
 
 
-def _unit(node: g.Node, shape: g.Shape, convention: str, where: str) -> Unit:
+@g.memo
+def _unit(w: g.Walked, convention: str) -> Unit:
+    """The cost of a block's walk under `convention`, memoised with the walk."""
     counters = COUNTERS[convention]
-    w = g.walked(node, shape, where)
     params = flops = se_params = 0
     for _, leaf, i, o, se in w.rows:  # _counts inlined: this loop is most of a cold cost
         both = counters.get(type(leaf))
@@ -215,25 +216,22 @@ def _unit(node: g.Node, shape: g.Shape, convention: str, where: str) -> Unit:
     return Unit(w.rows, counters, w.out, params, flops, se_params, tuple(w.ses))
 
 
-_UNITS = g.Memo()
-
-
 def block_unit(node: g.Node, shape: g.Shape, convention: str, where: str = "") -> Unit:
     """Cost of one block's graph on an input shape. Memoised without the position, so the
     repeated blocks of a stage, and the thousands of specs a search costs, share work."""
-    return _UNITS.get(node, (shape, convention), lambda: _unit(node, shape, convention, where))
+    return _unit(g.walked(node, shape, where), convention)
 
 
 def clear_memos() -> None:
     """Forget every memoised spec edit, expansion, shape and cost (for cold-start benchmarks)."""
     stage_with_se.cache_clear()
     base.NODES.clear()
-    base.SEQUENCES.clear()
+    base.sequence.clear()
     ex.head_node.cache_clear()
-    ex.STAGE_OUT.clear()
-    g.WALKS.clear()
-    _UNITS.clear()
-    _STAGES.clear()
+    ex.stage_out.clear()
+    g.walked.clear()
+    _unit.clear()
+    _stage_units.clear()
 
 
 def cost(arch: Arch, convention: str = "fvcore") -> Cost:
@@ -252,23 +250,18 @@ def cost_graph(arch: Arch, net: g.Seq, convention: str) -> Cost:
             head = block_unit(part, shape, convention, name)
             groups.append(Group("head", 0, head.out[0], [("head", head)]))
             continue
-        units = stage_units(part, shape, convention, name)
+        units = _stage_units(part, (shape, convention, name))
         shape = units[-1][1].out
         groups.append(Group(name, len(units), shape[0], list(units)))
     return Cost(arch.name, convention, arch.resolution, groups)
 
 
-_STAGES = g.Memo()
-
-
-def stage_units(node: g.Seq, shape: g.Shape, convention: str, name: str) -> tuple:
-    """((path '<stage>.<i>', unit) per block) of a stage's Seq of blocks, memoised as the
-    blocks' units are, so a search that keeps a stage's setting costs it once."""
-    return _STAGES.get(node, (shape, convention, name),
-                       lambda: _stage_units(node, shape, convention, name))
-
-
-def _stage_units(node: g.Seq, shape: g.Shape, convention: str, name: str) -> tuple:
+@g.memo
+def _stage_units(node: g.Seq, key: tuple) -> tuple:
+    """((path '<stage>.<i>', unit) per block) of a stage's Seq of blocks, memoised by the node
+    and (input shape, convention, stage name), as the blocks' units are, so a search that
+    keeps a stage's setting costs it once."""
+    shape, convention, name = key
     units, last = [], (None, None, None)  # (node, input, unit): a stage repeats one block node
     for i, child in node.items:
         if child is not last[0] or shape != last[1]:

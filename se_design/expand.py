@@ -59,16 +59,10 @@ def expand(arch: s.Arch) -> g.Seq:
     return g.Seq(tuple(items) + (("head", head(arch, shape)),))
 
 
-STAGE_OUT = g.Memo()
-
-
+@g.memo
 def stage_out(node: g.Seq, shape: g.Shape, name: str) -> g.Shape:
     """Output shape of a stage's Seq of blocks, memoised; each block is walked on its own, and
     that walk memoised, so the cost reads its rows without walking again."""
-    return STAGE_OUT.get(node, shape, lambda: _stage_out(node, shape, name))
-
-
-def _stage_out(node: g.Seq, shape: g.Shape, name: str) -> g.Shape:
     last = (None, None, None)  # (node, input, output): a stage repeats one block node
     for i, child in node.items:
         if child is not last[0] or shape != last[1]:

@@ -12,6 +12,7 @@ frozen dataclass takes several times longer to make, and a cold cost makes hundr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import wraps
 from typing import NamedTuple
 
 from se_design.errors import SpecError
@@ -231,27 +232,31 @@ def _seq(items: tuple, shape: Shape, prefix: str, rows: list[Row] | None,
     return shape
 
 
-class Memo:
-    """Results keyed by a graph node's identity (hashing a node walks all of it), plus other
-    hashable keys; the node is kept with the result, so a recycled id never matches."""
+def memo(f):
+    """f(obj, key, *rest) memoised by obj's identity and the hashable key; `rest` (a path
+    for messages) is not part of the key. Keyed by identity because hashing a node walks all
+    of it; obj is kept with the result, so a recycled id never matches. A decorator rather
+    than a lookup taking a maker: a memoised call is then one call, as a warm cost makes many.
+    `.clear()` forgets everything (cold-start benchmarks)."""
+    data: dict = {}
 
-    def __init__(self, limit: int = 100_000):
-        self.data: dict = {}
-        self.limit = limit
-
-    def get(self, node: Node, key: tuple, make):
-        k = (id(node), *key)
-        hit = self.data.get(k)
-        if hit is not None and hit[0] is node:
+    @wraps(f)
+    def get(obj, key, *rest):
+        k = (id(obj), key)
+        hit = data.get(k)
+        if hit is not None and hit[0] is obj:
             return hit[1]
-        if len(self.data) > self.limit:
-            self.data.clear()
-        value = make()
-        self.data[k] = (node, value)
+        if len(data) > MEMO_LIMIT:
+            data.clear()
+        value = f(obj, key, *rest)
+        data[k] = (obj, value)
         return value
 
-    def clear(self) -> None:
-        self.data.clear()
+    get.clear = data.clear
+    return get
+
+
+MEMO_LIMIT = 100_000  # entries a memo holds before it starts again
 
 
 class Walked(NamedTuple):
@@ -260,7 +265,10 @@ class Walked(NamedTuple):
     out: Shape
 
 
-def _walk_all(node: Node, shape: Shape, path: str) -> Walked:
+@memo
+def walked(node: Node, shape: Shape, path: str = "") -> Walked:
+    """walk() of a (block) node on an input shape, rows relative to the node, memoised:
+    expand() takes its shapes from it and cost its rows, so each block is walked once."""
     rows: list[Row] = []
     ses: list[SESetting] = []
     try:
@@ -269,15 +277,6 @@ def _walk_all(node: Node, shape: Shape, path: str) -> Walked:
         walk(node, shape, path)  # again with the node's own path, for the message
         raise
     return Walked(rows, ses, out)
-
-
-WALKS = Memo()
-
-
-def walked(node: Node, shape: Shape, path: str = "") -> Walked:
-    """walk() of a (block) node on an input shape, rows relative to the node, memoised:
-    expand() takes its shapes from it and cost its rows, so each block is walked once."""
-    return WALKS.get(node, shape, lambda: _walk_all(node, shape, path))
 
 
 def _merge(outs: list[Shape], merge: str, path: str) -> Shape:

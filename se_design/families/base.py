@@ -121,18 +121,12 @@ def block(b: BlockSpec, cin: int, where: str) -> tuple[g.Node, int]:
     return _expanded((b, cin), lambda: (b.expand(cin, where), b.out_channels(cin)))
 
 
+@g.memo
 def sequence(blocks: tuple, cin: int, where: str) -> g.Seq:
     """The blocks one after another, named 0, 1, ...; memoised as block() is, so the same
-    blocks on the same width are the very same node (its shapes and cost memoised once)."""
-    # by the tuple's identity first: a search's specs share their stages' tuples (and hashing
-    # or comparing the blocks is most of a warm cost)
-    return SEQUENCES.get(blocks, (cin,), lambda: _sequence(blocks, cin, where))
-
-
-SEQUENCES = g.Memo()
-
-
-def _sequence(blocks: tuple, cin: int, where: str) -> g.Seq:
+    blocks on the same width are the very same node (its shapes and cost memoised once).
+    Memoised by the tuple's identity first: a search's specs share their stages' tuples (and
+    hashing or comparing the blocks is most of a warm cost)."""
     nodes, last = [], (None, None, None)
     for i, b in enumerate(blocks):
         if b is not last[0] or cin != last[1]:  # a stage repeats one block object: no rehash
