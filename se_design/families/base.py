@@ -103,16 +103,20 @@ def check_groups(cin: int, cout: int, groups: int, where: str) -> None:
         raise SpecError(f"{groups} groups at {where} do not divide {cin} -> {cout} channels.")
 
 
-NODES: dict = {}  # (block, or tuple of blocks; input channels) -> (node, output channels)
+# hash(key) -> (key, (node, output channels)); a key is (block, input channels) or the ids of
+# a stage's block nodes. Keyed by the hash, made once: a dict hashes its key again to store a
+# miss, and hashing a pydantic block is a tenth of a block's expansion.
+NODES: dict = {}
 
 
 def _expanded(key: tuple, make) -> tuple[g.Node, int]:
-    hit = NODES.get(key)
-    if hit is None:
-        if len(NODES) > 100_000:
+    h = hash(key)
+    hit = NODES.get(h)
+    if hit is None or hit[0] != key:  # another key of the same hash is replaced
+        if len(NODES) > g.MEMO_LIMIT:
             NODES.clear()
-        hit = NODES[key] = make()
-    return hit
+        hit = NODES[h] = (key, make())
+    return hit[1]
 
 
 def block(b: BlockSpec, cin: int, where: str) -> tuple[g.Node, int]:
