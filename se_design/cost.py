@@ -225,8 +225,7 @@ def block_unit(node: g.Node, shape: g.Shape, convention: str, where: str = "") -
 def clear_memos() -> None:
     """Forget every memoised spec edit, expansion, shape and cost (for cold-start benchmarks)."""
     stage_with_se.cache_clear()
-    base.NODES.clear()
-    base.sequence.clear()
+    base.clear_memos()
     ex.head_node.cache_clear()
     ex.stage_out.clear()
     g.walked.clear()

@@ -85,6 +85,14 @@ def se_node(se: SE, seen: int, block_in: int, where: str) -> g.Scale:
     ref = seen if se.width_of == "seen" else block_in
     if se.r > ref:
         raise SpecError(f"SE reduction r={se.r} at {where} is larger than its {ref} channels.")
+    return _se_node(se, (seen, ref))
+
+
+@g.memo
+def _se_node(se: SE, widths: tuple[int, int]) -> g.Scale:
+    """se_node's graph, memoised: a stage's blocks share their SE setting, so its first block
+    and the repeated one (which differ in input width) share one SE node."""
+    seen, ref = widths
     d = se.reduced(ref)
     squeeze = None if se.squeeze == "none" else g.Squeeze(se.squeeze)
     return g.Scale(g.seq(("squeeze", squeeze), ("fc1", g.Conv(seen, d, bias=se.bias)),
@@ -142,6 +150,13 @@ def sequence(blocks: tuple, cin: int, where: str) -> g.Seq:
     # alive, so their ids are not reused while the entry stands.
     return _expanded(tuple(map(id, nodes)),
                      lambda: (g.Seq(tuple((str(i), n) for i, n in enumerate(nodes))), cin))[0]
+
+
+def clear_memos() -> None:
+    """Forget every memoised node (for cold-start benchmarks)."""
+    NODES.clear()
+    sequence.clear()
+    _se_node.clear()
 
 
 def sequence_channels(blocks, cin: int) -> int:
