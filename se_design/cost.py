@@ -79,11 +79,13 @@ class Layer(NamedTuple):  # a tuple: built for every layer when layers are asked
 
 @dataclass(slots=True)
 class Unit:
-    """The cost of one block (or of the head): totals, and the walk's rows, from which
-    `layers` are made only when asked for (a search reads the totals alone). Memoised and
-    shared, so never changed; not frozen, as a frozen dataclass takes 4x longer to make."""
+    """The cost of one block (or of the head) on its input shape: totals; its layers are made
+    only when asked for, by walking the block again (a search reads the totals alone).
+    Memoised and shared, so never changed; not frozen, as a frozen dataclass takes 4x longer
+    to make."""
 
-    rows: list[g.Row]  # block-relative paths
+    node: g.Node
+    shape: g.Shape  # input
     table: dict  # the convention's counters (COUNTERS)
     out: g.Shape
     params: int
@@ -93,8 +95,11 @@ class Unit:
 
     @property
     def layers(self) -> tuple[Layer, ...]:
+        """Its layers, with block-relative paths."""
+        rows: list[g.Row] = []
+        g.walk(self.node, self.shape, "", rows)
         return tuple(Layer(path, type(leaf).__name__, o, *_counts(leaf, i, o, self.table),
-                           se is not None) for path, leaf, i, o, se in self.rows)
+                           se is not None) for path, leaf, i, o, se in rows)
 
     @property
     def se_closed_form(self) -> int:
@@ -197,29 +202,18 @@ def _counts(leaf: g.Leaf, i: g.Shape, o: g.Shape, counters: dict) -> tuple[int, 
 
 
 @g.memo
-def _unit(w: g.Walked, convention: str) -> Unit:
-    """The cost of a block's walk under `convention`, memoised with the walk."""
-    counters = COUNTERS[convention]
-    params = flops = se_params = 0
-    for _, leaf, i, o, se in w.rows:  # _counts inlined: this loop is most of a cold cost
-        both = counters.get(type(leaf))
-        if both is None:
-            continue
-        count, count_flops = both
-        if count is not None:
-            p = count(leaf)
-            params += p
-            if se is not None:
-                se_params += p
-        if count_flops is not None:
-            flops += count_flops(leaf, i, o)
-    return Unit(w.rows, counters, w.out, params, flops, se_params, tuple(w.ses))
+def _unit(node: g.Node, key: tuple[g.Shape, str], where: str) -> Unit:
+    shape, convention = key
+    tally = g.Tally(COUNTERS[convention])
+    out = g.walk(node, shape, where, tally=tally)
+    return Unit(node, shape, tally.counters, out, tally.params, tally.flops, tally.se_params,
+                tuple(tally.ses))
 
 
 def block_unit(node: g.Node, shape: g.Shape, convention: str, where: str = "") -> Unit:
     """Cost of one block's graph on an input shape. Memoised without the position, so the
     repeated blocks of a stage, and the thousands of specs a search costs, share work."""
-    return _unit(g.walked(node, shape, where), convention)
+    return _unit(node, (shape, convention), where)
 
 
 def clear_memos() -> None:
@@ -228,20 +222,29 @@ def clear_memos() -> None:
     base.clear_memos()
     ex.head_node.cache_clear()
     ex.stage_out.clear()
-    g.walked.clear()
     _unit.clear()
     _stage_units.clear()
 
 
 def cost(arch: Arch, convention: str = "fvcore") -> Cost:
     """Per-layer, per-stage and total cost of `arch` under `convention` (see module doc)."""
-    return cost_graph(arch, ex.expand(arch), convention)
+    _known(convention)
+
+    def stage_out(node: g.Seq, shape: g.Shape, name: str) -> g.Shape:
+        # the expansion walks each stage by costing it, so a cold cost walks each block once
+        return _stage_units(node, (shape, convention, name))[-1][1].out
+
+    return cost_graph(arch, ex.expand(arch, stage_out), convention)
+
+
+def _known(convention: str) -> None:
+    if convention not in CONVENTIONS:
+        raise SpecError(f"unknown convention {convention!r}; use one of {', '.join(CONVENTIONS)}.")
 
 
 def cost_graph(arch: Arch, net: g.Seq, convention: str) -> Cost:
     """The cost of `net`, the expansion of `arch` (so verify and build share one expansion)."""
-    if convention not in CONVENTIONS:
-        raise SpecError(f"unknown convention {convention!r}; use one of {', '.join(CONVENTIONS)}.")
+    _known(convention)
     shape: g.Shape = (arch.in_chans, arch.resolution, arch.resolution)
     groups = []
     for name, part in net.items:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import wraps
-from typing import NamedTuple
 
 from se_design.errors import SpecError
 from se_design.se import SE
@@ -186,38 +185,53 @@ OUT_SHAPE = {  # leaves not listed keep their input's shape
 Row = tuple[str, Leaf, Shape, Shape, SESetting | None]
 
 
+@dataclass(slots=True)
+class Tally:
+    """What a walk sums as it goes: each leaf's params and FLOPs, by the (params function,
+    FLOPs function) that `counters` lists for its kind (either may be None; kinds not listed
+    count nothing), the params of SE modules' leaves apart too; and the setting of each SE
+    node met. The cost counts in the walk that finds the shapes: a second pass over the
+    leaves would cost about as much again."""
+
+    counters: dict
+    params: int = 0
+    flops: int = 0
+    se_params: int = 0
+    ses: list[SESetting] = field(default_factory=list)
+
+
 def walk(node: Node, shape: Shape, path: str = "", rows: list[Row] | None = None,
-         ses: list[SESetting] | None = None, se: SESetting | None = None) -> Shape:
-    """Append a Row per leaf to `rows` and the setting of each SE node to `ses`, in execution
-    order; return the node's output shape.
+         tally: Tally | None = None, se: SESetting | None = None) -> Shape:
+    """Append a Row per leaf to `rows` and count each leaf into `tally`, in execution order;
+    return the node's output shape. `path` is the node's module path.
 
     Raises SpecError when a feature map vanishes or parallel branches disagree."""
     kind = type(node)
     if kind is Seq:
-        return _seq(node.items, shape, f"{path}." if path else "", rows, ses, se)
+        return _seq(node.items, shape, f"{path}." if path else "", rows, tally, se)
     if kind is Parallel:
         prefix = f"{path}." if path else ""
-        outs = [walk(child, shape, prefix + name, rows, ses, se) for name, child in node.branches]
-        return walk(node.post, _merge(outs, node.merge, path), path, rows, ses, se)
+        outs = [walk(child, shape, prefix + name, rows, tally, se) for name, child in node.branches]
+        return walk(node.post, _merge(outs, node.merge, path), path, rows, tally, se)
     if kind is Scale:
-        if node.setting is not None and ses is not None:
-            ses.append(node.setting)
-        walk(node.gate, shape, path, rows, ses, node.setting or se)
+        if node.setting is not None and tally is not None:
+            tally.ses.append(node.setting)
+        walk(node.gate, shape, path, rows, tally, node.setting or se)
         return shape
-    return _seq(((path, node),), shape, "", rows, ses, se)  # a lone leaf: a Seq of one
+    return _seq(((path, node),), shape, "", rows, tally, se)  # a lone leaf: a Seq of one
 
 
 COMPOSITE = frozenset({Seq, Parallel, Scale})
 
 
 def _seq(items: tuple, shape: Shape, prefix: str, rows: list[Row] | None,
-         ses: list[SESetting] | None, se: SESetting | None) -> Shape:
+         tally: Tally | None, se: SESetting | None) -> Shape:
     """walk() of named items one after another; the leaves handled here, not by a call each,
     as most nodes of a graph are leaves in a Seq and a cold cost walks them all."""
     for name, child in items:
         kind = type(child)
         if kind in COMPOSITE:
-            shape = walk(child, shape, prefix + name, rows, ses, se)
+            shape = walk(child, shape, prefix + name, rows, tally, se)
             continue
         f = OUT_SHAPE.get(kind)
         out = shape
@@ -228,6 +242,17 @@ def _seq(items: tuple, shape: Shape, prefix: str, rows: list[Row] | None,
                                 f"(input {shape[1]}x{shape[2]}).")
         if rows is not None:
             rows.append((prefix + name, child, shape, out, se))
+        if tally is not None:
+            both = tally.counters.get(kind)
+            if both is not None:
+                count, count_flops = both
+                if count is not None:
+                    p = count(child)
+                    tally.params += p
+                    if se is not None:
+                        tally.se_params += p
+                if count_flops is not None:
+                    tally.flops += count_flops(child, shape, out)
         shape = out
     return shape
 
@@ -257,26 +282,6 @@ def memo(f):
 
 
 MEMO_LIMIT = 100_000  # entries a memo holds before it starts again
-
-
-class Walked(NamedTuple):
-    rows: list[Row]
-    ses: list[SESetting]
-    out: Shape
-
-
-@memo
-def walked(node: Node, shape: Shape, path: str = "") -> Walked:
-    """walk() of a (block) node on an input shape, rows relative to the node, memoised:
-    expand() takes its shapes from it and cost its rows, so each block is walked once."""
-    rows: list[Row] = []
-    ses: list[SESetting] = []
-    try:
-        out = walk(node, shape, "", rows, ses)
-    except SpecError:
-        walk(node, shape, path)  # again with the node's own path, for the message
-        raise
-    return Walked(rows, ses, out)
 
 
 def _merge(outs: list[Shape], merge: str, path: str) -> Shape:
