@@ -153,7 +153,7 @@ Node = Leaf | Seq | Parallel | Scale
 
 def seq(*items: tuple[str, Node | None]) -> Seq:
     """Seq of the named items that are not None (optional SE slots)."""
-    return Seq(tuple([(n, x) for n, x in items if x is not None]))
+    return Seq(tuple([item for item in items if item[1] is not None]))
 
 
 def _conv_out(size: int, k: int, stride: int, padding: int) -> int:
