@@ -4,6 +4,7 @@ checks)."""
 
 from __future__ import annotations
 
+from functools import cache
 from math import prod
 from typing import Annotated, ClassVar, Union
 
@@ -96,8 +97,8 @@ def _se_node(se: SE, widths: tuple[int, int]) -> g.Scale:
     d = se.reduced(ref)
     squeeze = None if se.squeeze == "none" else g.Squeeze(se.squeeze)
     return g.Scale(g.seq(("squeeze", squeeze), ("fc1", g.Conv(seen, d, bias=se.bias)),
-                         ("act", g.Act(se.act)), ("fc2", g.Conv(d, seen, bias=se.bias)),
-                         ("gate", g.Act(se.gate))), g.SESetting(se, seen, d))
+                         ("act", act(se.act)), ("fc2", g.Conv(d, seen, bias=se.bias)),
+                         ("gate", act(se.gate))), g.SESetting(se, seen, d))
 
 
 def se_at(b: BlockSpec, variant: str, seen: int, cin: int, where: str) -> g.Scale | None:
@@ -157,6 +158,7 @@ def clear_memos() -> None:
     NODES.clear()
     sequence.clear()
     _se_node.clear()
+    act.cache_clear()
 
 
 def sequence_channels(blocks, cin: int) -> int:
@@ -169,6 +171,7 @@ def sequence_stride(blocks) -> int:
     return prod(b.total_stride() for b in blocks)
 
 
+@cache  # one node per activation: nodes are never changed, so a leaf may sit at many places
 def act(fn: str) -> g.Act | None:
     return None if fn == "none" else g.Act(fn)
 
