@@ -266,8 +266,9 @@ def _stage_units(node: g.Seq, key: tuple) -> tuple:
     shape, convention, name = key
     units, last = [], (None, None, None)  # (node, input, unit): a stage repeats one block node
     for i, child in node.items:
+        path = f"{name}.{i}"
         if child is not last[0] or shape != last[1]:
-            last = (child, shape, block_unit(child, shape, convention, f"{name}.{i}"))
-        units.append((f"{name}.{i}", last[2]))
+            last = (child, shape, block_unit(child, shape, convention, path))
+        units.append((path, last[2]))
         shape = last[2].out
     return tuple(units)
