@@ -212,7 +212,7 @@ def walk(node: Node, shape: Shape, path: str = "", rows: list[Row] | None = None
     if kind is Parallel:
         prefix = f"{path}." if path else ""
         outs = [walk(child, shape, prefix + name, rows, tally, se) for name, child in node.branches]
-        return walk(node.post, _merge(outs, node.merge, path), path, rows, tally, se)
+        return _seq(node.post.items, _merge(outs, node.merge, path), prefix, rows, tally, se)
     if kind is Scale:
         if node.setting is not None and tally is not None:
             tally.ses.append(node.setting)
