@@ -36,8 +36,9 @@ class Conv:
     weights: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
-        self.hw = kh, kw = (self.k, self.k) if isinstance(self.k, int) else self.k
-        self.pad = (kh // 2, kw // 2) if self.padding is None else (self.padding, self.padding)
+        k, p = self.k, self.padding
+        self.hw = kh, kw = (k, k) if type(k) is int else k
+        self.pad = (kh // 2, kw // 2) if p is None else (p, p)
         self.weights = self.cout * (self.cin // self.groups) * kh * kw
 
 
