@@ -102,8 +102,9 @@ def _se_node(se: SE, widths: tuple[int, int]) -> g.Scale:
 
 
 def se_at(b: BlockSpec, variant: str, seen: int, cin: int, where: str) -> g.Scale | None:
-    """The SE node if the block's SE sits at `variant`'s slot, else None."""
-    se = getattr(b, "se", None)
+    """The SE node if the block's SE sits at `variant`'s slot, else None (b: a block of a
+    family with SE slots, so with an `se` field)."""
+    se = b.se
     return se_node(se, seen, cin, where) if se is not None and se.variant == variant else None
 
 
