@@ -63,7 +63,7 @@ PARAMS = {
 
 
 # Per convention, leaf kind -> (params function or None, FLOPs function or None), for the
-# kinds that count anything: one lookup per leaf in the cold cost's inner loop.
+# kinds that count anything: one lookup per leaf in the walk that counts (graph.Tally).
 COUNTERS = {name: {kind: (PARAMS.get(kind), table.get(kind)) for kind in {*PARAMS, *table}}
             for name, table in CONVENTIONS.items()}
 
@@ -203,6 +203,7 @@ def _counts(leaf: g.Leaf, i: g.Shape, o: g.Shape, counters: dict) -> tuple[int, 
 
 @g.memo
 def _unit(node: g.Node, key: tuple[g.Shape, str], where: str) -> Unit:
+    """block_unit's cost, counted in one walk of the block; key: (input shape, convention)."""
     shape, convention = key
     tally = g.Tally(COUNTERS[convention])
     out = g.walk(node, shape, where, tally=tally)

@@ -5,8 +5,9 @@ function per convention, so the model and the cost model walk the very same grap
 only disagree where a counting function is wrong, which the fvcore test catches per layer.
 Composite nodes name their children; those names become the torch module paths.
 
-Nodes are never changed once made: memos key them by identity. They are not frozen, as a
-frozen dataclass takes several times longer to make, and a cold cost makes hundreds.
+Nodes are never changed once made: memos key them by identity, and one node may sit at
+many places (an activation's node, a stage's SE node). They are not frozen, as a frozen
+dataclass takes several times longer to make, and a cold cost makes hundreds.
 """
 
 from __future__ import annotations
@@ -261,9 +262,10 @@ def _seq(items: tuple, shape: Shape, prefix: str, rows: list[Row] | None,
 def memo(f):
     """f(obj, key, *rest) memoised by obj's identity and the hashable key; `rest` (a path
     for messages) is not part of the key. Keyed by identity because hashing a node walks all
-    of it; obj is kept with the result, so a recycled id never matches. A decorator rather
-    than a lookup taking a maker: a memoised call is then one call, as a warm cost makes many.
-    `.clear()` forgets everything (cold-start benchmarks)."""
+    of it (and a tuple of blocks hashes every pydantic block); obj is kept with the result,
+    so a recycled id never matches. A decorator rather than a lookup taking a maker: a
+    memoised call is then one call, as a warm cost makes many. `.clear()` forgets everything
+    (cold-start benchmarks)."""
     data: dict = {}
 
     @wraps(f)
