@@ -63,7 +63,7 @@ PARAMS = {
 
 
 # Per convention, leaf kind -> (params function or None, FLOPs function or None), for the
-# kinds that count anything: one lookup per leaf in the cold cost's inner loop.
+# kinds that count anything: one lookup per leaf in the walk that counts (graph.Tally).
 COUNTERS = {name: {kind: (PARAMS.get(kind), table.get(kind)) for kind in {*PARAMS, *table}}
             for name, table in CONVENTIONS.items()}
 
@@ -77,12 +77,15 @@ class Layer(NamedTuple):  # a tuple: built for every layer when layers are asked
     se: bool  # part of an SE module
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Unit:
-    """The cost of one block (or of the head): totals, and the walk's rows, from which
-    `layers` are made only when asked for (a search reads the totals alone)."""
+    """The cost of one block (or of the head) on its input shape: totals; its layers are made
+    only when asked for, by walking the block again (a search reads the totals alone).
+    Memoised and shared, so never changed; not frozen, as a frozen dataclass takes 4x longer
+    to make."""
 
-    rows: list[g.Row]  # block-relative paths
+    node: g.Node
+    shape: g.Shape  # input
     table: dict  # the convention's counters (COUNTERS)
     out: g.Shape
     params: int
@@ -92,8 +95,11 @@ class Unit:
 
     @property
     def layers(self) -> tuple[Layer, ...]:
+        """Its layers, with block-relative paths."""
+        rows: list[g.Row] = []
+        g.walk(self.node, self.shape, "", rows)
         return tuple(Layer(path, type(leaf).__name__, o, *_counts(leaf, i, o, self.table),
-                           se is not None) for path, leaf, i, o, se in self.rows)
+                           se is not None) for path, leaf, i, o, se in rows)
 
     @property
     def se_closed_form(self) -> int:
@@ -195,55 +201,51 @@ def _counts(leaf: g.Leaf, i: g.Shape, o: g.Shape, counters: dict) -> tuple[int, 
     return params(leaf) if params else 0, flops(leaf, i, o) if flops else 0
 
 
-def _unit(node: g.Node, shape: g.Shape, convention: str, where: str) -> Unit:
-    counters = COUNTERS[convention]
-    w = g.walked(node, shape, where)
-    params = flops = se_params = 0
-    for _, leaf, i, o, se in w.rows:  # _counts inlined: this loop is most of a cold cost
-        both = counters.get(type(leaf))
-        if both is None:
-            continue
-        count, count_flops = both
-        if count is not None:
-            p = count(leaf)
-            params += p
-            if se is not None:
-                se_params += p
-        if count_flops is not None:
-            flops += count_flops(leaf, i, o)
-    return Unit(w.rows, counters, w.out, params, flops, se_params, tuple(w.ses))
-
-
-_UNITS = g.Memo()
+@g.memo
+def _unit(node: g.Node, key: tuple[g.Shape, str], where: str) -> Unit:
+    """block_unit's cost, counted in one walk of the block; key: (input shape, convention)."""
+    shape, convention = key
+    tally = g.Tally(COUNTERS[convention])
+    out = g.walk(node, shape, where, tally=tally)
+    return Unit(node, shape, tally.counters, out, tally.params, tally.flops, tally.se_params,
+                tuple(tally.ses))
 
 
 def block_unit(node: g.Node, shape: g.Shape, convention: str, where: str = "") -> Unit:
     """Cost of one block's graph on an input shape. Memoised without the position, so the
     repeated blocks of a stage, and the thousands of specs a search costs, share work."""
-    return _UNITS.get(node, (shape, convention), lambda: _unit(node, shape, convention, where))
+    return _unit(node, (shape, convention), where)
 
 
 def clear_memos() -> None:
     """Forget every memoised spec edit, expansion, shape and cost (for cold-start benchmarks)."""
     stage_with_se.cache_clear()
-    base.NODES.clear()
-    base.SEQUENCES.clear()
+    base.clear_memos()
     ex.head_node.cache_clear()
-    ex.STAGE_OUT.clear()
-    g.WALKS.clear()
-    _UNITS.clear()
-    _STAGES.clear()
+    ex.stage_out.clear()
+    _unit.clear()
+    _stage_units.clear()
 
 
 def cost(arch: Arch, convention: str = "fvcore") -> Cost:
     """Per-layer, per-stage and total cost of `arch` under `convention` (see module doc)."""
-    return cost_graph(arch, ex.expand(arch), convention)
+    _known(convention)
+
+    def stage_out(node: g.Seq, shape: g.Shape, name: str) -> g.Shape:
+        # the expansion walks each stage by costing it, so a cold cost walks each block once
+        return _stage_units(node, (shape, convention, name))[-1][1].out
+
+    return cost_graph(arch, ex.expand(arch, stage_out), convention)
+
+
+def _known(convention: str) -> None:
+    if convention not in CONVENTIONS:
+        raise SpecError(f"unknown convention {convention!r}; use one of {', '.join(CONVENTIONS)}.")
 
 
 def cost_graph(arch: Arch, net: g.Seq, convention: str) -> Cost:
     """The cost of `net`, the expansion of `arch` (so verify and build share one expansion)."""
-    if convention not in CONVENTIONS:
-        raise SpecError(f"unknown convention {convention!r}; use one of {', '.join(CONVENTIONS)}.")
+    _known(convention)
     shape: g.Shape = (arch.in_chans, arch.resolution, arch.resolution)
     groups = []
     for name, part in net.items:
@@ -251,27 +253,23 @@ def cost_graph(arch: Arch, net: g.Seq, convention: str) -> Cost:
             head = block_unit(part, shape, convention, name)
             groups.append(Group("head", 0, head.out[0], [("head", head)]))
             continue
-        units = stage_units(part, shape, convention, name)
+        units = _stage_units(part, (shape, convention, name))
         shape = units[-1][1].out
         groups.append(Group(name, len(units), shape[0], list(units)))
     return Cost(arch.name, convention, arch.resolution, groups)
 
 
-_STAGES = g.Memo()
-
-
-def stage_units(node: g.Seq, shape: g.Shape, convention: str, name: str) -> tuple:
-    """((path '<stage>.<i>', unit) per block) of a stage's Seq of blocks, memoised as the
-    blocks' units are, so a search that keeps a stage's setting costs it once."""
-    return _STAGES.get(node, (shape, convention, name),
-                       lambda: _stage_units(node, shape, convention, name))
-
-
-def _stage_units(node: g.Seq, shape: g.Shape, convention: str, name: str) -> tuple:
+@g.memo
+def _stage_units(node: g.Seq, key: tuple) -> tuple:
+    """((path '<stage>.<i>', unit) per block) of a stage's Seq of blocks, memoised by the node
+    and (input shape, convention, stage name), as the blocks' units are, so a search that
+    keeps a stage's setting costs it once."""
+    shape, convention, name = key
     units, last = [], (None, None, None)  # (node, input, unit): a stage repeats one block node
     for i, child in node.items:
+        path = f"{name}.{i}"
         if child is not last[0] or shape != last[1]:
-            last = (child, shape, block_unit(child, shape, convention, f"{name}.{i}"))
-        units.append((f"{name}.{i}", last[2]))
+            last = (child, shape, block_unit(child, shape, convention, path))
+        units.append((path, last[2]))
         shape = last[2].out
     return tuple(units)

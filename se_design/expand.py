@@ -45,9 +45,22 @@ def head_node(spec: s.Head, num_classes: int, shape: g.Shape) -> g.Seq:
     return g.Seq(tuple(items))
 
 
-def expand(arch: s.Arch) -> g.Seq:
+@g.memo
+def stage_out(node: g.Seq, shape: g.Shape, name: str) -> g.Shape:
+    """Output shape of a stage's Seq of blocks, walked, memoised."""
+    last = (None, None, None)  # (node, input, output): a stage repeats one block node
+    for i, child in node.items:
+        if child is not last[0] or shape != last[1]:
+            last = (child, shape, g.walk(child, shape, f"{name}.{i}"))
+        shape = last[2]
+    return shape
+
+
+def expand(arch: s.Arch, stage_out=stage_out) -> g.Seq:
     """The whole network: stem, one node per stage (named as the stage), each a Seq of one
-    node per block, then the head."""
+    node per block, then the head. `stage_out(node, shape, name)` gives a stage's output
+    shape; the cost passes its own walk of the stage, which counts as it goes, so that a cold
+    cost walks each block once."""
     c = arch.in_chans
     shape = (arch.in_chans, arch.resolution, arch.resolution)
     items = []
@@ -57,21 +70,3 @@ def expand(arch: s.Arch) -> g.Seq:
         items.append((name, node))
         c = shape[0]
     return g.Seq(tuple(items) + (("head", head(arch, shape)),))
-
-
-STAGE_OUT = g.Memo()
-
-
-def stage_out(node: g.Seq, shape: g.Shape, name: str) -> g.Shape:
-    """Output shape of a stage's Seq of blocks, memoised; each block is walked on its own, and
-    that walk memoised, so the cost reads its rows without walking again."""
-    return STAGE_OUT.get(node, shape, lambda: _stage_out(node, shape, name))
-
-
-def _stage_out(node: g.Seq, shape: g.Shape, name: str) -> g.Shape:
-    last = (None, None, None)  # (node, input, output): a stage repeats one block node
-    for i, child in node.items:
-        if child is not last[0] or shape != last[1]:
-            last = (child, shape, g.walked(child, shape, f"{name}.{i}").out)
-        shape = last[2]
-    return shape

@@ -5,14 +5,15 @@ function per convention, so the model and the cost model walk the very same grap
 only disagree where a counting function is wrong, which the fvcore test catches per layer.
 Composite nodes name their children; those names become the torch module paths.
 
-Nodes are never changed once made: memos key them by identity. They are not frozen, as a
-frozen dataclass takes several times longer to make, and a cold cost makes hundreds.
+Nodes are never changed once made: memos key them by identity, and one node may sit at
+many places (an activation's node, a stage's SE node). They are not frozen, as a frozen
+dataclass takes several times longer to make, and a cold cost makes hundreds.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from functools import wraps
 
 from se_design.errors import SpecError
 from se_design.se import SE
@@ -36,8 +37,9 @@ class Conv:
     weights: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
-        self.hw = kh, kw = (self.k, self.k) if isinstance(self.k, int) else self.k
-        self.pad = (kh // 2, kw // 2) if self.padding is None else (self.padding, self.padding)
+        k, p = self.k, self.padding
+        self.hw = kh, kw = (k, k) if type(k) is int else k
+        self.pad = (kh // 2, kw // 2) if p is None else (p, p)
         self.weights = self.cout * (self.cin // self.groups) * kh * kw
 
 
@@ -153,7 +155,7 @@ Node = Leaf | Seq | Parallel | Scale
 
 def seq(*items: tuple[str, Node | None]) -> Seq:
     """Seq of the named items that are not None (optional SE slots)."""
-    return Seq(tuple([(n, x) for n, x in items if x is not None]))
+    return Seq(tuple([item for item in items if item[1] is not None]))
 
 
 def _conv_out(size: int, k: int, stride: int, padding: int) -> int:
@@ -185,38 +187,53 @@ OUT_SHAPE = {  # leaves not listed keep their input's shape
 Row = tuple[str, Leaf, Shape, Shape, SESetting | None]
 
 
+@dataclass(slots=True)
+class Tally:
+    """What a walk sums as it goes: each leaf's params and FLOPs, by the (params function,
+    FLOPs function) that `counters` lists for its kind (either may be None; kinds not listed
+    count nothing), the params of SE modules' leaves apart too; and the setting of each SE
+    node met. The cost counts in the walk that finds the shapes: a second pass over the
+    leaves would cost about as much again."""
+
+    counters: dict
+    params: int = 0
+    flops: int = 0
+    se_params: int = 0
+    ses: list[SESetting] = field(default_factory=list)
+
+
 def walk(node: Node, shape: Shape, path: str = "", rows: list[Row] | None = None,
-         ses: list[SESetting] | None = None, se: SESetting | None = None) -> Shape:
-    """Append a Row per leaf to `rows` and the setting of each SE node to `ses`, in execution
-    order; return the node's output shape.
+         tally: Tally | None = None, se: SESetting | None = None) -> Shape:
+    """Append a Row per leaf to `rows` and count each leaf into `tally`, in execution order;
+    return the node's output shape. `path` is the node's module path.
 
     Raises SpecError when a feature map vanishes or parallel branches disagree."""
     kind = type(node)
     if kind is Seq:
-        return _seq(node.items, shape, f"{path}." if path else "", rows, ses, se)
+        return _seq(node.items, shape, f"{path}." if path else "", rows, tally, se)
     if kind is Parallel:
         prefix = f"{path}." if path else ""
-        outs = [walk(child, shape, prefix + name, rows, ses, se) for name, child in node.branches]
-        return walk(node.post, _merge(outs, node.merge, path), path, rows, ses, se)
+        outs = [walk(child, shape, prefix + name, rows, tally, se) for name, child in node.branches]
+        return _seq(node.post.items, _merge(outs, node.merge, path), prefix, rows, tally, se)
     if kind is Scale:
-        if node.setting is not None and ses is not None:
-            ses.append(node.setting)
-        walk(node.gate, shape, path, rows, ses, node.setting or se)
+        if node.setting is not None and tally is not None:
+            tally.ses.append(node.setting)
+        walk(node.gate, shape, path, rows, tally, node.setting or se)
         return shape
-    return _seq(((path, node),), shape, "", rows, ses, se)  # a lone leaf: a Seq of one
+    return _seq(((path, node),), shape, "", rows, tally, se)  # a lone leaf: a Seq of one
 
 
 COMPOSITE = frozenset({Seq, Parallel, Scale})
 
 
 def _seq(items: tuple, shape: Shape, prefix: str, rows: list[Row] | None,
-         ses: list[SESetting] | None, se: SESetting | None) -> Shape:
+         tally: Tally | None, se: SESetting | None) -> Shape:
     """walk() of named items one after another; the leaves handled here, not by a call each,
     as most nodes of a graph are leaves in a Seq and a cold cost walks them all."""
     for name, child in items:
         kind = type(child)
         if kind in COMPOSITE:
-            shape = walk(child, shape, prefix + name, rows, ses, se)
+            shape = walk(child, shape, prefix + name, rows, tally, se)
             continue
         f = OUT_SHAPE.get(kind)
         out = shape
@@ -227,57 +244,47 @@ def _seq(items: tuple, shape: Shape, prefix: str, rows: list[Row] | None,
                                 f"(input {shape[1]}x{shape[2]}).")
         if rows is not None:
             rows.append((prefix + name, child, shape, out, se))
+        if tally is not None:
+            both = tally.counters.get(kind)
+            if both is not None:
+                count, count_flops = both
+                if count is not None:
+                    p = count(child)
+                    tally.params += p
+                    if se is not None:
+                        tally.se_params += p
+                if count_flops is not None:
+                    tally.flops += count_flops(child, shape, out)
         shape = out
     return shape
 
 
-class Memo:
-    """Results keyed by a graph node's identity (hashing a node walks all of it), plus other
-    hashable keys; the node is kept with the result, so a recycled id never matches."""
+def memo(f):
+    """f(obj, key, *rest) memoised by obj's identity and the hashable key; `rest` (a path
+    for messages) is not part of the key. Keyed by identity because hashing a node walks all
+    of it (and a tuple of blocks hashes every pydantic block); obj is kept with the result,
+    so a recycled id never matches. A decorator rather than a lookup taking a maker: a
+    memoised call is then one call, as a warm cost makes many. `.clear()` forgets everything
+    (cold-start benchmarks)."""
+    data: dict = {}
 
-    def __init__(self, limit: int = 100_000):
-        self.data: dict = {}
-        self.limit = limit
-
-    def get(self, node: Node, key: tuple, make):
-        k = (id(node), *key)
-        hit = self.data.get(k)
-        if hit is not None and hit[0] is node:
+    @wraps(f)
+    def get(obj, key, *rest):
+        k = (id(obj), key)
+        hit = data.get(k)
+        if hit is not None and hit[0] is obj:
             return hit[1]
-        if len(self.data) > self.limit:
-            self.data.clear()
-        value = make()
-        self.data[k] = (node, value)
+        if len(data) > MEMO_LIMIT:
+            data.clear()
+        value = f(obj, key, *rest)
+        data[k] = (obj, value)
         return value
 
-    def clear(self) -> None:
-        self.data.clear()
+    get.clear = data.clear
+    return get
 
 
-class Walked(NamedTuple):
-    rows: list[Row]
-    ses: list[SESetting]
-    out: Shape
-
-
-def _walk_all(node: Node, shape: Shape, path: str) -> Walked:
-    rows: list[Row] = []
-    ses: list[SESetting] = []
-    try:
-        out = walk(node, shape, "", rows, ses)
-    except SpecError:
-        walk(node, shape, path)  # again with the node's own path, for the message
-        raise
-    return Walked(rows, ses, out)
-
-
-WALKS = Memo()
-
-
-def walked(node: Node, shape: Shape, path: str = "") -> Walked:
-    """walk() of a (block) node on an input shape, rows relative to the node, memoised:
-    expand() takes its shapes from it and cost its rows, so each block is walked once."""
-    return WALKS.get(node, shape, lambda: _walk_all(node, shape, path))
+MEMO_LIMIT = 100_000  # entries a memo holds before it starts again
 
 
 def _merge(outs: list[Shape], merge: str, path: str) -> Shape:

@@ -4,6 +4,7 @@ checks)."""
 
 from __future__ import annotations
 
+from functools import cache
 from math import prod
 from typing import Annotated, ClassVar, Union
 
@@ -85,16 +86,25 @@ def se_node(se: SE, seen: int, block_in: int, where: str) -> g.Scale:
     ref = seen if se.width_of == "seen" else block_in
     if se.r > ref:
         raise SpecError(f"SE reduction r={se.r} at {where} is larger than its {ref} channels.")
+    return _se_node(se, (seen, ref))
+
+
+@g.memo
+def _se_node(se: SE, widths: tuple[int, int]) -> g.Scale:
+    """se_node's graph, memoised: a stage's blocks share their SE setting, so its first block
+    and the repeated one (which differ in input width) share one SE node."""
+    seen, ref = widths
     d = se.reduced(ref)
     squeeze = None if se.squeeze == "none" else g.Squeeze(se.squeeze)
     return g.Scale(g.seq(("squeeze", squeeze), ("fc1", g.Conv(seen, d, bias=se.bias)),
-                         ("act", g.Act(se.act)), ("fc2", g.Conv(d, seen, bias=se.bias)),
-                         ("gate", g.Act(se.gate))), g.SESetting(se, seen, d))
+                         ("act", act(se.act)), ("fc2", g.Conv(d, seen, bias=se.bias)),
+                         ("gate", act(se.gate))), g.SESetting(se, seen, d))
 
 
 def se_at(b: BlockSpec, variant: str, seen: int, cin: int, where: str) -> g.Scale | None:
-    """The SE node if the block's SE sits at `variant`'s slot, else None."""
-    se = getattr(b, "se", None)
+    """The SE node if the block's SE sits at `variant`'s slot, else None (b: a block of a
+    family with SE slots, so with an `se` field)."""
+    se = b.se
     return se_node(se, seen, cin, where) if se is not None and se.variant == variant else None
 
 
@@ -103,16 +113,20 @@ def check_groups(cin: int, cout: int, groups: int, where: str) -> None:
         raise SpecError(f"{groups} groups at {where} do not divide {cin} -> {cout} channels.")
 
 
-NODES: dict = {}  # (block, or tuple of blocks; input channels) -> (node, output channels)
+# hash(key) -> (key, (node, output channels)); a key is (block, input channels) or the ids of
+# a stage's block nodes. Keyed by the hash, made once: a dict hashes its key again to store a
+# miss, and hashing a pydantic block is a tenth of a block's expansion.
+NODES: dict = {}
 
 
 def _expanded(key: tuple, make) -> tuple[g.Node, int]:
-    hit = NODES.get(key)
-    if hit is None:
-        if len(NODES) > 100_000:
+    h = hash(key)
+    hit = NODES.get(h)
+    if hit is None or hit[0] != key:  # another key of the same hash is replaced
+        if len(NODES) > g.MEMO_LIMIT:
             NODES.clear()
-        hit = NODES[key] = make()
-    return hit
+        hit = NODES[h] = (key, make())
+    return hit[1]
 
 
 def block(b: BlockSpec, cin: int, where: str) -> tuple[g.Node, int]:
@@ -121,18 +135,12 @@ def block(b: BlockSpec, cin: int, where: str) -> tuple[g.Node, int]:
     return _expanded((b, cin), lambda: (b.expand(cin, where), b.out_channels(cin)))
 
 
+@g.memo
 def sequence(blocks: tuple, cin: int, where: str) -> g.Seq:
     """The blocks one after another, named 0, 1, ...; memoised as block() is, so the same
-    blocks on the same width are the very same node (its shapes and cost memoised once)."""
-    # by the tuple's identity first: a search's specs share their stages' tuples (and hashing
-    # or comparing the blocks is most of a warm cost)
-    return SEQUENCES.get(blocks, (cin,), lambda: _sequence(blocks, cin, where))
-
-
-SEQUENCES = g.Memo()
-
-
-def _sequence(blocks: tuple, cin: int, where: str) -> g.Seq:
+    blocks on the same width are the very same node (its shapes and cost memoised once).
+    Memoised by the tuple's identity first: a search's specs share their stages' tuples (and
+    hashing or comparing the blocks is most of a warm cost)."""
     nodes, last = [], (None, None, None)
     for i, b in enumerate(blocks):
         if b is not last[0] or cin != last[1]:  # a stage repeats one block object: no rehash
@@ -146,6 +154,14 @@ def _sequence(blocks: tuple, cin: int, where: str) -> g.Seq:
                      lambda: (g.Seq(tuple((str(i), n) for i, n in enumerate(nodes))), cin))[0]
 
 
+def clear_memos() -> None:
+    """Forget every memoised node (for cold-start benchmarks)."""
+    NODES.clear()
+    sequence.clear()
+    _se_node.clear()
+    act.cache_clear()
+
+
 def sequence_channels(blocks, cin: int) -> int:
     for b in blocks:
         cin = b.out_channels(cin)
@@ -156,6 +172,7 @@ def sequence_stride(blocks) -> int:
     return prod(b.total_stride() for b in blocks)
 
 
+@cache  # one node per activation: nodes are never changed, so a leaf may sit at many places
 def act(fn: str) -> g.Act | None:
     return None if fn == "none" else g.Act(fn)
 

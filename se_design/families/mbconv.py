@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from se_design import graph as g
-from se_design.families.base import BlockSpec, se_at
+from se_design.families.base import BlockSpec, act, se_at
 from se_design.se import SE
 from se_design.validated import PosInt
 
@@ -28,7 +28,7 @@ class MBConv(BlockSpec):
     se_slots = ("standard", "pre")  # standard: after the depthwise's activation
 
     def expand(self, cin: int, where: str) -> g.Node:
-        e, a = self.expanded, g.Act(self.act)
+        e, a = self.expanded, act(self.act)
         expand = (("expand", g.Conv(cin, e, 1)), ("bn0", g.BN(e)), ("act0", a)) if e != cin else ()
         main = g.seq(("se", se_at(self, "pre", cin, cin, where)), *expand,
                      ("dw", g.Conv(e, e, self.kernel, self.stride, e)), ("bn1", g.BN(e)),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Literal
 
 from se_design import graph as g
-from se_design.families.base import BlockSpec, check_groups, se_at
+from se_design.families.base import BlockSpec, act, check_groups, se_at
 from se_design.se import SE
 from se_design.validated import PosInt
 
@@ -23,10 +23,10 @@ def _shortcut(cin: int, cout: int, stride: int, kind: str, se: g.Node | None) ->
 
 def _residual(b, cin: int, main: g.Seq, shortcut_kind: str, where: str) -> g.Parallel:
     """main + shortcut -> ReLU, with the identity and post SE slots."""
-    sc = _shortcut(cin, b.out, b.stride, shortcut_kind,
-                   se_at(b, "identity", b.out, cin, where))
+    out = b.out  # read once (pydantic: slow)
+    sc = _shortcut(cin, out, b.stride, shortcut_kind, se_at(b, "identity", out, cin, where))
     return g.Parallel((("main", main), ("shortcut", sc)), "add",
-                      g.seq(("relu", g.Act("relu")), ("se", se_at(b, "post", b.out, cin, where))))
+                      g.seq(("relu", act("relu")), ("se", se_at(b, "post", out, cin, where))))
 
 
 class Basic(BlockSpec):
@@ -42,11 +42,12 @@ class Basic(BlockSpec):
     se_slots = SLOTS
 
     def expand(self, cin: int, where: str) -> g.Node:
+        out = self.out  # read once (pydantic: slow)
         main = g.seq(("se", se_at(self, "pre", cin, cin, where)),
-                     ("conv1", g.Conv(cin, self.out, 3, self.stride)), ("bn1", g.BN(self.out)),
-                     ("relu1", g.Act("relu")), ("se", se_at(self, "3x3", self.out, cin, where)),
-                     ("conv2", g.Conv(self.out, self.out, 3)), ("bn2", g.BN(self.out)),
-                     ("se", se_at(self, "standard", self.out, cin, where)))
+                     ("conv1", g.Conv(cin, out, 3, self.stride)), ("bn1", g.BN(out)),
+                     ("relu1", act("relu")), ("se", se_at(self, "3x3", out, cin, where)),
+                     ("conv2", g.Conv(out, out, 3)), ("bn2", g.BN(out)),
+                     ("se", se_at(self, "standard", out, cin, where)))
         return _residual(self, cin, main, self.shortcut, where)
 
 
@@ -67,13 +68,13 @@ class Bottleneck(BlockSpec):
     se_slots = SLOTS
 
     def expand(self, cin: int, where: str) -> g.Node:
-        w = self.width
-        check_groups(w, w, self.groups, where)
+        w, out, groups = self.width, self.out, self.groups  # each read once (pydantic: slow)
+        check_groups(w, w, groups, where)
         s1, s3 = (self.stride, 1) if self.stride_at == "1x1" else (1, self.stride)
         main = g.seq(("se", se_at(self, "pre", cin, cin, where)),
-                     ("conv1", g.Conv(cin, w, 1, s1)), ("bn1", g.BN(w)), ("relu1", g.Act("relu")),
-                     ("conv2", g.Conv(w, w, 3, s3, self.groups)), ("bn2", g.BN(w)),
-                     ("relu2", g.Act("relu")), ("se", se_at(self, "3x3", w, cin, where)),
-                     ("conv3", g.Conv(w, self.out, 1)), ("bn3", g.BN(self.out)),
-                     ("se", se_at(self, "standard", self.out, cin, where)))
+                     ("conv1", g.Conv(cin, w, 1, s1)), ("bn1", g.BN(w)), ("relu1", act("relu")),
+                     ("conv2", g.Conv(w, w, 3, s3, groups)), ("bn2", g.BN(w)),
+                     ("relu2", act("relu")), ("se", se_at(self, "3x3", w, cin, where)),
+                     ("conv3", g.Conv(w, out, 1)), ("bn3", g.BN(out)),
+                     ("se", se_at(self, "standard", out, cin, where)))
         return _residual(self, cin, main, "projection", where)
