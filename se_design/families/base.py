@@ -5,7 +5,6 @@ checks)."""
 from __future__ import annotations
 
 from functools import cache
-from math import prod
 from typing import Annotated, ClassVar, Union
 
 from pydantic import ConfigDict, Discriminator, GetPydanticSchema, model_serializer, model_validator
@@ -169,7 +168,15 @@ def sequence_channels(blocks, cin: int) -> int:
 
 
 def sequence_stride(blocks) -> int:
-    return prod(b.total_stride() for b in blocks)
+    """The blocks' total stride; a block object repeated in a row, as a stage repeats one, is
+    asked once (asking a pydantic block is slow, and a cost asks every stage)."""
+    total = stride = 1
+    last = None
+    for b in blocks:
+        if b is not last:
+            last, stride = b, b.total_stride()
+        total *= stride
+    return total
 
 
 @cache  # one node per activation: nodes are never changed, so a leaf may sit at many places
