@@ -114,7 +114,7 @@ def check_groups(cin: int, cout: int, groups: int, where: str) -> None:
 
 # hash(key) -> (key, (node, output channels)); a key is (block, input channels) or the ids of
 # a stage's block nodes. Keyed by the hash, made once: a dict hashes its key again to store a
-# miss, and hashing a pydantic block is a tenth of a block's expansion.
+# miss, and a pydantic block hashes slowly (in Python, its SE setting too).
 NODES: dict = {}
 
 
