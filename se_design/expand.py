@@ -9,14 +9,14 @@ from math import prod
 from se_design import graph as g
 from se_design import spec as s
 from se_design.errors import SpecError
-from se_design.families import sequence
+from se_design.families import sequence, sequence_stride
 
 
 def parts(arch: s.Arch) -> list[tuple[str, tuple]]:
     """(name, blocks) of the stem (if any) and each stage, after checking the resolution
     against the network's total stride."""
     out = ([("stem", arch.stem)] if arch.stem else []) + [(st.name, st.blocks) for st in arch.stages]
-    total = prod(b.total_stride() for _, blocks in out for b in blocks)
+    total = prod(sequence_stride(blocks) for _, blocks in out)
     if arch.resolution < total:
         raise SpecError(f"resolution {arch.resolution} is too small for {arch.name}, which "
                         f"downsamples by {total}: use at least {total}.")

@@ -11,7 +11,15 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from se_design.families.base import FAMILIES, Block, BlockSpec, block, sequence, sequence_channels
+from se_design.families.base import (
+    FAMILIES,
+    Block,
+    BlockSpec,
+    block,
+    sequence,
+    sequence_channels,
+    sequence_stride,
+)
 
 for _m in pkgutil.iter_modules(__path__):
     if _m.name != "base":
@@ -20,4 +28,4 @@ for _m in pkgutil.iter_modules(__path__):
 SE_VARIANTS: dict[str, tuple[str, ...]] = {k: c.se_slots for k, c in FAMILIES.items() if c.se_slots}
 
 __all__ = ["FAMILIES", "SE_VARIANTS", "Block", "BlockSpec", "block", "sequence",
-           "sequence_channels"]
+           "sequence_channels", "sequence_stride"]

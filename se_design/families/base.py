@@ -5,7 +5,6 @@ checks)."""
 from __future__ import annotations
 
 from functools import cache
-from math import prod
 from typing import Annotated, ClassVar, Union
 
 from pydantic import ConfigDict, Discriminator, GetPydanticSchema, model_serializer, model_validator
@@ -115,7 +114,7 @@ def check_groups(cin: int, cout: int, groups: int, where: str) -> None:
 
 # hash(key) -> (key, (node, output channels)); a key is (block, input channels) or the ids of
 # a stage's block nodes. Keyed by the hash, made once: a dict hashes its key again to store a
-# miss, and hashing a pydantic block is a tenth of a block's expansion.
+# miss, and a pydantic block hashes slowly (in Python, its SE setting too).
 NODES: dict = {}
 
 
@@ -169,7 +168,15 @@ def sequence_channels(blocks, cin: int) -> int:
 
 
 def sequence_stride(blocks) -> int:
-    return prod(b.total_stride() for b in blocks)
+    """The blocks' total stride; a block object repeated in a row, as a stage repeats one, is
+    asked once (asking a pydantic block is slow, and a cost asks every stage)."""
+    total = stride = 1
+    last = None
+    for b in blocks:
+        if b is not last:
+            last, stride = b, b.total_stride()
+        total *= stride
+    return total
 
 
 @cache  # one node per activation: nodes are never changed, so a leaf may sit at many places
