@@ -68,15 +68,17 @@ def measurements(study: optuna.Study) -> StudyData:
     done = by_design(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
     noise = racing.pool(study)
     unstable = noise.unstable[len(noise.groups) - len(done):]
-    finished, stable = [], []
+    finished, stable, keys = [], [], set()
     for t, bad in zip(done, unstable):
+        rec = TrialRecord.of(t)
+        keys.add(rec.design_key)
         if not bad:  # a study from before replicates stores one accuracy, as seed 0
-            rec = TrialRecord.of(t)
-            finished += [Measurement(t.params, s, a) for s, a in (rec.seed_acc or {0: t.values[0]}).items()]
+            seeds = rec.seed_acc or {0: t.values[0]}
+            finished += [Measurement(t.params, s, a) for s, a in seeds.items()]
             stable.append(rec)
-    keys = {TrialRecord.of(t).design_key for t in done}
-    gone = [(t.params, rec) for t in by_design(study.get_trials(
-        deepcopy=False, states=(TrialState.PRUNED,))) if (rec := TrialRecord.of(t)).design_key not in keys]
+    pruned = by_design(study.get_trials(deepcopy=False, states=(TrialState.PRUNED,)))
+    gone = [(t.params, rec) for t in pruned
+            if (rec := TrialRecord.of(t)).design_key not in keys]
     if noise.pooled is None:
         return StudyData(finished, [], len(gone))
     return StudyData(finished, *stopped.measurements(gone, stable, noise.pooled.std ** 2))
@@ -233,7 +235,8 @@ def effects(study: optuna.Study) -> Effects:
     return Effects(study.study_name, rows, inter, model.lack_of_fit,
                    POINTS * math.sqrt(model.sigma2), model.sigma2_df,
                    POINTS * math.sqrt(model.tau2), model.df, len(model.means),
-                   len(data.finished), len(data.stopped), data.unlinked, dropped, {"params": problem.plain_params, "flops": problem.plain_flops})
+                   len(data.finished), len(data.stopped), data.unlinked, dropped,
+                   {"params": problem.plain_params, "flops": problem.plain_flops})
 
 
 class _Costs:

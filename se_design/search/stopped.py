@@ -53,7 +53,8 @@ def link(done: list[TrialRecord], epoch: int, sigma2: float) -> Link | None:
     designs with a pair."""
     x, y, inv_other, at_epoch, designs = [], [], [], [], 0
     for rec in done:
-        curves = {s: h for s, h in rec.seed_history.items() if len(h) >= epoch and s in rec.seed_acc}
+        curves = {s: h for s, h in rec.seed_history.items()
+                  if len(h) >= epoch and s in rec.seed_acc}
         at_epoch.append([h[epoch - 1] for h in curves.values()])
         n, first = len(rec.seed_acc), next(iter(rec.seed_history), None)
         if n < 2:
