@@ -2,6 +2,10 @@
 per-stage-r search space? Prints the three figures against their targets, met or missed.
 
 Run: python bench/cost_speed.py   (CPU only; prints everything it measures, and the load)
+
+The command's figure includes the interpreter's start-up, which grows with the environment
+(see machine()): the recorded figures come from the quickstart's environment, a fresh venv
+with `pip install torch==2.13.0 -e .` and nothing else.
 """
 
 from __future__ import annotations
@@ -9,11 +13,13 @@ from __future__ import annotations
 import itertools
 import os
 import platform
+import site
 import statistics
 import subprocess
 import sys
 import time
 import warnings
+from importlib import metadata
 from pathlib import Path
 
 import torch
@@ -128,6 +134,12 @@ def sweep() -> float:
 def machine() -> None:
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"python {platform.python_version()}, torch {torch.__version__}, run on CPU")
+    # The command's start-up grows with the environment: site runs every .pth file, and
+    # pydantic reads every installed distribution's entry points for plugins.
+    kind = "a venv" if sys.prefix != sys.base_prefix else "the base interpreter"
+    pth = sorted(p.name for d in site.getsitepackages() for p in Path(d).glob("*.pth"))
+    print(f"environment: {kind} ({sys.prefix}), {len(list(metadata.distributions()))} "
+          f"distributions, .pth files: {', '.join(pth) or 'none'}")
 
 
 def load() -> str:

@@ -63,6 +63,11 @@ def test_cost_config_round_trip(tmp_path):
     assert other["resolution"] == 96
 
 
+def test_a_path_prints_as_typed_not_as_an_emoji(tmp_path):
+    res = run("cost", "--config", tmp_path / "net:fire:.yaml")  # rich's default: an emoji
+    assert res.exit_code == 2 and "net:fire:.yaml" in res.stderr
+
+
 def test_archs_lists_the_zoo():
     rows = json.loads(run("archs", "--json").stdout)
     names = {r["name"] for r in rows}

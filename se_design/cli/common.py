@@ -17,8 +17,10 @@ from se_design import files
 from se_design.errors import Interrupted, UserError
 from se_design.search import quiet_pool
 
-out = Console()
-err = Console(stderr=True)
+# No :name: emoji codes: a path or name the user typed prints as typed (and rich's emoji table
+# is never loaded).
+out = Console(emoji=False)
+err = Console(stderr=True, emoji=False)
 
 
 def user_errors(fn):
