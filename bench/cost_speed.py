@@ -58,21 +58,38 @@ def fvcore_total(model: torch.nn.Module) -> int:
         return int(fca.total())
 
 
+# What the command's start-up is made of: each line a fresh interpreter doing a little more.
+FLOOR = {
+    "python -c pass": "pass",
+    "+ pydantic, typer, rich imported, one model built":
+        "import pydantic, typer.main, rich.console, rich.table\n"
+        "class M(pydantic.BaseModel):\n    x: int",
+    "+ se_design's CLI imported": "import se_design.cli.main",
+}
+
+
 def cli_wall(reps: int = 10) -> float:
     """Median wall time of the cost command, each run a fresh interpreter (imports included),
     with bytecode compiled once, as an installed package runs (PYTHONDONTWRITEBYTECODE would
-    compile every module on every run, about 0.1 s more)."""
+    compile every module on every run, about 0.1 s more). The FLOOR steps run interleaved
+    with it, to show how much of it is the interpreter and the libraries."""
     path = [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPATH"] = os.pathsep.join(path)
-
-    def run() -> None:
-        subprocess.run(CLI, env=env, check=True, stdout=subprocess.DEVNULL)
-
-    run()  # compiles the bytecode and fills the file cache
-    wall = median_time(run, reps)
-    print(f"se-design cost --arch se_resnet50 (python -m, median of {reps}): {wall:.3f} s")
-    return wall
+    commands = {name: [sys.executable, "-c", code] for name, code in FLOOR.items()}
+    command = "se-design cost --arch se_resnet50 (python -m)"
+    commands[command] = CLI
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for rep in range(reps + 1):  # the first round compiles the bytecode, fills the file cache
+        for name, cmd in commands.items():
+            t = time.perf_counter()
+            subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
+            if rep:
+                times[name].append(time.perf_counter() - t)
+    print(f"start-up, median of {reps} fresh processes each, interleaved:")
+    for name, ts in times.items():
+        print(f"  {name:<51} {statistics.median(ts):.3f} s")
+    return statistics.median(times[command])
 
 
 def vs_fvcore() -> float:
