@@ -7,7 +7,8 @@ Composite nodes name their children; those names become the torch module paths.
 
 Nodes are never changed once made: memos key them by identity, and one node may sit at
 many places (an activation's node, a stage's SE node). They are not frozen, as a frozen
-dataclass takes several times longer to make, and a cold cost makes hundreds.
+dataclass takes several times longer to make, and a cold cost makes hundreds; nor compared by
+value (eq=False: equal is identical), which also makes the classes quicker to define.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from se_design.se import SE
 Shape = tuple[int, int, int]  # (channels, height, width) of one sample
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Conv:
     cin: int
     cout: int
@@ -43,24 +44,24 @@ class Conv:
         self.weights = self.cout * (self.cin // self.groups) * kh * kw
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Mul:
     """Multiplication by a constant (Inception-ResNet's residual scaling)."""
 
     factor: float
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class BN:
     c: int
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Act:
     fn: str  # relu | relu6 | hardswish | silu | sigmoid | hardsigmoid | tanh
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Pool:
     op: str  # max | avg
     k: int
@@ -68,40 +69,40 @@ class Pool:
     padding: int
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class GlobalPool:
     """Classifier pooling to 1x1 (nn.AdaptiveAvgPool2d(1))."""
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Squeeze:
     """SE squeeze to 1x1: adaptive avg or max pooling."""
 
     op: str
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Flatten:
     pass
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Linear:
     cin: int
     cout: int
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Dropout:
     p: float
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Shuffle:
     groups: int
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class PadShortcut:
     """CIFAR ResNet option A: x[:, :, ::s, ::s] zero-padded to cout channels."""
 
@@ -110,12 +111,12 @@ class PadShortcut:
     stride: int
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Seq:
     items: tuple[tuple[str, Node], ...]
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Parallel:
     """Branches on the same input, merged, then `post` (e.g. ReLU, SE after the add)."""
 
@@ -124,7 +125,7 @@ class Parallel:
     post: Seq
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class SESetting:
     """What an SE node is: its spec setting, the channels it sees and its squeeze width.
     Cost, per-stage r and the search read these fields, never the layer paths."""
@@ -139,7 +140,7 @@ class SESetting:
         return 2 * self.channels * self.reduced
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Scale:
     """x * gate(x): the excitation's rescaling, gate broadcast over H and W; `setting` is
     set when the node is an SE module."""
@@ -187,7 +188,7 @@ OUT_SHAPE = {  # leaves not listed keep their input's shape
 Row = tuple[str, Leaf, Shape, Shape, SESetting | None]
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Tally:
     """What a walk sums as it goes: each leaf's params and FLOPs, by the (params function,
     FLOPs function) that `counters` lists for its kind (either may be None; kinds not listed
