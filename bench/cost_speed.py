@@ -1,7 +1,8 @@
 """How fast is the analytic cost model: the `se-design cost` command, against fvcore, and over a
 per-stage-r search space? Prints the three figures against their targets, met or missed.
 
-Run: python bench/cost_speed.py   (CPU only; prints everything it measures, and the load)
+Run: python bench/cost_speed.py [--against CHECKOUT] [--reps N]   (CPU only; prints everything
+it measures, and the load)
 
 The command's figure includes the interpreter's start-up, which grows with the environment
 (see machine()): the recorded figures come from the quickstart's environment, a fresh venv
@@ -10,6 +11,7 @@ with `pip install torch==2.13.0 -e .` and nothing else.
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import os
 import platform
@@ -68,22 +70,27 @@ FLOOR = {
 }
 
 
-def cli_wall(reps: int = 10) -> float:
+def cli_wall(against: Path | None, reps: int = 10) -> float:
     """Median wall time of the cost command, each run a fresh interpreter (imports included),
     with bytecode compiled once, as an installed package runs (PYTHONDONTWRITEBYTECODE would
-    compile every module on every run, about 0.1 s more). The FLOOR steps run interleaved
-    with it, to show how much of it is the interpreter and the libraries."""
-    path = [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env["PYTHONPATH"] = os.pathsep.join(path)
-    commands = {name: [sys.executable, "-c", code] for name, code in FLOOR.items()}
+    compile every module on every run, about 0.1 s more). The FLOOR steps, and the command
+    from the checkout `against` if given, run interleaved with it: the machine's speed moves
+    by more than a change does, so only figures taken side by side compare."""
+    def env(root: Path) -> dict:
+        path = [str(root)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+        return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"} | {
+            "PYTHONPATH": os.pathsep.join(path)}
+
+    commands = {name: ([sys.executable, "-c", code], env(ROOT)) for name, code in FLOOR.items()}
     command = "se-design cost --arch se_resnet50 (python -m)"
-    commands[command] = CLI
+    commands[command] = CLI, env(ROOT)
+    if against:
+        commands[f"the same from {against}"] = CLI, env(against)
     times: dict[str, list[float]] = {name: [] for name in commands}
     for rep in range(reps + 1):  # the first round compiles the bytecode, fills the file cache
-        for name, cmd in commands.items():
+        for name, (cmd, cmd_env) in commands.items():
             t = time.perf_counter()
-            subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
+            subprocess.run(cmd, env=cmd_env, check=True, stdout=subprocess.DEVNULL)
             if rep:
                 times[name].append(time.perf_counter() - t)
     print(f"start-up, median of {reps} fresh processes each, interleaved:")
@@ -173,9 +180,14 @@ def report(cli: float, ratio: float, total: float) -> None:
 
 
 if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--against", type=Path, metavar="CHECKOUT",
+                        help="also time the cost command from this checkout, interleaved")
+    parser.add_argument("--reps", type=int, default=10, help="runs of each start-up command")
+    args = parser.parse_args()
     torch.set_grad_enabled(False)  # counting only, as verify.py does under no_grad
     machine()
     print(f"start: {load()}")
-    figures = cli_wall(), vs_fvcore(), sweep()
+    figures = cli_wall(args.against, args.reps), vs_fvcore(), sweep()
     print(f"targets ({load()}):")
     report(*figures)
