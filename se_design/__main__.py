@@ -1,5 +1,5 @@
 """`python -m se_design`: the same as the `se-design` command (how --workers starts workers)."""
 
-from se_design.cli import app
+from se_design.cli import run
 
-app(prog_name="se-design")
+run()

@@ -2,6 +2,6 @@
 search.py: search, report, export, calibrate; analysis.py: train, excitation, fold), what
 they share in common.py, the app assembled in main.py."""
 
-from se_design.cli.main import app
+from se_design.cli.main import app, run
 
-__all__ = ["app"]
+__all__ = ["app", "run"]
