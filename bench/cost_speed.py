@@ -70,7 +70,7 @@ FLOOR = {
 }
 
 
-def cli_wall(against: Path | None, reps: int = 10) -> float:
+def cli_wall(against: Path | None, reps: int) -> float:
     """Median wall time of the cost command, each run a fresh interpreter (imports included),
     with bytecode compiled once, as an installed package runs (PYTHONDONTWRITEBYTECODE would
     compile every module on every run, about 0.1 s more). The FLOOR steps, and the command
@@ -183,7 +183,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--against", type=Path, metavar="CHECKOUT",
                         help="also time the cost command from this checkout, interleaved")
-    parser.add_argument("--reps", type=int, default=10, help="runs of each start-up command")
+    parser.add_argument("--reps", type=int, default=30, help="runs of each start-up command")
     args = parser.parse_args()
     torch.set_grad_enabled(False)  # counting only, as verify.py does under no_grad
     machine()
