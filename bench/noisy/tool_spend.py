@@ -3,7 +3,8 @@ repetition, the epochs on the references, on the model sampler's initial design 
 and on re-seeds, how many designs it finished and whether the tool's accuracy model can be
 fitted to them at the end (the sampler's and the report's); then its regret (the model sampler
 runs no rungs) against the same search with the space's rungs turned on under the model
-sampler (paired), and where that variant's epochs go. A diagnostic of
+sampler, and with the designs those rungs stop in the sampler's model too (paired), and where
+those variants' epochs go. A diagnostic of
 bench/noisy/procedures.py's `tool`, not a procedure.
 
 Run: python bench/noisy/tool_spend.py [--landscape proxy6] [--noise 1.6] [--reps 40]
@@ -24,14 +25,15 @@ from noisy.bench import mean_ci
 from noisy.landscapes import LANDSCAPES
 from noisy.procedures import _tool_search
 from noisy.world import World
-from se_design.search import report
+from se_design.search import effects, report
 from se_design.search.budget import Budget
 from se_design.search.model_sampler import ModelSampler
 from se_design.search.records import TrialRecord
 from se_design.search.space import load_space
 
 REPO = Path(__file__).resolve().parents[2]
-SHARES = ("designs finished", "sampler's model fits at the end (share)",
+SHARES = ("designs finished", "stopped designs linked", "stopped designs left out",
+          "sampler's model fits at the end (share)",
           "report's model fits at the end (share)")  # not epochs
 
 
@@ -54,6 +56,8 @@ def spend(study, n_initial: int) -> dict[str, int]:
             out["stopped by rungs"] += rec.epochs_run
     done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     out["designs finished"] = len({TrialRecord.of(t).design for t in done})
+    data = effects.measurements(study)  # stopped designs linked, or left out for want of a link
+    out["stopped designs linked"], out["stopped designs left out"] = len(data.stopped), data.unlinked
     # the sampler's own fit (what its next proposal would use) and the report's
     out["sampler's model fits at the end (share)"] = study.sampler._fit(
         study, study.get_trials(deepcopy=False)) is not None
@@ -75,7 +79,8 @@ def main() -> None:
     sampler = ModelSampler(dataclasses.replace(world.problem, space=space),
                            Budget(epochs=args.budget))
     n_initial = len(sampler._initial_design())  # as many in every repetition
-    variants = {"no rungs (the tool)": "model", "rungs": WithRungs}
+    variants = {"no rungs (the tool)": "model", "rungs": WithRungs,
+                "rungs, stopped designs in the model": WithRungsStopped}
     rows = {name: [] for name in variants}
     regret = {name: [] for name in variants}
     for rep in range(args.reps):
@@ -94,14 +99,24 @@ def main() -> None:
                   f"{np.mean([r[k] for r in rows[name]]):.2f}")
         m, h = mean_ci(regret[name])
         print(f"  regret: {100 * m:.2f} ± {100 * h:.2f} points")
-    m, h = mean_ci([a - b for a, b in zip(regret["rungs"], regret["no rungs (the tool)"])])
-    print(f" rungs minus no rungs (paired): {100 * m:+.2f} ± {100 * h:.2f}")
+    tool = regret["no rungs (the tool)"]
+    for name in list(variants)[1:]:
+        m, h = mean_ci([a - b for a, b in zip(regret[name], tool)])
+        print(f" {name} minus no rungs (paired): {100 * m:+.2f} ± {100 * h:.2f}")
 
 
 class WithRungs(ModelSampler):
     """The model sampler with the space's rung rule on (the tool turns it off)."""
 
     stops_early = True
+
+
+class WithRungsStopped(WithRungs):
+    """WithRungs, its model also fitted to the designs the rungs stopped, linked to their
+    final accuracy as `effects` links them (se_design.search.stopped)."""
+
+    def _measurements(self, study, trials):
+        return super()._measurements(study, trials) + effects.measurements(study).stopped
 
 
 if __name__ == "__main__":

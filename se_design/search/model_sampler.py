@@ -175,8 +175,7 @@ class ModelSampler(BaseSampler):
     def _fit(self, study: optuna.Study, trials) -> AccuracyModel | None:
         """The model on every per-seed final accuracy of the finished trials, or None while
         it cannot be fitted."""
-        ms = [(_params(t), seed, acc) for t in trials if t.state == TrialState.COMPLETE
-              for seed, acc in TrialRecord.of(t).seed_acc.items()]
+        ms = self._measurements(study, trials)
         record = StudyRecord.of(study)
         cal = record.calibration_at(record.proxy_settings.get("epochs"))
         prior = (cal.seed_std ** 2, cal.seed_std_df) if cal is not None and cal.seed_std_df \
@@ -185,6 +184,11 @@ class ModelSampler(BaseSampler):
             return fit(self.factors, ms, *prior) if ms else None
         except (ValueError, np.linalg.LinAlgError):
             return None
+
+    def _measurements(self, study: optuna.Study, trials) -> list[tuple]:
+        """(design, seed, accuracy) for every seed of every finished trial."""
+        return [(_params(t), seed, acc) for t in trials if t.state == TrialState.COMPLETE
+                for seed, acc in TrialRecord.of(t).seed_acc.items()]
 
     def _without_model(self, trials, tried, pending, rng) -> tuple[dict, int]:
         """Before the model fits: a second seed for the measured design with the fewest
