@@ -63,6 +63,19 @@ def test_cost_config_round_trip(tmp_path):
     assert other["resolution"] == 96
 
 
+def test_no_line_ends_in_a_space(monkeypatch, tmp_path):
+    from se_design.cli.common import err, out
+
+    for console in (out, err):  # rich pads table cells and wraps words after their space
+        monkeypatch.setattr(console, "width", 80)
+    table = run("cost", "--arch", "se_resnet50", "--layers")
+    wrapped = run("cost", "--config", tmp_path / ("long_name_" * 8 + ".yaml"))
+    assert table.exit_code == 0 and wrapped.exit_code == 2
+    for text in (table.stdout, wrapped.stderr):
+        assert len(text.splitlines()) > 1
+        assert [ln for ln in text.splitlines() if ln != ln.rstrip()] == []
+
+
 def test_a_path_prints_as_typed_not_as_an_emoji(tmp_path):
     res = run("cost", "--config", tmp_path / "net:fire:.yaml")  # rich's default: an emoji
     assert res.exit_code == 2 and "net:fire:.yaml" in res.stderr.replace("\n", "")  # folded
