@@ -15,8 +15,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from rich.console import Console
-
+from se_design.consoles import console
 from se_design.errors import UserError
 
 
@@ -49,7 +48,7 @@ def search(space: str | Path, *, seed: int = 0, quiet: bool = False,
 
     req = SearchRequest.make(space=space, split_seed=seed, train_seed=seed, sampler_seed=seed,
                              **options)
-    text = run.search(req, Console(quiet=quiet))
+    text = run.search(req, console(quiet=quiet))
     name, url = run.study_name(req, load_space(req.space, req.overrides)), req.storage or DEFAULT_STORAGE
     states = [t.state for t in optuna.load_study(study_name=name, storage=url).trials]
     return StudySummary(name, url, states.count(TrialState.COMPLETE),

@@ -11,6 +11,8 @@ from contextlib import contextmanager
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from se_design import consoles
+
 EVERY = 20.0  # seconds between plain lines: well inside the 30 s a log may stay silent
 
 
@@ -28,7 +30,7 @@ def bar(enabled: bool = True) -> Progress:
 @contextmanager
 def counted(what: str, total: int):
     """Yields tick(note=''), to call after each of `total` steps of `what`."""
-    console = Console(stderr=True)
+    console = consoles.console(stderr=True)  # its lines; a bar draws on its own console
     if console.is_terminal:
         with bar() as shown:
             task = shown.add_task(what, total=total)

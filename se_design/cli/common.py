@@ -4,58 +4,20 @@ the same in several commands (as Annotated types), and help without a type on sw
 from __future__ import annotations
 
 import functools
-import io
-import re
-import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperCommand, TyperGroup
 
 from se_design import files
+from se_design.consoles import console
 from se_design.errors import Interrupted, UserError
 from se_design.search import quiet_pool
 
-_TRAILING = re.compile(r" +((?:\x1b\[[0-9;]*m)*)\n")  # spaces ending a line, before any style codes
-
-
-class _Unpadded(io.TextIOBase):
-    """sys.stdout or sys.stderr as it is at each write (tests swap them), less the spaces rich
-    ends lines with (cells padded to their column's width, lines wrapped after a space): a
-    console writes each print whole, so every line ends inside one write."""
-
-    def __init__(self, name: str):
-        self.name = name
-
-    def _stream(self):
-        return getattr(sys, self.name)
-
-    def write(self, text: str) -> int:
-        self._stream().write(_TRAILING.sub(r"\1\n", text))
-        return len(text)
-
-    def flush(self) -> None:
-        self._stream().flush()
-
-    def isatty(self) -> bool:
-        return self._stream().isatty()
-
-    def fileno(self) -> int:
-        return self._stream().fileno()
-
-    @property
-    def encoding(self) -> str:
-        return self._stream().encoding
-
-
-# No :name: emoji codes: a path or name the user typed prints as typed (and rich's emoji table
-# is never loaded).
-out = Console(file=_Unpadded("stdout"), emoji=False)
-err = Console(file=_Unpadded("stderr"), emoji=False)
+out, err = console(), console(stderr=True)
 
 
 def user_errors(fn):

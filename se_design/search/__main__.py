@@ -6,9 +6,9 @@ from __future__ import annotations
 import sys
 import threading
 
-from rich.console import Console
 from rich.markup import escape
 
+from se_design.consoles import console
 from se_design.errors import Interrupted, UserError
 from se_design.search import quiet_pool
 from se_design.search.request import SearchRequest
@@ -16,9 +16,9 @@ from se_design.search.run import search
 
 
 def main(request_json: str) -> int:
-    err = Console(stderr=True)
+    err = console(stderr=True)
     try:
-        search(SearchRequest.model_validate_json(request_json), Console())
+        search(SearchRequest.model_validate_json(request_json), console())
     except (Interrupted, KeyboardInterrupt):
         quiet_exit()
         return 130  # the parent says what was kept

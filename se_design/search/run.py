@@ -11,6 +11,7 @@ import optuna
 from optuna.trial import TrialState
 from rich.console import Console
 
+from se_design import consoles
 from se_design.device import pick_device
 from se_design.errors import Interrupted, UserError
 from se_design.files import check_folder, folder
@@ -220,7 +221,7 @@ def _work(objective: Objective, name: str, store: Store, budget: Budget, req: Se
     if objective.trainer is not None:
         objective.trainer.progress = objective.trainer.progress and not store.shared
         if not objective.trainer.progress:  # no bar: a line per epoch instead, on stderr
-            progress = Console(stderr=True, quiet=console.quiet)  # as a bar, not a result
+            progress = consoles.console(stderr=True, quiet=console.quiet)  # as a bar, not a result
             objective.trainer.log = lambda text: progress.print(prefix + text, highlight=False)
     st, index = join(name, store, req.chosen_sampler, req.sampler_seed, problem, budget)
     prefix = f"[worker {index}] " if store.shared else ""
