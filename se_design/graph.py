@@ -20,9 +20,10 @@ from se_design.errors import SpecError
 from se_design.se import SE
 
 Shape = tuple[int, int, int]  # (channels, height, width) of one sample
+node = dataclass(slots=True, eq=False)  # a node class (see above)
 
 
-@dataclass(slots=True, eq=False)
+@node
 class Conv:
     cin: int
     cout: int
@@ -44,24 +45,24 @@ class Conv:
         self.weights = self.cout * (self.cin // self.groups) * kh * kw
 
 
-@dataclass(slots=True, eq=False)
+@node
 class Mul:
     """Multiplication by a constant (Inception-ResNet's residual scaling)."""
 
     factor: float
 
 
-@dataclass(slots=True, eq=False)
+@node
 class BN:
     c: int
 
 
-@dataclass(slots=True, eq=False)
+@node
 class Act:
     fn: str  # relu | relu6 | hardswish | silu | sigmoid | hardsigmoid | tanh
 
 
-@dataclass(slots=True, eq=False)
+@node
 class Pool:
     op: str  # max | avg
     k: int
@@ -69,40 +70,40 @@ class Pool:
     padding: int
 
 
-@dataclass(slots=True, eq=False)
+@node
 class GlobalPool:
     """Classifier pooling to 1x1 (nn.AdaptiveAvgPool2d(1))."""
 
 
-@dataclass(slots=True, eq=False)
+@node
 class Squeeze:
     """SE squeeze to 1x1: adaptive avg or max pooling."""
 
     op: str
 
 
-@dataclass(slots=True, eq=False)
+@node
 class Flatten:
     pass
 
 
-@dataclass(slots=True, eq=False)
+@node
 class Linear:
     cin: int
     cout: int
 
 
-@dataclass(slots=True, eq=False)
+@node
 class Dropout:
     p: float
 
 
-@dataclass(slots=True, eq=False)
+@node
 class Shuffle:
     groups: int
 
 
-@dataclass(slots=True, eq=False)
+@node
 class PadShortcut:
     """CIFAR ResNet option A: x[:, :, ::s, ::s] zero-padded to cout channels."""
 
@@ -111,12 +112,12 @@ class PadShortcut:
     stride: int
 
 
-@dataclass(slots=True, eq=False)
+@node
 class Seq:
     items: tuple[tuple[str, Node], ...]
 
 
-@dataclass(slots=True, eq=False)
+@node
 class Parallel:
     """Branches on the same input, merged, then `post` (e.g. ReLU, SE after the add)."""
 
@@ -125,7 +126,7 @@ class Parallel:
     post: Seq
 
 
-@dataclass(slots=True, eq=False)
+@dataclass(slots=True)
 class SESetting:
     """What an SE node is: its spec setting, the channels it sees and its squeeze width.
     Cost, per-stage r and the search read these fields, never the layer paths."""
@@ -140,7 +141,7 @@ class SESetting:
         return 2 * self.channels * self.reduced
 
 
-@dataclass(slots=True, eq=False)
+@node
 class Scale:
     """x * gate(x): the excitation's rescaling, gate broadcast over H and W; `setting` is
     set when the node is an SE module."""
@@ -188,7 +189,7 @@ OUT_SHAPE = {  # leaves not listed keep their input's shape
 Row = tuple[str, Leaf, Shape, Shape, SESetting | None]
 
 
-@dataclass(slots=True, eq=False)
+@dataclass(slots=True)
 class Tally:
     """What a walk sums as it goes: each leaf's params and FLOPs, by the (params function,
     FLOPs function) that `counters` lists for its kind (either may be None; kinds not listed

@@ -71,7 +71,6 @@ def main(_: Annotated[bool, typer.Option("--version", callback=_version, is_eage
     """Design CNNs with Squeeze-and-Excitation blocks: cost, search, export."""
 
 
-
 def run() -> None:
     """The `se-design` program (its console script and `python -m se_design`). What is
     imported by now lives until exit: frozen out of the garbage collector, no collection
