@@ -172,6 +172,16 @@ def test_unknown_block_names(tmp_path):
                           "no SE block 'stage1'")
 
 
+def test_classes_to_plot_by_name_or_index(tmp_path):
+    path = tiny(tmp_path)  # classes named "0".."9"
+    res = run("excitation", "--checkpoint", path, "--classes", "3,7", "--out-dir", tmp_path / "o")
+    assert res.exit_code == 0 and (tmp_path / "o/excitation_classes.png").exists()
+    fails_in_one_sentence(run("excitation", "--checkpoint", path, "--classes", "3,cat"),
+                          "no class 'cat'", "0 to 9")
+    fails_in_one_sentence(run("excitation", "--checkpoint", path, "--classes", "3,3"),
+                          "names 3 twice")
+
+
 def test_fold_refuses_a_post_se_in_one_sentence(tmp_path):
     arch = set_se(get_arch("cifar_resnet20", width=0.25), {"stage2.0": SE(r=2, variant="post")})
     fails_in_one_sentence(run("fold", "--checkpoint", tiny(tmp_path, arch)),

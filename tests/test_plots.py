@@ -136,7 +136,7 @@ CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "hors
 
 
 def test_class_lines_differ_in_hue_from_each_other_and_from_all_images():
-    fig = plots.classes_figure(_stats(["stage1.0"]), ["stage1.0"], CLASSES, "t")
+    fig = plots.classes_figure(_stats(["stage1.0"]), ["stage1.0"], CLASSES, list(range(10)), "t")
     lines = {ln.get_label(): ln for ln in fig.axes[0].lines}
     every = lines["all images"]
     mean = _lab(every.get_color(), every.get_alpha() or 1.0)
@@ -152,6 +152,22 @@ def test_class_lines_differ_in_hue_from_each_other_and_from_all_images():
         assert np.hypot(*lab[1:]) >= 20 and np.linalg.norm(lab - mean) >= 30, c
         assert lines[c].get_linestyle() == "-" and lines[c].get_linewidth() < every.get_linewidth()
     assert every.get_linestyle() != "-"
+
+
+def test_above_ten_classes_the_plot_shows_the_ten_departing_most_from_all_images():
+    stats = _stats(["stage1.0", "stage2.0"], classes=12)
+    for s in stats:  # every class 0.05 off the all-images mean, classes 4 and 9 0.01 off
+        s.class_mean[:] = 0.55
+        s.class_mean[[4, 9]] = 0.51
+    assert plots.default_classes(stats, ["stage1.0", "stage2.0"]) == [0, 1, 2, 3, 5, 6, 7, 8, 10, 11]
+    assert plots.default_classes(_stats(["stage1.0"]), ["stage1.0"]) == list(range(10))
+
+
+def test_the_plot_draws_the_classes_asked_for_and_says_how_many_of_all():
+    fig = plots.classes_figure(_stats(["stage1.0"]), ["stage1.0"], CLASSES, [3, 5], "t")
+    labels = [ln.get_label() for ln in fig.axes[0].lines]
+    assert labels == ["all images", "cat", "dog"]
+    assert "(2 of 10 classes)" in fig._suptitle.get_text()
 
 
 def test_summary_series_of_equal_values_do_not_hide_one_another():

@@ -29,6 +29,19 @@ def default_blocks(stats: list[BlockStats]) -> list[str]:
     return chosen[:-1] + [b for b in (first_of_last, chosen[-1]) if b not in chosen[:-1]]
 
 
+def default_classes(stats: list[BlockStats], blocks: list[str]) -> list[int]:
+    """Every class if they fit CLASS_COLORS; else the ones whose mean excitation departs most
+    from all images' in the plotted blocks (mean squared departure over their channels), in
+    class order: the SE paper's Figure 6 shows a few classes, a hundred lines show none."""
+    by = {s.block: s for s in stats}
+    shown = [by[b] for b in blocks]
+    k = shown[0].class_mean.shape[0]
+    if k <= len(CLASS_COLORS):
+        return list(range(k))
+    departure = sum(((s.class_mean - s.channel_mean) ** 2).mean(axis=1) for s in shown)
+    return sorted(np.argsort(-departure, kind="stable")[:len(CLASS_COLORS)].tolist())
+
+
 def _pyplot():
     import matplotlib
 
@@ -44,32 +57,31 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def classes_grid(stats: list[BlockStats], blocks: list[str], classes: list[str], path: Path,
-                 title: str) -> Path:
+def classes_grid(stats: list[BlockStats], blocks: list[str], classes: list[str],
+                 shown: list[int], path: Path, title: str) -> Path:
     """classes_figure, written to `path`."""
-    return _save(classes_figure(stats, blocks, classes, title), path)
+    return _save(classes_figure(stats, blocks, classes, shown, title), path)
 
 
-def classes_figure(stats: list[BlockStats], blocks: list[str], classes: list[str], title: str):
+def classes_figure(stats: list[BlockStats], blocks: list[str], classes: list[str],
+                   shown: list[int], title: str):
     """Per chosen block: mean excitation of CHANNELS uniformly spaced channels, one line per
-    class, under the mean of all images (dashed black)."""
+    shown class (indices into `classes`, at most one per colour of CLASS_COLORS), under the
+    mean of all images (dashed black)."""
     plt = _pyplot()
     by = {s.block: s for s in stats}
     cols = min(2, len(blocks))
     rows = -(-len(blocks) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(6.5 * cols, 3.2 * rows), squeeze=False,
                              sharey=True)
-    colors = plt.get_cmap("viridis")
     for ax, block in zip(axes.flat, blocks):
         s = by[block]
         idx = np.unique(np.linspace(0, s.channels - 1, min(CHANNELS, s.channels)).round()).astype(int)
         # drawn last (zorder), thick and dashed: the classes' lines would hide it
         ax.plot(idx, s.channel_mean[idx], zorder=3, label="all images", **ALL_IMAGES)
-        for k, name in enumerate(classes):
-            ax.plot(idx, s.class_mean[k, idx], lw=1, alpha=0.85,
-                    color=CLASS_COLORS[k] if len(classes) <= 10
-                    else colors(k / max(1, len(classes) - 1)),
-                    label=name)
+        for i, k in enumerate(shown):  # one colour each: at most len(CLASS_COLORS)
+            ax.plot(idx, s.class_mean[k, idx], lw=1, alpha=0.85, color=CLASS_COLORS[i],
+                    label=classes[k])
         ax.set_title(f"{block}: class-specificity {s.specificity:.2f}, "
                      f"{s.saturated_high:.0%} of gates > {HIGH}", fontsize=9)
         ax.set_xlabel(f"channel index ({len(idx)} of {s.channels})", fontsize=8)
@@ -82,7 +94,8 @@ def classes_figure(stats: list[BlockStats], blocks: list[str], classes: list[str
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=min(11, len(labels)), fontsize=8,
                frameon=False)
-    fig.suptitle(f"Mean excitation per class: {title}", fontsize=10)
+    of = f" ({len(shown)} of {len(classes)} classes)" if len(shown) < len(classes) else ""
+    fig.suptitle(f"Mean excitation per class{of}: {title}", fontsize=10)
     fig.tight_layout(rect=(0, 0.06 if rows > 1 else 0.1, 1, 0.97))
     return fig
 

@@ -111,6 +111,7 @@ def _spec_suffix(path: Path, option: str) -> None:
 def excitation(checkpoint: Checkpoint, data: Source = None,
                split: Annotated[str, typer.Option("--split", help="val (held out of training) | test.")] = "val",
                blocks: Annotated[str | None, typer.Option("--blocks", help="Blocks to plot, e.g. stage1.0,stage3.2.", show_default="the first of each stage and the last")] = None,
+               classes: Annotated[str | None, typer.Option("--classes", help="Classes to plot, by name or index, e.g. cat,dog (at most 10).", show_default="all up to 10, else the 10 departing most from all images")] = None,
                device: Device = "auto",
                as_json: Annotated[bool, flag("--json", "Machine-readable output (with per-class means).")] = False,
                out_dir: Annotated[Path | None, typer.Option("--out-dir", help="Write excitation.json and the PNGs here.")] = None):
@@ -133,13 +134,16 @@ def excitation(checkpoint: Checkpoint, data: Source = None,
         raise UserError(f"--data {data} has no test split; use --split val.")
     y = ds.y
     check_paths(ckpt.arch, names)  # before the images run through the model
+    asked = class_list(classes, ckpt.classes, len(plots.CLASS_COLORS))
     stats, preds = collect(model, ckpt.arch, _images(ckpt, ds, data, dev), y)
     chosen = names or plots.default_blocks(stats)
     acc = (preds.cpu() == y).double().mean().item()
     report = render.excitation_dict(ckpt, stats, split, len(y), acc)
     if out_dir:
         write_text(out_dir / "excitation.json", json.dumps(report, indent=1) + "\n", "report")
-        written = [plots.classes_grid(stats, chosen, ckpt.classes, out_dir / "excitation_classes.png",
+        written = [plots.classes_grid(stats, chosen, ckpt.classes,
+                                      asked or plots.default_classes(stats, chosen),
+                                      out_dir / "excitation_classes.png",
                                       f"{ckpt.arch.name}, {split} split, {len(y)} images"),
                    plots.summary(stats, out_dir / "excitation_summary.png",
                                  f"{ckpt.arch.name}, {split} split, {len(y)} images",
@@ -215,6 +219,26 @@ def fold(checkpoint: Checkpoint, data: Source = None,
         out.print(f"within {max_drop} points: fold {', '.join(chosen.removed)} "
                   f"({chosen.params_saved:,} params, {chosen.flops_saved:,} FLOPs saved)"
                   + (f" -> {export}" if export else ""), highlight=False)
+
+
+def class_list(classes: str | None, names: list[str], most: int) -> list[int]:
+    """--classes as class indices in the order given ([] when not given): each a class name
+    of the checkpoint or an index, each once, at most `most` (one colour each)."""
+    if classes is None:
+        return []
+    out = []
+    for c in (c.strip() for c in classes.split(",")):
+        k = names.index(c) if c in names else int(c) if c.isdigit() and int(c) < len(names) else None
+        if k is None:
+            raise UserError(f"--classes: the checkpoint has no class {c!r}; its classes are "
+                            f"{', '.join(names[:12])}{', ...' if len(names) > 12 else ''} "
+                            f"(or 0 to {len(names) - 1}).")
+        if k in out:
+            raise UserError(f"--classes names {names[k]} twice; give each class once.")
+        out.append(k)
+    if len(out) > most:
+        raise UserError(f"--classes names {len(out)} classes; a plot shows at most {most}.")
+    return out
 
 
 def block_list(blocks: str | None) -> list[str]:
