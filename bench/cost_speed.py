@@ -81,16 +81,18 @@ def cli_wall(against: Path | None, reps: int) -> float:
         return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"} | {
             "PYTHONPATH": os.pathsep.join(path)}
 
-    commands = {name: ([sys.executable, "-c", code], env(ROOT)) for name, code in FLOOR.items()}
+    commands = {name: ([sys.executable, "-c", code], ROOT) for name, code in FLOOR.items()}
     command = "se-design cost --arch se_resnet50 (python -m)"
-    commands[command] = CLI, env(ROOT)
+    commands[command] = CLI, ROOT
     if against:
-        commands[f"the same from {against}"] = CLI, env(against)
+        commands[f"the same from {against}"] = CLI, against.resolve()
     times: dict[str, list[float]] = {name: [] for name in commands}
     for rep in range(reps + 1):  # the first round compiles the bytecode, fills the file cache
-        for name, (cmd, cmd_env) in commands.items():
+        for name, (cmd, root) in commands.items():
             t = time.perf_counter()
-            subprocess.run(cmd, env=cmd_env, check=True, stdout=subprocess.DEVNULL)
+            # run in the checkout: -m and -c put the working folder first on sys.path, ahead
+            # of PYTHONPATH, so elsewhere the command would import another checkout's code
+            subprocess.run(cmd, env=env(root), cwd=root, check=True, stdout=subprocess.DEVNULL)
             if rep:
                 times[name].append(time.perf_counter() - t)
     print(f"start-up, median of {reps} fresh processes each, interleaved:")
